@@ -1,0 +1,116 @@
+"""The ``kdistill`` command line. Each sub-command is a thin layer over the Python API.
+
+Errors on bad input are one line (``kdistill: error: ...``) and exit status 2; ``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from pathlib import Path
+
+from kdistill.errors import ConfigError, KdistillError
+
+log = logging.getLogger("kdistill")
+
+EPILOG_RUN = """examples:
+  kdistill run                                  # the default 'quick' recipe on real MNIST (~3 min on 2 cores)
+  kdistill run hinton-mnist                     # the paper's setting (60 epochs per model)
+  kdistill run hinton-mnist seed=1 teacher.train.epochs=30 distill.method_args.temperature=8
+  kdistill run my_recipe.yaml --output-dir runs/exp1
+  kdistill run --resume runs/quick-20261123-140000   # continue a killed run where it stopped
+"""
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="kdistill",
+        description="Knowledge distillation: train a teacher, a baseline student and a distilled student, and "
+        "compare them on accuracy, size, FLOPs, latency, agreement and calibration.",
+    )
+    parser.add_argument("--debug", action="store_true", help="show full tracebacks and debug logs")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    run = commands.add_parser(
+        "run", help="run a recipe end to end (default: quick)", epilog=EPILOG_RUN,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        description="Train (or load) the teacher, train a student from scratch and a distilled student under "
+        "identical conditions, evaluate all of them on the test set and write a report to the run directory.",
+    )
+    run.add_argument("recipe", nargs="?", default=None,
+                     help="built-in recipe name (see `kdistill recipes`) or a path to a .yaml file; default: quick")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE",
+                     help="override recipe keys, e.g. teacher.train.epochs=5 (values are parsed as YAML)")
+    run.add_argument("--output-dir", type=Path, default=Path("runs"),
+                     help="folder that receives the new run directory (default: ./runs)")
+    run.add_argument("--run-dir", type=Path, default=None, help="exact run directory to create or reuse")
+    run.add_argument("--resume", type=Path, metavar="RUN_DIR", default=None,
+                     help="continue an interrupted run: finished stages are skipped, the interrupted one "
+                     "restarts from its last epoch checkpoint (the recipe is read from RUN_DIR/config.yaml)")
+
+    commands.add_parser("recipes", help="list the built-in recipes with one-line descriptions",
+                        description="List the built-in recipes.")
+    commands.add_parser("methods", help="list the distillation methods a recipe can select",
+                        description="List distillation methods (distill.method in a recipe).")
+    commands.add_parser("models", help="list the model architectures a recipe can build",
+                        description="List model builders (teacher.model / student.model in a recipe).")
+
+    report = commands.add_parser("report", help="re-render a run's report (markdown + console table)",
+                                 description="Re-render RUN_DIR/report.md from RUN_DIR/report.json and print it.")
+    report.add_argument("run_dir", type=Path, help="a run directory written by `kdistill run`")
+
+    profile = commands.add_parser(
+        "profile", help="parameters, FLOPs and latency of a model or of a run's trained models",
+        description="Profile a run directory's models (loading their trained weights), or a model built by name.",
+        epilog="examples:\n  kdistill profile runs/quick-20261123-140000\n"
+        "  kdistill profile --model mlp --input-shape 1,28,28 hidden=[1200,1200]",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    profile.add_argument("run_dir", type=Path, nargs="?", default=None, help="a run directory")
+    profile.add_argument("--model", default=None, help="a registered model name (see `kdistill models`)")
+    profile.add_argument("model_args", nargs="*", metavar="KEY=VALUE", help="model arguments for --model")
+    profile.add_argument("--input-shape", default="1,28,28", help="input shape without batch, e.g. 1,28,28")
+    profile.add_argument("--num-classes", type=int, default=10)
+    profile.add_argument("--weights", type=Path, default=None, help="safetensors weights to load into --model")
+    profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
+
+    from kdistill.data.cli import add_data_commands
+
+    add_data_commands(commands)
+    add_optional_commands(commands)
+    return parser
+
+
+def add_optional_commands(commands: argparse._SubParsersAction) -> None:
+    try:
+        from kdistill.tabular.cli import add_tabular_commands
+    except ImportError:  # the tabular extra's packages are not installed
+        return
+    add_tabular_commands(commands)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
+                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    if args.command is None:
+        parser.print_help()
+        return 0
+    try:
+        from kdistill.commands import dispatch
+
+        return dispatch(args)
+    except KdistillError as error:
+        if args.debug:
+            raise
+        print(f"kdistill: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kdistill: interrupted; continue with `kdistill run --resume RUN_DIR`", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

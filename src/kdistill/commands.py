@@ -1,0 +1,149 @@
+"""What each CLI sub-command does (argument parsing lives in ``cli.py``)."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from pathlib import Path
+
+import torch
+
+from kdistill.errors import ConfigError
+
+log = logging.getLogger("kdistill")
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    handlers = {"run": run, "recipes": recipes, "methods": methods, "models": models, "report": report,
+                "profile": profile}
+    if args.command in handlers:
+        return handlers[args.command](args)
+    if args.command == "data":
+        from kdistill.data.cli import run_data_command
+
+        return run_data_command(args)
+    if args.command == "tabular":
+        from kdistill.tabular.cli import run_tabular_command
+
+        return run_tabular_command(args)
+    raise ConfigError(f"unknown command {args.command}")
+
+
+def run(args: argparse.Namespace) -> int:
+    from kdistill.config import DEFAULT_RECIPE, load_recipe
+    from kdistill.evaluation import render_terminal_table
+    from kdistill.experiment import new_run_dir, read_config, run_experiment
+
+    overrides = list(args.overrides)
+    recipe_name = args.recipe
+    if recipe_name is not None and "=" in recipe_name:  # `kdistill run seed=1`: an override, not a recipe
+        overrides.insert(0, recipe_name)
+        recipe_name = None
+    if args.resume is not None:
+        if recipe_name or overrides:
+            raise ConfigError("--resume reads the recipe from RUN_DIR/config.yaml; drop the recipe and overrides")
+        recipe, run_dir = read_config(args.resume), args.resume
+    else:
+        recipe = load_recipe(recipe_name or DEFAULT_RECIPE, overrides)
+        run_dir = args.run_dir or new_run_dir(recipe, args.output_dir)
+    result = run_experiment(recipe, run_dir, resume=args.resume is not None or args.run_dir is not None)
+    print(render_terminal_table(result))
+    print(f"\nreport: {run_dir / 'report.md'}")
+    return 0
+
+
+def recipes(args: argparse.Namespace) -> int:
+    from kdistill.config import DEFAULT_RECIPE, recipe_descriptions
+
+    for name, description in recipe_descriptions().items():
+        marker = " (default)" if name == DEFAULT_RECIPE else ""
+        print(f"{name:<20} {description}{marker}")
+    return 0
+
+
+def methods(args: argparse.Namespace) -> int:
+    from kdistill.strategies import STRATEGIES
+
+    for name, description in STRATEGIES.describe().items():
+        print(f"{name:<20} {description}")
+    return 0
+
+
+def models(args: argparse.Namespace) -> int:
+    from kdistill.models import MODELS
+
+    for name, description in MODELS.describe().items():
+        print(f"{name:<20} {description}")
+    return 0
+
+
+def report(args: argparse.Namespace) -> int:
+    from kdistill.atomic import atomic_write_text
+    from kdistill.evaluation import load_report, render_markdown, render_terminal_table
+
+    loaded = load_report(args.run_dir)
+    atomic_write_text(args.run_dir / "report.md", render_markdown(loaded))
+    print(render_markdown(loaded))
+    print(render_terminal_table(loaded))
+    return 0
+
+
+def profile(args: argparse.Namespace) -> int:
+    from kdistill.config import parse_override
+    from kdistill.evaluation import profile_model
+
+    if args.run_dir is not None:
+        named = run_dir_models(args.run_dir)
+    elif args.model is not None:
+        from kdistill.experiment.models import load_teacher_weights
+        from kdistill.models import build_model
+
+        model_args = {}
+        for text in args.model_args:
+            keys, value = parse_override(text)
+            model_args[".".join(keys)] = value
+        shape = parse_shape(args.input_shape)
+        model = build_model(args.model, shape, args.num_classes, **model_args)
+        if args.weights is not None:
+            load_teacher_weights(model, args.weights)
+        named = {args.model: (model, shape)}
+    else:
+        raise ConfigError("profile needs a RUN_DIR or --model NAME (see `kdistill profile --help`)")
+    print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14} {'lat b1 ms':>10} {'lat b256 ms':>12} {'size MB':>8}")
+    for name, (model, shape) in named.items():
+        row = profile_model(model, torch.zeros(1, *shape), (1, 256), args.repeats)
+        print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f} "
+              f"{row['latency_ms']['1']:>10.3f} {row['latency_ms']['256']:>12.3f} {row['size_bytes'] / 1e6:>8.2f}")
+    return 0
+
+
+def parse_shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(part) for part in text.split(","))
+    except ValueError as error:
+        raise ConfigError(f"--input-shape must be comma-separated integers like 1,28,28; got {text!r}") from error
+    return shape
+
+
+def run_dir_models(run_dir: Path) -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
+    """Rebuild each finished stage's model from a run directory and load its exported weights."""
+    from kdistill.data import load_dataset
+    from kdistill.experiment import read_config
+    from kdistill.models import build_model
+    from kdistill.training import load_weights
+
+    recipe = read_config(run_dir)
+    dataset = load_dataset(recipe.data.dataset)
+    shape = dataset.input_shape
+    named = {}
+    for stage in ("teacher", "baseline", "distilled", "finetuned"):
+        weights = run_dir / stage / "student.safetensors"
+        if not weights.exists():
+            continue
+        section = recipe.teacher if stage == "teacher" else recipe.student
+        model = build_model(section.model, shape, dataset.num_classes, **section.model_args)
+        model.load_state_dict(load_weights(weights))
+        named[stage] = (model, shape)
+    if not named:
+        raise ConfigError(f"{run_dir} has no trained models yet (no */student.safetensors)")
+    return named

@@ -1,0 +1,76 @@
+"""The recipe schema: nested dataclasses, so a recipe is data that is validated key by key.
+
+A recipe YAML maps onto :class:`Recipe`. Unknown keys are errors that name the key and list the valid ones; values
+are checked against the field types. No key names an import path: models, datasets and methods are chosen by their
+registered names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from kdistill.training.config import TrainConfig
+
+
+@dataclass
+class DataSection:
+    """Which dataset, and how it is split and batched."""
+
+    dataset: str = "mnist"
+    val_size: int = 5000  # carved from the training set; the test set is never used for selection
+    train_limit: int | None = None  # use only this many training examples (after the validation carve)
+    eval_batch_size: int = 1000
+
+
+@dataclass
+class ModelSection:
+    """A network, how its inputs are augmented, and how it is trained."""
+
+    model: str = "mlp"
+    model_args: dict[str, Any] = field(default_factory=dict)
+    jitter: int = 0  # random shifts of up to ±jitter pixels (Hinton et al. 2015 used 2 for the teacher)
+    weights: str | None = None  # teacher only: load these safetensors weights instead of training
+    train: TrainConfig = field(default_factory=TrainConfig)
+
+
+@dataclass
+class DistillSection:
+    """The distillation method and its arguments (e.g. temperature, loss weights)."""
+
+    method: str = "hinton"
+    method_args: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class FinetuneSection:
+    """Optional fine-tuning of the distilled student on hard labels; epochs = 0 skips it."""
+
+    epochs: int = 0
+    lr: float = 0.01
+
+
+@dataclass
+class ReportSection:
+    """What the final report measures."""
+
+    latency_batch_sizes: list[int] = field(default_factory=lambda: [1, 256])
+    latency_repeats: int = 30
+    plots: bool = True
+    reference_errors: dict[str, float] = field(default_factory=dict)  # published test errors, printed beside ours
+    reference_source: str = ""
+
+
+@dataclass
+class Recipe:
+    """A whole experiment: teacher, baseline student, distilled student, evaluation."""
+
+    name: str = "custom"
+    description: str = ""
+    seed: int = 0
+    data: DataSection = field(default_factory=DataSection)
+    teacher: ModelSection = field(default_factory=ModelSection)
+    student: ModelSection = field(default_factory=ModelSection)
+    distill: DistillSection = field(default_factory=DistillSection)
+    finetune: FinetuneSection = field(default_factory=FinetuneSection)
+    report: ReportSection = field(default_factory=ReportSection)

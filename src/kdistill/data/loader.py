@@ -1,0 +1,96 @@
+"""A reproducible in-memory batch iterator that yields contract batches (see ``kdistill.batch``).
+
+Every random choice of an epoch (order and jitter offsets) comes from one ``torch.Generator`` seeded by
+(seed, epoch), so epoch ``e`` is identical whether training ran straight through or resumed at ``e``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+
+import torch
+
+from kdistill.batch import Batch
+from kdistill.data.jitter import sample_shifts, shift_images
+from kdistill.errors import ConfigError
+
+
+def epoch_seed(seed: int, epoch: int) -> int:
+    """A 63-bit seed for (seed, epoch); hashing keeps distinct pairs apart (unlike e.g. seed * K + epoch)."""
+    digest = hashlib.sha256(f"kdistill-loader:{seed}:{epoch}".encode()).digest()
+    return int.from_bytes(digest[:8], "little") >> 1
+
+
+class ArrayLoader:
+    """Iterate over (images (N, C, H, W) float32, labels (N,)) in batches of ``{"inputs", "labels", "index",
+    "shift"}``.
+
+    - ``index`` (B,) int64: sample ids into ``images``; ``shift`` (B, 2) int64: the (dy, dx) jitter applied to each
+      input (zeros when ``max_shift == 0``), so a cached teacher can look up that exact view.
+    - ``set_epoch(e)`` selects the epoch, like ``DistributedSampler``; call it before each epoch.
+    - ``rank``/``world_size``: each rank takes every ``world_size``-th index of the epoch's permutation. The
+      permutation is first cut to a multiple of ``world_size`` so all ranks see the same number of batches (DDP would
+      hang otherwise); with shuffling, which few samples are left out changes every epoch.
+    """
+
+    def __init__(
+        self,
+        images: torch.Tensor,
+        labels: torch.Tensor,
+        batch_size: int,
+        shuffle: bool = True,
+        max_shift: int = 0,
+        seed: int = 0,
+        drop_last: bool = False,
+        rank: int = 0,
+        world_size: int = 1,
+    ):
+        if images.ndim != 4 or len(images) != len(labels):
+            raise ConfigError(f"ArrayLoader needs images (N, C, H, W) and labels (N,); got {tuple(images.shape)} "
+                              f"and {tuple(labels.shape)}")
+        if batch_size < 1 or max_shift < 0:
+            raise ConfigError(f"batch_size must be >= 1 and max_shift >= 0; got {batch_size} and {max_shift}")
+        if not 0 <= rank < world_size:
+            raise ConfigError(f"rank must be in [0, world_size); got rank {rank}, world_size {world_size}")
+        self.images = images
+        self.labels = labels
+        self.batch_size = batch_size
+        self.shuffle = shuffle
+        self.max_shift = max_shift
+        self.seed = seed
+        self.drop_last = drop_last
+        self.rank = rank
+        self.world_size = world_size
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        self.epoch = epoch
+
+    def _samples_per_rank(self) -> int:
+        return len(self.labels) // self.world_size
+
+    def __len__(self) -> int:
+        samples = self._samples_per_rank()
+        return samples // self.batch_size if self.drop_last else -(-samples // self.batch_size)
+
+    def epoch_plan(self) -> tuple[torch.Tensor, torch.Tensor]:
+        """(this rank's sample ids in order (M,), offsets for every sample (N, 2)) for the current epoch."""
+        count = len(self.labels)
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        order = torch.randperm(count, generator=generator) if self.shuffle else torch.arange(count)
+        # Offsets are drawn for all N samples, indexed by sample id: a sample's view in an epoch does not depend on
+        # the batch size, rank or world size.
+        shifts = sample_shifts(count, self.max_shift, generator)
+        usable = self._samples_per_rank() * self.world_size
+        return order[:usable][self.rank :: self.world_size], shifts
+
+    def __iter__(self) -> Iterator[Batch]:
+        order, shifts = self.epoch_plan()
+        for start in range(0, len(self) * self.batch_size, self.batch_size):
+            index = order[start : start + self.batch_size]  # (B,)
+            inputs = self.images[index]  # (B, C, H, W)
+            shift = shifts[index]  # (B, 2)
+            if self.max_shift > 0:
+                inputs = shift_images(inputs, shift)
+            yield {"inputs": inputs, "labels": self.labels[index], "index": index, "shift": shift}

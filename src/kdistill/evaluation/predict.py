@@ -1,0 +1,66 @@
+"""Collect a model's logits and the matching labels over a whole dataset."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdistill.batch import as_batch, forward_model, move_batch
+from kdistill.errors import KdistillError, ShapeError
+from kdistill.evaluation._modes import eval_mode
+
+IGNORE_INDEX = -100  # label value of sequence positions that are not scored (padding, prompt tokens)
+
+
+def predict_logits(
+    model: nn.Module, batches: Iterable[Any], device: torch.device | str = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """Run ``model`` over ``batches`` and return ``(logits (N, C) float32, labels (N,) int64)`` on the CPU.
+
+    ``batches`` yields contract dicts (``{"inputs", "labels", ...}``) or ``(inputs, labels)`` pairs; each is moved to
+    ``device``, where ``model`` must already live. The model runs in eval mode under ``torch.inference_mode`` and gets
+    its previous train/eval flags back afterwards.
+
+    Sequence outputs ``(B, T, V)`` with labels ``(B, T)`` are flattened to ``(B*T, V)`` and positions whose label is
+    -100 are dropped, so N counts scored tokens.
+    """
+    all_logits: list[torch.Tensor] = []
+    all_labels: list[torch.Tensor] = []
+    with eval_mode(model), torch.inference_mode():
+        for raw in batches:
+            batch = move_batch(as_batch(raw), device)
+            if "labels" not in batch:
+                raise KdistillError("predict_logits needs labelled batches; the batch has no 'labels' key")
+            logits, labels = flatten_scored(_logits_of(forward_model(model, batch)), batch["labels"])
+            # float32 on the CPU: metrics are computed there, and bf16/fp16 logits would distort NLL and ECE.
+            all_logits.append(logits.float().cpu())
+            all_labels.append(labels.long().cpu())
+    if not all_logits:
+        raise KdistillError("predict_logits got no batches; check that the data loader is not empty")
+    return torch.cat(all_logits), torch.cat(all_labels)
+
+
+def flatten_scored(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(B, C), (B,)`` pass through; ``(B, T, V), (B, T)`` become ``(M, V), (M,)`` keeping labels != -100."""
+    if logits.dim() == 2 and labels.dim() == 1 and logits.shape[0] == labels.shape[0]:
+        return logits, labels
+    if logits.dim() == 3 and labels.shape == logits.shape[:2]:
+        logits, labels = logits.reshape(-1, logits.shape[-1]), labels.reshape(-1)  # (B*T, V), (B*T,)
+        keep = labels != IGNORE_INDEX
+        return logits[keep], labels[keep]
+    raise ShapeError(
+        f"expected logits (B, C) with labels (B,) or logits (B, T, V) with labels (B, T); "
+        f"got logits {tuple(logits.shape)} and labels {tuple(labels.shape)}"
+    )
+
+
+def _logits_of(output: Any) -> torch.Tensor:
+    # Hugging Face models return an output object whose .logits is the tensor we want.
+    if isinstance(output, torch.Tensor):
+        return output
+    if hasattr(output, "logits"):
+        return output.logits
+    raise ShapeError(f"the model returned {type(output).__name__}; expected a logits tensor or an object with .logits")

@@ -1,0 +1,94 @@
+"""The comparison every KD paper prints: teacher vs student-from-scratch vs distilled student, on the test set."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from kdistill.config import Recipe, to_dict
+from kdistill.errors import KdistillError
+from kdistill.evaluation import (
+    classification_metrics,
+    plot_confusion,
+    plot_reliability,
+    plot_training_curves,
+    predict_logits,
+    profile_model,
+    write_report,
+)
+from kdistill.experiment.splits import ExperimentData
+from kdistill.training import TrainResult
+
+log = logging.getLogger("kdistill")
+
+
+def build_report(
+    recipe: Recipe,
+    data: ExperimentData,
+    models: dict[str, nn.Module],
+    results: dict[str, TrainResult | None],
+    run_dir: Path,
+) -> dict[str, Any]:
+    """Evaluate every model on the test set, profile it, write report.{md,json} and plots; return the report."""
+    test_batches = data.eval_loader("test", recipe.data.eval_batch_size)
+    logits = {name: predict_logits(model, test_batches)[0] for name, model in models.items()}
+    example = data.test_images[:1]  # (1, C, H, W)
+    rows: dict[str, dict[str, Any]] = {}
+    for name, model in models.items():
+        teacher_logits = logits["teacher"] if name != "teacher" else None
+        row = classification_metrics(logits[name], data.test_labels, teacher_logits)
+        row.update(profile_model(model, example, recipe.report.latency_batch_sizes, recipe.report.latency_repeats))
+        result = results.get(name)
+        row["train_seconds"] = result.seconds if result is not None else None
+        row["best_epoch"] = result.best_epoch if result is not None else None
+        rows[name] = row
+    report: dict[str, Any] = {
+        "title": f"kdistill run: {recipe.name}",
+        "recipe": recipe.name,
+        "config": to_dict(recipe),
+        "models": rows,
+        "notes": [
+            f"dataset {recipe.data.dataset}: {len(data.train_labels)} train, {len(data.val_labels)} validation "
+            f"(carved from train, used for selection), {len(data.test_labels)} test (used only here)",
+            f"distillation method {recipe.distill.method} {recipe.distill.method_args}",
+            f"latency: median of {recipe.report.latency_repeats} CPU forward passes after warm-up, "
+            f"{torch.get_num_threads()} threads",
+        ],
+    }
+    if recipe.report.reference_errors:
+        report["reference"] = {
+            name: {"errors": errors, "source": recipe.report.reference_source}
+            for name, errors in recipe.report.reference_errors.items()
+        }
+    if recipe.report.plots:
+        report["plots"] = write_plots(run_dir, data, models, logits, results)
+    write_report(run_dir, report)
+    return report
+
+
+def write_plots(
+    run_dir: Path,
+    data: ExperimentData,
+    models: dict[str, nn.Module],
+    logits: dict[str, torch.Tensor],
+    results: dict[str, TrainResult | None],
+) -> list[str]:
+    """Training curves, reliability diagram, teacher-vs-student confusion. Skipped (with a warning) without matplotlib."""
+    histories = {name: result.history for name, result in results.items() if result is not None}
+    student_name = "finetuned" if "finetuned" in models else "distilled"
+    try:
+        paths = [
+            plot_training_curves(histories, run_dir / "curves.png"),
+            plot_reliability({name: (l.softmax(-1), data.test_labels) for name, l in logits.items()},
+                             run_dir / "reliability.png"),
+            plot_confusion(logits["teacher"].argmax(-1), logits[student_name].argmax(-1), data.test_labels,
+                           data.num_classes, run_dir / "confusion.png", class_names=data.class_names),
+        ]
+    except KdistillError as error:
+        log.warning("plots skipped: %s", error)
+        return []
+    return [path.name for path in paths]

@@ -1,0 +1,47 @@
+"""Building the experiment's networks reproducibly, and checking teacher and student agree on the classes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from kdistill.config import ModelSection
+from kdistill.errors import CheckpointError, ShapeError
+from kdistill.models import build_model
+from kdistill.training import load_weights
+from kdistill.training.seeding import seed_everything
+
+
+def build_seeded(section: ModelSection, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
+    """Same seed -> same initial weights: the baseline and the distilled student start from one initialisation."""
+    seed_everything(seed)
+    return build_model(section.model, input_shape, num_classes, **section.model_args)
+
+
+def load_teacher_weights(model: nn.Module, path: str | Path) -> None:
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"teacher weights {path} do not exist; set teacher.weights to a .safetensors file "
+                              "written by a previous run (e.g. RUN_DIR/teacher/student.safetensors)")
+    try:
+        model.load_state_dict(load_weights(path))
+    except RuntimeError as error:
+        raise CheckpointError(f"teacher weights {path} do not fit teacher.model={type(model).__name__} "
+                              f"({str(error).splitlines()[1] if len(str(error).splitlines()) > 1 else error}); "
+                              "check teacher.model and teacher.model_args") from error
+
+
+def check_class_counts(teacher: nn.Module, student: nn.Module, input_shape: tuple[int, ...]) -> int:
+    """Run one probe input through both; raise a ShapeError naming both class counts if they differ."""
+    probe = torch.zeros(1, *input_shape)
+    was_training = teacher.training, student.training
+    teacher.eval(), student.eval()
+    with torch.no_grad():
+        teacher_classes, student_classes = teacher(probe).shape[-1], student(probe).shape[-1]
+    teacher.train(was_training[0]), student.train(was_training[1])
+    if teacher_classes != student_classes:
+        raise ShapeError(f"teacher predicts {teacher_classes} classes but the student predicts {student_classes}; "
+                         "they must match (for a class subset use a class-specialised strategy)")
+    return int(student_classes)

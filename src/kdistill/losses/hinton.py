@@ -1,0 +1,127 @@
+"""Hinton, Vinyals & Dean (2015), "Distilling the Knowledge in a Neural Network".
+
+The student matches the teacher's tempered distribution p = softmax(z_t / T) with its own q = softmax(z_s / T):
+
+    L_KD   = T² · KL(p ‖ q) = T² · Σ_i p_i (log p_i − log q_i)          (batch-mean over predictions)
+    L      = α · CE(y, softmax(z_s)) + β · L_KD
+
+The T² factor keeps the soft-target gradient, ∂L_KD/∂z_s = T (q − p), roughly constant as T changes (it would
+otherwise shrink as 1/T²), so α and β need not be retuned per temperature. The soft-target cross-entropy
+T² · (−Σ p log q) differs from the KL only by T² · H(p), which does not depend on the student: same gradient.
+As T → ∞ with zero-mean logits, T (q − p) → (z_s − z_t) / C, the gradient of the logit-matching loss
+(1 / 2C) · ‖z_s − z_t‖²: the paper's "matching logits is a special case of distillation".
+
+Shapes: logits ``(..., C)``; labels ``(...)`` with -100 marking ignored positions; optional ``mask`` ``(...)``.
+All losses are computed in float32.
+"""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from kdistill.losses.reduction import check_same_shape, masked_mean
+from kdistill.losses.temperature import log_softmax_with_temperature
+
+IGNORE_INDEX = -100
+
+
+def kd_kl_divergence(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """T² · KL(softmax(z_t/T) ‖ softmax(z_s/T)), averaged over predictions (batch-mean, not element-mean)."""
+    check_same_shape(student_logits, teacher_logits)
+    log_q = log_softmax_with_temperature(student_logits, temperature)
+    log_p = log_softmax_with_temperature(teacher_logits, temperature)
+    # p·(log p − log q) with log-space targets: no log(0) even when p underflows.
+    per_prediction = F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(-1)  # (...)
+    return masked_mean(per_prediction, mask) * temperature**2
+
+
+def soft_target_cross_entropy(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    temperature: float,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """T² · (−Σ_i p_i log q_i): the KD loss as a cross-entropy; same gradient as ``kd_kl_divergence``."""
+    check_same_shape(student_logits, teacher_logits)
+    log_q = log_softmax_with_temperature(student_logits, temperature)
+    p = log_softmax_with_temperature(teacher_logits, temperature).exp()
+    per_prediction = -(p * log_q).sum(-1)  # (...)
+    return masked_mean(per_prediction, mask) * temperature**2
+
+
+def logit_matching_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    mask: torch.Tensor | None = None,
+) -> torch.Tensor:
+    """(1 / 2C) · ‖z_s − z_t‖² per prediction, batch-mean: the T → ∞ limit of ``kd_kl_divergence`` (Caruana's MSE).
+
+    Logits are centred first, as the limit assumes zero-mean logits (softmax is shift-invariant anyway).
+    """
+    check_same_shape(student_logits, teacher_logits)
+    student = student_logits.float() - student_logits.float().mean(-1, keepdim=True)
+    teacher = teacher_logits.float() - teacher_logits.float().mean(-1, keepdim=True)
+    per_prediction = 0.5 * (student - teacher).pow(2).mean(-1)  # (...)
+    return masked_mean(per_prediction, mask)
+
+
+def hard_label_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+    """CE(y, softmax(z_s)) at T = 1, mean over labelled positions (label -100 = ignored)."""
+    num_classes = student_logits.shape[-1]
+    return F.cross_entropy(
+        student_logits.float().reshape(-1, num_classes), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
+
+
+SOFT_LOSSES = {"kl": kd_kl_divergence, "soft_ce": soft_target_cross_entropy}
+
+
+def hinton_kd_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor | None,
+    temperature: float,
+    alpha: float,
+    beta: float,
+    soft_loss: str = "kl",
+) -> dict[str, torch.Tensor]:
+    """α · CE(y, σ(z_s)) + β · T² · KL(σ(z_t/T) ‖ σ(z_s/T)).
+
+    Returns ``{"loss": total, "ce": unweighted CE, "kd": unweighted T²·KL}`` so the loop can log each term.
+    ``labels`` may be None (pure soft targets, e.g. an unlabelled transfer set); then α must be 0.
+    ``soft_loss``: "kl", "soft_ce" (same gradient) or "mse" (logit matching, the high-temperature limit).
+    """
+    mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
+    if soft_loss == "mse":
+        soft = logit_matching_loss(student_logits, teacher_logits, mask)
+    elif soft_loss in SOFT_LOSSES:
+        soft = SOFT_LOSSES[soft_loss](student_logits, teacher_logits, temperature, mask)
+    else:
+        raise ValueError(f"soft_loss must be one of kl, soft_ce, mse; got {soft_loss!r}")
+    if labels is None:
+        if alpha != 0:
+            raise ValueError("alpha > 0 needs labels; pass labels or set alpha=0")
+        hard = torch.zeros((), device=soft.device)
+    else:
+        hard = hard_label_cross_entropy(student_logits, labels)
+    return {"loss": alpha * hard + beta * soft, "ce": hard.detach(), "kd": soft.detach()}
+
+
+class HintonKDLoss(nn.Module):
+    """Module form of :func:`hinton_kd_loss` holding T, α, β."""
+
+    def __init__(self, temperature: float = 4.0, alpha: float = 0.1, beta: float = 0.9, soft_loss: str = "kl"):
+        super().__init__()
+        self.temperature, self.alpha, self.beta, self.soft_loss = temperature, alpha, beta, soft_loss
+
+    def forward(self, student_logits, teacher_logits, labels=None) -> dict[str, torch.Tensor]:
+        return hinton_kd_loss(
+            student_logits, teacher_logits, labels, self.temperature, self.alpha, self.beta, self.soft_loss
+        )

@@ -1,0 +1,49 @@
+"""Hinton, Vinyals & Dean (2015): the student matches the teacher's softened outputs at temperature T.
+
+loss = ce_weight · CE(y, σ(z_s)) + kd_weight · T² · KL(σ(z_t/T) ‖ σ(z_s/T))   (α = ce_weight, β = kd_weight)
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kdistill.batch import Batch, forward_model
+from kdistill.errors import ConfigError
+from kdistill.losses import hinton_kd_loss
+from kdistill.strategies.registry import STRATEGIES
+from kdistill.teachers import Teacher
+
+
+class HintonStrategy(nn.Module):
+    """Soft targets with temperature, optionally mixed with hard labels."""
+
+    def __init__(self, teacher: Teacher, temperature: float, ce_weight: float, kd_weight: float, soft_loss: str):
+        super().__init__()
+        self.teacher = teacher
+        self.temperature, self.ce_weight, self.kd_weight, self.soft_loss = temperature, ce_weight, kd_weight, soft_loss
+
+    def forward(self, batch: Batch, student: nn.Module) -> dict[str, torch.Tensor]:
+        teacher_logits = self.teacher(batch)
+        student_logits = forward_model(student, batch)
+        labels = batch.get("labels") if self.ce_weight else None
+        terms = hinton_kd_loss(
+            student_logits, teacher_logits, labels, self.temperature, self.ce_weight, self.kd_weight, self.soft_loss
+        )
+        return {**terms, "output": student_logits}
+
+
+@STRATEGIES.register("hinton")
+def hinton(
+    teacher: Teacher | None = None,
+    temperature: float = 4.0,
+    ce_weight: float = 0.1,
+    kd_weight: float = 0.9,
+    soft_loss: str = "kl",
+) -> HintonStrategy:
+    """Hinton KD: α·CE(y, σ(z_s)) + β·T²·KL(σ(z_t/T) ‖ σ(z_s/T)) (soft_loss: kl | soft_ce | mse)."""
+    if teacher is None:
+        raise ConfigError("method 'hinton' needs a teacher")
+    if soft_loss not in ("kl", "soft_ce", "mse"):
+        raise ConfigError(f"soft_loss must be one of kl, soft_ce, mse; got {soft_loss!r}")
+    return HintonStrategy(teacher, temperature, ce_weight, kd_weight, soft_loss)

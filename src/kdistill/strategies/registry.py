@@ -1,0 +1,42 @@
+"""Strategy registry and the step contract.
+
+A strategy is an ``nn.Module`` whose ``forward(batch, student)`` runs one training step's computation and returns
+
+    {"loss": weighted total (scalar, requires grad), "output": student logits, <term>: unweighted value, ...}
+
+The total is an explicit weighted sum with weights named in the config. The training loop only calls this, so it
+never branches on the method. A strategy owns whatever else the method needs (teacher, connector layers); parameters
+of a strategy that require grad are trained with the student and saved in its checkpoints, the teacher is not.
+
+Builders take ``teacher`` (a :class:`~kdistill.teachers.Teacher` or None) plus the method's own keyword arguments.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from torch import nn
+
+from kdistill.registry import Registry
+from kdistill.teachers import Teacher
+
+STRATEGIES = Registry("distillation method")
+
+
+def build_strategy(name: str, teacher: Teacher | None = None, **method_args: Any) -> nn.Module:
+    """Build a registered strategy; unknown ``method_args`` are rejected by name."""
+    return STRATEGIES.build(name, teacher=teacher, **method_args)
+
+
+def trainable_state(strategy: nn.Module) -> dict[str, Any]:
+    """The strategy's own state (connectors etc.), without any teacher's weights: what a checkpoint must hold."""
+    teacher_prefixes = tuple(f"{name}." for name, module in strategy.named_modules() if isinstance(module, Teacher))
+    return {key: value for key, value in strategy.state_dict().items() if not key.startswith(teacher_prefixes)}
+
+
+def load_trainable_state(strategy: nn.Module, state: dict[str, Any]) -> None:
+    """Inverse of :func:`trainable_state`: teacher keys are expected to be missing."""
+    missing, unexpected = strategy.load_state_dict(state, strict=False)
+    expected = set(trainable_state(strategy))
+    if unexpected or expected - set(state):
+        raise KeyError(f"strategy state mismatch: missing {sorted(expected - set(state))}, unexpected {unexpected}")

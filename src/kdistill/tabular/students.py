@@ -1,0 +1,155 @@
+"""Small student models trained on soft targets: a decision tree, shallow gradient boosting, a linear model.
+
+Every student is fitted on encoded inputs and targets - (n, C) class probabilities for classification, (n,) values
+for regression - and returns the same kind of output from ``predict_soft``.
+
+How soft class targets are fitted (why two ways):
+
+- **tree**: a multi-output ``DecisionTreeRegressor`` on the probability vectors. Its squared-error split criterion
+  on soft labels *is* Gini impurity reduction: within a node, Σ_c Var(p_c) = Gini(mean p) - mean_i(1 - Σ_c p_ic²),
+  and the second term does not depend on the split. So this is the Gini tree for soft labels, and each leaf
+  predicts the mean teacher distribution of its rows (a valid distribution), without copying rows.
+- **boosting / linear**: these are additive models in logit space, whose natural loss is the cross-entropy
+  -Σ_c p_c log q_c. Scikit-learn classifiers only take hard labels, but with sample weights the soft cross-entropy
+  is exact: each row is repeated once per class c with label c and weight p_c. (Regressing on clipped logits
+  instead lets saturated rows - teacher logits of ±15 that all mean "certain" - dominate the squared error.)
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import BaseEstimator
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.linear_model import LogisticRegression, Ridge
+from sklearn.tree import DecisionTreeRegressor
+
+from kdistill.registry import Registry
+
+STUDENTS = Registry("tabular student")
+Task = Literal["classification", "regression"]
+
+
+def replicate_soft_labels(X: np.ndarray, probabilities: np.ndarray, min_weight: float = 1e-6):
+    """Rows x classes expansion: returns (X_rep, labels, weights) with Σ_rows weight·CE(label) = soft CE.
+
+    Entries with weight below ``min_weight`` are dropped (they contribute nothing), except that every class keeps
+    its heaviest row, so a classifier always learns all C classes.
+    """
+    n_rows, n_classes = probabilities.shape
+    labels = np.repeat(np.arange(n_classes), n_rows)  # class-major: block c = all rows with label c
+    weights = probabilities.T.reshape(-1)
+    keep = weights >= min_weight
+    keep[np.arange(n_classes) * n_rows + probabilities.argmax(axis=0)] = True
+    rows = np.tile(np.arange(n_rows), n_classes)[keep]
+    return X[rows], labels[keep], weights[keep]
+
+
+class SoftStudent(BaseEstimator):
+    """Base: ``fit(X, targets, categorical)`` then ``predict_soft(X)``; ``model_`` is the fitted scikit-learn model."""
+
+    encoding = "tree"
+
+    def predict_soft(self, X: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+
+def _class_probabilities(model: Any, X: np.ndarray, n_classes: int) -> np.ndarray:
+    """predict_proba laid out over all ``n_classes`` columns (model.classes_ are class indices)."""
+    out = np.zeros((len(X), n_classes))
+    out[:, model.classes_.astype(int)] = model.predict_proba(X)
+    return out
+
+
+@STUDENTS.register("tree")
+class TreeStudent(SoftStudent):
+    """One decision tree (readable): regression tree on teacher probabilities, or on teacher predictions."""
+
+    encoding = "tree"
+
+    def __init__(self, task: Task = "classification", max_depth: int | None = 6, max_leaf_nodes: int | None = None,
+                 min_samples_leaf: int = 5, random_state: Any = None):
+        self.task = task
+        self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
+        self.min_samples_leaf = min_samples_leaf
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "TreeStudent":
+        self.model_ = DecisionTreeRegressor(
+            max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
+            min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
+        ).fit(X, targets)
+        return self
+
+    def predict_soft(self, X: np.ndarray) -> np.ndarray:
+        out = self.model_.predict(X)
+        if self.task == "regression":
+            return out
+        out = np.clip(out.reshape(len(X), -1), 0.0, None)
+        return out / np.maximum(out.sum(axis=1, keepdims=True), 1e-12)
+
+
+@STUDENTS.register("boosting")
+class BoostingStudent(SoftStudent):
+    """Shallow histogram gradient boosting (few, shallow trees), soft cross-entropy via weighted class copies."""
+
+    encoding = "ordinal"
+
+    def __init__(self, task: Task = "classification", max_iter: int = 50, max_depth: int | None = 3,
+                 learning_rate: float = 0.1, random_state: Any = None):
+        self.task = task
+        self.max_iter = max_iter
+        self.max_depth = max_depth
+        self.learning_rate = learning_rate
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "BoostingStudent":
+        mask = categorical if categorical is not None and categorical.any() else None
+        # No early stopping: it would hold out a random slice of the transfer set and make fits data-size dependent.
+        params = dict(max_iter=self.max_iter, max_depth=self.max_depth, learning_rate=self.learning_rate,
+                      categorical_features=mask, early_stopping=False, random_state=self.random_state)
+        if self.task == "regression":
+            self.model_ = HistGradientBoostingRegressor(**params).fit(X, targets)
+        else:
+            self.n_classes_ = targets.shape[1]
+            X_rep, labels, weights = replicate_soft_labels(X, targets)
+            self.model_ = HistGradientBoostingClassifier(**params).fit(X_rep, labels, sample_weight=weights)
+        return self
+
+    def predict_soft(self, X: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return self.model_.predict(X)
+        return _class_probabilities(self.model_, X, self.n_classes_)
+
+
+@STUDENTS.register("linear")
+class LinearStudent(SoftStudent):
+    """Logistic regression (soft cross-entropy via weighted class copies) or ridge regression."""
+
+    encoding = "dense"
+
+    def __init__(self, task: Task = "classification", C: float = 1.0, random_state: Any = None):
+        self.task = task
+        self.C = C
+        self.random_state = random_state
+
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "LinearStudent":
+        if self.task == "regression":
+            self.model_ = Ridge(alpha=1.0 / self.C).fit(X, targets)
+        else:
+            self.n_classes_ = targets.shape[1]
+            X_rep, labels, weights = replicate_soft_labels(X, targets)
+            self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(X_rep, labels, sample_weight=weights)
+        return self
+
+    def predict_soft(self, X: np.ndarray) -> np.ndarray:
+        if self.task == "regression":
+            return self.model_.predict(X)
+        return _class_probabilities(self.model_, X, self.n_classes_)
+
+
+def build_student(name: str, task: Task, random_state: Any = None, **params: Any) -> SoftStudent:
+    """Student ``name`` for ``task`` with its keyword ``params`` (unknown keywords are refused by name)."""
+    return STUDENTS.build(name, task=task, random_state=random_state, **params)

@@ -1,0 +1,119 @@
+"""Teachers: any fitted estimator with ``predict_proba`` / ``predict``, an unfitted one, or a name from ``TEACHERS``.
+
+Named teachers are big ensembles wrapped in a Pipeline with the encoding they handle best, so they read raw tables
+(categoricals, strings, NaN) directly. A fitted teacher is used as it is; an unfitted estimator is cloned and fit.
+
+Note on ``sklearn.base.clone``: it returns *unfitted* copies of estimator parameters, so a cloned
+``DistilledClassifier`` (e.g. inside ``GridSearchCV``) would retrain its teacher. Wrap a pre-fitted teacher in
+``sklearn.frozen.FrozenEstimator`` to keep it fitted through cloning.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+import numpy as np
+from sklearn.base import clone
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+    RandomForestClassifier,
+    RandomForestRegressor,
+    StackingClassifier,
+    StackingRegressor,
+)
+from sklearn.exceptions import NotFittedError
+from sklearn.linear_model import LogisticRegression, RidgeCV
+from sklearn.pipeline import Pipeline
+from sklearn.utils.validation import check_is_fitted
+
+from kdistill.errors import ConfigError
+from kdistill.registry import Registry
+from kdistill.tabular.encoding import categorical_positions, make_encoder
+
+TEACHERS = Registry("tabular teacher")
+Task = Literal["classification", "regression"]
+
+
+def _pipeline(X: Any, encoding: str, model: Any) -> Pipeline:
+    return Pipeline([("encode", make_encoder(X, encoding)), ("model", model)])
+
+
+def _native_categories(X: Any) -> np.ndarray | None:
+    """Mask for HistGradientBoosting: the ordinal encoder puts categorical columns first."""
+    n_categorical, n_columns = len(categorical_positions(X)), X.shape[1]
+    return np.arange(n_columns) < n_categorical if n_categorical else None
+
+
+@TEACHERS.register("lightgbm")
+def lightgbm_teacher(task: Task, X: Any, random_state: int, n_estimators: int = 400, num_leaves: int = 63,
+                     learning_rate: float = 0.05) -> Pipeline:
+    """LightGBM gradient-boosted trees (needs the `tabular` extra: pip install 'kdistill[tabular]')."""
+    try:
+        import lightgbm
+    except ImportError as error:
+        raise ConfigError("teacher 'lightgbm' needs LightGBM: pip install 'kdistill[tabular]'") from error
+    cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
+    model = cls(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate,
+                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=random_state, verbose=-1)
+    return _pipeline(X, "tree", model)
+
+
+@TEACHERS.register("gradient_boosting")
+def gradient_boosting_teacher(task: Task, X: Any, random_state: int, max_iter: int = 300) -> Pipeline:
+    """scikit-learn HistGradientBoosting with native categorical splits."""
+    cls = HistGradientBoostingClassifier if task == "classification" else HistGradientBoostingRegressor
+    model = cls(max_iter=max_iter, categorical_features=_native_categories(X), early_stopping=False,
+                random_state=random_state)
+    return _pipeline(X, "ordinal", model)
+
+
+@TEACHERS.register("random_forest")
+def random_forest_teacher(task: Task, X: Any, random_state: int, n_estimators: int = 300) -> Pipeline:
+    """scikit-learn random forest of fully grown trees."""
+    cls = RandomForestClassifier if task == "classification" else RandomForestRegressor
+    return _pipeline(X, "tree", cls(n_estimators=n_estimators, min_samples_leaf=2, n_jobs=-1, random_state=random_state))
+
+
+@TEACHERS.register("stack")
+def stack_teacher(task: Task, X: Any, random_state: int) -> Pipeline:
+    """A stack of a random forest and gradient boosting, combined by a linear model."""
+    if task == "classification":
+        members = [("forest", RandomForestClassifier(n_estimators=200, min_samples_leaf=2, n_jobs=-1, random_state=random_state)),
+                   ("boosting", HistGradientBoostingClassifier(max_iter=200, random_state=random_state))]
+        model = StackingClassifier(members, final_estimator=LogisticRegression(max_iter=1000), cv=3)
+    else:
+        members = [("forest", RandomForestRegressor(n_estimators=200, min_samples_leaf=2, n_jobs=-1, random_state=random_state)),
+                   ("boosting", HistGradientBoostingRegressor(max_iter=200, random_state=random_state))]
+        model = StackingRegressor(members, final_estimator=RidgeCV(), cv=3)
+    return _pipeline(X, "tree", model)
+
+
+def is_fitted(estimator: Any) -> bool:
+    """True for fitted scikit-learn-style estimators, and for predictors with no ``fit`` at all."""
+    if not hasattr(estimator, "fit"):
+        return True
+    try:
+        check_is_fitted(estimator)
+    except NotFittedError:
+        return False
+    except TypeError:  # not a scikit-learn estimator: trust that it was trained
+        return True
+    return True
+
+
+def resolve_teacher(teacher: Any, task: Task, X: Any, y: np.ndarray, random_state: int) -> Any:
+    """A fitted teacher: ``teacher`` itself if fitted, else a clone fit on (X, y); a name builds and fits one."""
+    method = "predict_proba" if task == "classification" else "predict"
+    if teacher is None:
+        teacher = "gradient_boosting"
+    if isinstance(teacher, str):
+        return TEACHERS.build(teacher, task=task, X=X, random_state=random_state).fit(X, y)
+    if not hasattr(teacher, method):
+        raise ConfigError(
+            f"teacher {type(teacher).__name__} has no {method}(); {task} distillation needs it "
+            f"(for classification use a probabilistic classifier, e.g. a forest or gradient boosting)"
+        )
+    if is_fitted(teacher):
+        return teacher
+    return clone(teacher).fit(X, y)

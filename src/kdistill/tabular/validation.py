@@ -1,0 +1,42 @@
+"""Input checks shared by the distilled estimators: scikit-learn's rules, but tables keep their column types."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from sklearn.utils.validation import validate_data
+
+from kdistill.errors import DataError
+
+
+class TargetError(DataError, ValueError):
+    """The target cannot be learned (one class, wrong type). A ValueError too, as scikit-learn's checks expect."""
+
+
+def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_numeric: bool = False):
+    """Check ``X`` (and ``y``) as scikit-learn does, and return them.
+
+    A DataFrame is returned as-is (index reset) so categorical and string columns reach the teacher untouched;
+    anything else becomes a float array. Missing values are allowed, infinities and complex numbers are not.
+    """
+    is_frame = isinstance(X, pd.DataFrame)
+    kwargs = dict(reset=reset, ensure_all_finite="allow-nan", dtype=None if is_frame else "numeric")
+    if y is None and not reset:
+        array = validate_data(estimator, X, **kwargs)
+        return (X.reset_index(drop=True) if is_frame else array), None
+    if y is None:
+        # validate_data raises scikit-learn's standard "requires y to be passed" ValueError.
+        validate_data(estimator, X, y=None, **kwargs)
+    array, y = validate_data(estimator, X, y, y_numeric=y_numeric, **kwargs)
+    if is_frame:
+        return X.reset_index(drop=True), y
+    return np.asarray(array, dtype=np.float64), y
+
+
+def stack_rows(first: Any, second: Any) -> Any:
+    """Rows of ``first`` then ``second`` (both DataFrames with the same columns, or both arrays)."""
+    if isinstance(first, pd.DataFrame):
+        return pd.concat([first, second], ignore_index=True)
+    return np.vstack([first, second])

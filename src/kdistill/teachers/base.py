@@ -1,0 +1,41 @@
+"""The teacher interface.
+
+A teacher maps a batch (see ``kdistill.batch``) to logits ``(B, C)`` or ``(B, T, V)``. It owns its frozenness: it is
+in eval mode forever (a parent's ``.train()`` cannot switch its dropout back on), its parameters never require grad,
+and its outputs are computed without autograd. Frozen, ensemble, class-subset, precomputed and cached teachers all
+share this interface, so the training loop cannot tell them apart.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kdistill.batch import Batch
+
+
+class Teacher(nn.Module):
+    """Base class: subclasses implement ``teacher_logits(batch)``; ``forward`` adds no-grad and detaching."""
+
+    num_classes: int | None = None
+
+    def teacher_logits(self, batch: Batch) -> torch.Tensor:
+        raise NotImplementedError
+
+    def forward(self, batch: Batch) -> torch.Tensor:
+        # no_grad rather than inference_mode: the result is a *target* that the student's loss saves for backward,
+        # and inference tensors cannot be saved for backward.
+        with torch.no_grad():
+            return self.teacher_logits(batch).detach()
+
+    def train(self, mode: bool = True) -> "Teacher":
+        # Ignore the request: a teacher with dropout active would give noisy, wrong soft targets.
+        return super().train(False)
+
+
+def freeze(module: nn.Module) -> nn.Module:
+    """Put ``module`` in eval mode and stop gradients to its parameters."""
+    module.eval()
+    for parameter in module.parameters():
+        parameter.requires_grad_(False)
+    return module

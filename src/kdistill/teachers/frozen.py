@@ -1,0 +1,24 @@
+"""A single pre-trained network used as a teacher."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from kdistill.batch import Batch, forward_model
+from kdistill.teachers.base import Teacher, freeze
+
+
+class FrozenTeacher(Teacher):
+    """Wraps any ``nn.Module``: eval forever, no grad. ``num_classes`` is read from the first output if not given."""
+
+    def __init__(self, model: nn.Module, num_classes: int | None = None):
+        super().__init__()
+        self.model = freeze(model)
+        self.num_classes = num_classes
+
+    def teacher_logits(self, batch: Batch) -> torch.Tensor:
+        logits = forward_model(self.model, batch)
+        if self.num_classes is None:
+            self.num_classes = int(logits.shape[-1])
+        return logits

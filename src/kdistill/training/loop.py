@@ -1,0 +1,173 @@
+"""The training loop: one readable function, used for teachers, baselines, distillation and fine-tuning alike.
+
+Per epoch: seed from (seed, epoch) -> steps (strategy -> loss -> backward -> clip -> step -> constraints -> lr step)
+-> validation on held-out *training* data -> metrics.jsonl record -> atomic checkpoint. The loop never branches on the
+distillation method: everything method-specific happens inside ``strategy(batch, student)``.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import logging
+import math
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from kdistill.atomic import atomic_write_text
+from kdistill.batch import as_batch, batch_size, move_batch
+from kdistill.errors import NonFiniteLossError
+from kdistill.training.checkpoint import TrainingState, load_checkpoint, load_weights, save_checkpoint, save_weights
+from kdistill.training.config import TrainConfig
+from kdistill.training.history import append_record, rewrite_records
+from kdistill.training.optim import build_optimizer, build_scheduler
+from kdistill.training.running import RunningMeans
+from kdistill.training.seeding import start_epoch
+from kdistill.training.validate import validate
+
+log = logging.getLogger("kdistill")
+
+
+@dataclass
+class TrainResult:
+    history: list[dict[str, Any]] = field(default_factory=list)
+    best_epoch: int = -1
+    best_val_accuracy: float = float("nan")
+    seconds: float = 0.0
+
+
+def train(
+    student: nn.Module,
+    strategy: nn.Module,
+    train_batches: Iterable,
+    val_batches: Iterable | None,
+    config: TrainConfig,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    desc: str = "train",
+    device: str | torch.device = "cpu",
+) -> TrainResult:
+    """Train ``student`` with ``strategy`` and return its history; the student ends with the selected weights.
+
+    ``run_dir`` (optional) receives ``metrics.jsonl``, per-epoch checkpoints, ``best.safetensors`` and the exported
+    ``student.safetensors``. With ``resume=True`` a killed run continues from its last checkpoint and reaches the
+    same final weights as an uninterrupted run (same seed, CPU).
+    """
+    stage_dir = Path(run_dir) if run_dir is not None else None
+    if stage_dir is not None and resume and (stage_dir / "done.json").exists():
+        return finished_result(stage_dir, student)
+    student.to(device)
+    strategy.to(device)
+    parameters = list(student.parameters()) + [p for p in strategy.parameters() if p.requires_grad]
+    optimizer = build_optimizer(parameters, config)
+    steps_per_epoch = max(1, len(train_batches))  # type: ignore[arg-type]
+    scheduler = build_scheduler(optimizer, config, steps_per_epoch)
+
+    state = TrainingState(0, {}, {}, [], -math.inf, -1)
+    first_epoch = 1
+    best_weights: dict[str, torch.Tensor] | None = None
+    if stage_dir is not None and resume:
+        restored = load_checkpoint(stage_dir, student, strategy)
+        if restored is not None:
+            state = restored
+            optimizer.load_state_dict(state.optimizer)
+            scheduler.load_state_dict(state.scheduler)
+            first_epoch = state.epoch + 1
+            rewrite_records(stage_dir / "metrics.jsonl", state.history)
+            log.info("%s: resuming after epoch %d", desc, state.epoch)
+    elif stage_dir is not None:
+        rewrite_records(stage_dir / "metrics.jsonl", [])
+
+    started = time.perf_counter()
+    for epoch in range(first_epoch, config.epochs + 1):
+        epoch_started = time.perf_counter()
+        start_epoch(train_batches, config.seed, epoch)
+        student.train()
+        strategy.train()
+        running = RunningMeans()
+        bar = tqdm(train_batches, desc=f"{desc} {epoch}/{config.epochs}", leave=False, disable=None, mininterval=0.5)
+        for step_index, raw in enumerate(bar):
+            batch = move_batch(as_batch(raw), device)
+            step = strategy(batch, student)
+            loss = step["loss"]
+            if not torch.isfinite(loss):
+                raise NonFiniteLossError(
+                    f"{desc}: loss became {float(loss)} at epoch {epoch} step {step_index + 1}; last finite epoch "
+                    f"means {running.means() or 'none yet'}; lower the learning rate or set grad_clip"
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            if config.grad_clip:
+                torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
+            optimizer.step()
+            constrain = getattr(student, "apply_weight_constraints", None)
+            if callable(constrain):
+                constrain()
+            scheduler.step()
+            running.update(step, batch.get("labels"), batch_size(batch))
+            if step_index % 20 == 0:
+                means = running.means()
+                bar.set_postfix(loss=f"{means['loss']:.4f}", acc=f"{100 * means.get('accuracy', float('nan')):.1f}")
+
+        record = {"epoch": epoch, **{f"train_{k}": v for k, v in running.means().items()}}
+        record["lr"] = optimizer.param_groups[0]["lr"]
+        if val_batches is not None:
+            record.update({f"val_{k}": v for k, v in validate(student, val_batches, device).items()})
+        record["seconds"] = time.perf_counter() - epoch_started
+        state.history.append(record)
+        log.info("%s", format_record(desc, record, config.epochs))
+
+        selection_score = record.get("val_accuracy", -record["train_loss"])
+        if selection_score > state.best_val_accuracy:
+            state.best_val_accuracy, state.best_epoch = selection_score, epoch
+            if stage_dir is not None:
+                save_weights(stage_dir / "best.safetensors", student.state_dict(), {"epoch": str(epoch)})
+            else:
+                best_weights = copy.deepcopy(student.state_dict())
+        if stage_dir is not None:
+            append_record(stage_dir / "metrics.jsonl", record)
+            state.epoch = epoch
+            state.optimizer, state.scheduler = optimizer.state_dict(), scheduler.state_dict()
+            save_checkpoint(stage_dir, student, strategy, state)
+
+    if config.select == "best" and state.best_epoch > 0:
+        if stage_dir is not None:
+            student.load_state_dict(load_weights(stage_dir / "best.safetensors"))
+        elif best_weights is not None:
+            student.load_state_dict(best_weights)
+    result = TrainResult(state.history, state.best_epoch, state.best_val_accuracy,
+                         sum(r["seconds"] for r in state.history))
+    if stage_dir is not None:
+        save_weights(stage_dir / "student.safetensors", student.state_dict())
+        atomic_write_text(stage_dir / "done.json", json.dumps(result.__dict__, indent=2))
+    log.debug("%s finished in %.1fs (this session %.1fs)", desc, result.seconds, time.perf_counter() - started)
+    return result
+
+
+def finished_result(stage_dir: Path, student: nn.Module) -> TrainResult:
+    """A stage that already completed: load its exported weights instead of training again."""
+    student.load_state_dict(load_weights(stage_dir / "student.safetensors"))
+    return TrainResult(**json.loads((stage_dir / "done.json").read_text()))
+
+
+def format_record(desc: str, record: dict[str, Any], epochs: int) -> str:
+    parts = [f"{desc} epoch {record['epoch']}/{epochs}"]
+    for key, value in record.items():
+        if key == "epoch":
+            continue
+        if key.endswith("accuracy"):
+            parts.append(f"{key} {100 * value:.2f}%")
+        elif key == "lr":
+            parts.append(f"lr {value:.2e}")
+        elif key == "seconds":
+            parts.append(f"{value:.1f}s")
+        else:
+            parts.append(f"{key} {value:.4f}")
+    return "  ".join(parts)

@@ -42,7 +42,10 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
                                   recipe.student.jitter, recipe, run_dir / "baseline", resume, "baseline")
 
     distilled = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
-    strategy = build_strategy(recipe.distill.method, teacher=FrozenTeacher(teacher), **recipe.distill.method_args)
+    context = {"student": distilled, "example_batch": next(iter(data.train_loader(2, 0, recipe.seed))),
+               "num_samples": len(data.train_labels)}
+    strategy = build_strategy(recipe.distill.method, teacher=FrozenTeacher(teacher), context=context,
+                              **recipe.distill.method_args)
     distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student.jitter,
                                    recipe, run_dir / "distilled", resume, "distilled")
 

@@ -9,10 +9,14 @@ never branches on the method. A strategy owns whatever else the method needs (te
 of a strategy that require grad are trained with the student and saved in its checkpoints, the teacher is not.
 
 Builders take ``teacher`` (a :class:`~kdistill.teachers.Teacher` or None) plus the method's own keyword arguments.
+A builder may also declare any of the context arguments ``student`` (the student module, e.g. to size connectors from
+probed feature shapes), ``example_batch`` (one training batch) and ``num_samples`` (training-set size, e.g. for a
+memory bank); ``build_strategy`` passes those only to builders that declare them.
 """
 
 from __future__ import annotations
 
+import inspect
 from typing import Any
 
 from torch import nn
@@ -23,9 +27,26 @@ from kdistill.teachers import Teacher
 STRATEGIES = Registry("distillation method")
 
 
-def build_strategy(name: str, teacher: Teacher | None = None, **method_args: Any) -> nn.Module:
-    """Build a registered strategy; unknown ``method_args`` are rejected by name."""
-    return STRATEGIES.build(name, teacher=teacher, **method_args)
+CONTEXT_ARGUMENTS = ("student", "example_batch", "num_samples")
+
+
+def build_strategy(
+    name: str, teacher: Teacher | None = None, context: dict[str, Any] | None = None, **method_args: Any
+) -> nn.Module:
+    """Build a registered strategy; unknown ``method_args`` are rejected by name.
+
+    ``context`` may hold ``student``, ``example_batch`` and ``num_samples``; each is passed only if the builder
+    declares it (and a recipe cannot set them: they are not method arguments).
+    """
+    reserved = sorted(set(method_args) & set(CONTEXT_ARGUMENTS))
+    if reserved:
+        from kdistill.errors import ConfigError
+
+        raise ConfigError(f"method argument(s) {', '.join(reserved)} are set by kdistill, not by the recipe")
+    builder = STRATEGIES.get(name)
+    accepted = inspect.signature(builder).parameters
+    extra = {key: value for key, value in (context or {}).items() if key in accepted}
+    return STRATEGIES.build(name, teacher=teacher, **extra, **method_args)
 
 
 def trainable_state(strategy: nn.Module) -> dict[str, Any]:

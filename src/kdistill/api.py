@@ -1,0 +1,83 @@
+"""The Python API: distill your own teacher into your own student on your own data, in a few lines.
+
+    import kdistill
+    result = kdistill.distill(teacher, student, train_loader, val_loader, temperature=4.0, epochs=10, lr=0.05)
+    print(kdistill.evaluate(student, test_loader, teacher=teacher))
+
+Loaders may yield ``(inputs, labels)`` pairs (a plain ``DataLoader`` over a ``TensorDataset``) or batch dicts (see
+``kdistill.batch``). Keyword arguments that are :class:`TrainConfig` fields (epochs, lr, optimizer, schedule, ...)
+configure training; all others go to the distillation method (temperature, ce_weight, kd_weight, ...).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from kdistill.batch import as_batch
+from kdistill.evaluation import classification_metrics, predict_logits
+from kdistill.strategies import build_strategy
+from kdistill.teachers import FrozenTeacher, Teacher
+from kdistill.training import TrainConfig, TrainResult, train
+
+TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
+
+
+def split_options(options: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]:
+    """Separate training settings (TrainConfig fields) from the method's own arguments."""
+    train_options = {key: value for key, value in options.items() if key in TRAIN_FIELDS}
+    method_args = {key: value for key, value in options.items() if key not in TRAIN_FIELDS}
+    return TrainConfig(**train_options), method_args
+
+
+def distill(
+    teacher: nn.Module,
+    student: nn.Module,
+    train_data: Iterable,
+    val_data: Iterable | None = None,
+    method: str = "hinton",
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    **options: Any,
+) -> TrainResult:
+    """Train ``student`` to imitate ``teacher`` with a registered method (default: Hinton KD).
+
+    ``teacher`` is any ``nn.Module`` (wrapped in a :class:`FrozenTeacher`: eval mode, no grad) or a ready
+    :class:`Teacher` (ensemble, class subset, cached). With ``run_dir`` you get metrics.jsonl, checkpoints and
+    ``resume=True``. The student ends with the selected (best validation) weights.
+    """
+    config, method_args = split_options(options)
+    frozen = teacher if isinstance(teacher, Teacher) else FrozenTeacher(teacher.to(device))
+    context = {"student": student, "example_batch": as_batch(next(iter(train_data)))}
+    dataset = getattr(train_data, "dataset", None)
+    if dataset is not None and hasattr(dataset, "__len__"):
+        context["num_samples"] = len(dataset)
+    strategy = build_strategy(method, teacher=frozen, context=context, **method_args)
+    return train(student, strategy, train_data, val_data, config, run_dir, resume, desc=method, device=device)
+
+
+def fit(
+    model: nn.Module,
+    train_data: Iterable,
+    val_data: Iterable | None = None,
+    run_dir: str | Path | None = None,
+    resume: bool = False,
+    device: str = "cpu",
+    **options: Any,
+) -> TrainResult:
+    """Train ``model`` on hard labels (a teacher, or the student-from-scratch baseline) with the same loop."""
+    config, extra = split_options(options)
+    strategy = build_strategy("supervised", **extra)
+    return train(model, strategy, train_data, val_data, config, run_dir, resume, desc="fit", device=device)
+
+
+def evaluate(model: nn.Module, data: Iterable, teacher: nn.Module | None = None, device: str = "cpu") -> dict:
+    """Accuracy, error count, NLL, ECE and (given a teacher) top-1 agreement on ``data``."""
+    logits, labels = predict_logits(model, data, device=device)
+    teacher_logits = predict_logits(teacher, data, device=device)[0] if teacher is not None else None
+    return classification_metrics(logits, labels, teacher_logits)

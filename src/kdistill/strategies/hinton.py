@@ -26,7 +26,9 @@ class HintonStrategy(nn.Module):
     def forward(self, batch: Batch, student: nn.Module) -> dict[str, torch.Tensor]:
         teacher_logits = self.teacher(batch)
         student_logits = forward_model(student, batch)
-        labels = batch.get("labels") if self.ce_weight else None
+        labels = batch.get("labels")
+        if not self.ce_weight and labels is not None and labels.dim() < 2:
+            labels = None  # (B,) labels only feed the CE term; (B, T) labels also mask padding out of the KD term
         terms = hinton_kd_loss(
             student_logits, teacher_logits, labels, self.temperature, self.ce_weight, self.kd_weight, self.soft_loss
         )

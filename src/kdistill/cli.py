@@ -20,6 +20,8 @@ EPILOG_RUN = """examples:
   kdistill run hinton-mnist seed=1 teacher.train.epochs=30 distill.method_args.temperature=8
   kdistill run my_recipe.yaml --output-dir runs/exp1
   kdistill run --resume runs/quick-20261123-140000   # continue a killed run where it stopped
+  kdistill run quick distill.cache.enabled=true  # serve the teacher from a disk cache (built once)
+  kdistill run quick --nproc 2                  # 2 processes with DDP (or: torchrun ... -m kdistill run)
 """
 
 
@@ -48,6 +50,23 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--resume", type=Path, metavar="RUN_DIR", default=None,
                      help="continue an interrupted run: finished stages are skipped, the interrupted one "
                      "restarts from its last epoch checkpoint (the recipe is read from RUN_DIR/config.yaml)")
+    run.add_argument("--nproc", type=int, default=1, metavar="N",
+                     help="train in N processes with DistributedDataParallel (launches torchrun on this machine; "
+                     "gloo on CPU, nccl on GPUs); train.batch_size stays the global batch size")
+
+    cache = commands.add_parser("cache", help="build a recipe's teacher cache ahead of training",
+                                description="Teacher-output caches (see distill.cache in a recipe).")
+    cache_commands = cache.add_subparsers(dest="cache_command", metavar="ACTION", required=True)
+    cache_build = cache_commands.add_parser(
+        "build", help="train/load the teacher and write its outputs for every (sample, view) to the cache",
+        description="Train (or load) the recipe's teacher in the run directory and build its teacher cache "
+        "(interruptible: rerun the same command to resume). Then `kdistill run --run-dir DIR RECIPE "
+        "distill.cache.enabled=true` trains from it.")
+    cache_build.add_argument("recipe", help="built-in recipe name or a path to a .yaml file")
+    cache_build.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override recipe keys")
+    cache_build.add_argument("--run-dir", type=Path, default=None,
+                             help="run directory holding (or receiving) the teacher; default: a new one in ./runs")
+    cache_build.add_argument("--nproc", type=int, default=1, metavar="N", help="build shards in N processes")
 
     commands.add_parser("recipes", help="list the built-in recipes with one-line descriptions",
                         description="List the built-in recipes.")

@@ -15,7 +15,7 @@ log = logging.getLogger("kdistill")
 
 def dispatch(args: argparse.Namespace) -> int:
     handlers = {"run": run, "recipes": recipes, "methods": methods, "models": models, "report": report,
-                "profile": profile}
+                "profile": profile, "cache": cache}
     if args.command in handlers:
         return handlers[args.command](args)
     if args.command == "data":
@@ -46,9 +46,50 @@ def run(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe(recipe_name or DEFAULT_RECIPE, overrides)
         run_dir = args.run_dir or new_run_dir(recipe, args.output_dir)
-    result = run_experiment(recipe, run_dir, resume=args.resume is not None or args.run_dir is not None)
-    print(render_terminal_table(result))
-    print(f"\nreport: {run_dir / 'report.md'}")
+    if args.nproc > 1:  # re-launch this command under torchrun, every process with the same run directory
+        from kdistill.distributed import launch
+
+        argv = ["run", "--run-dir", str(run_dir)] if args.resume is None else ["run", "--resume", str(run_dir)]
+        return launch(args.nproc, argv + ([recipe_name] if recipe_name else []) + overrides)
+    from kdistill import distributed
+
+    ctx = distributed.init_from_env()
+    run_dir = distributed.broadcast_object(run_dir)  # its timestamped name must be rank 0's on every rank
+    try:
+        result = run_experiment(recipe, run_dir, resume=args.resume is not None or args.run_dir is not None)
+    finally:
+        distributed.shutdown()
+    if ctx.is_main:
+        print(render_terminal_table(result))
+        print(f"\nreport: {run_dir / 'report.md'}")
+    return 0
+
+
+def cache(args: argparse.Namespace) -> int:
+    from kdistill import distributed
+    from kdistill.config import load_recipe
+    from kdistill.experiment import new_run_dir
+    from kdistill.experiment.run import build_teacher_cache
+
+    recipe = load_recipe(args.recipe, list(args.overrides))
+    run_dir = args.run_dir or new_run_dir(recipe)
+    if args.nproc > 1:
+        from kdistill.distributed import launch
+
+        return launch(args.nproc, ["cache", "build", args.recipe, *args.overrides, "--run-dir", str(run_dir)])
+    ctx = distributed.init_from_env()
+    run_dir = distributed.broadcast_object(run_dir)
+    try:
+        summary = build_teacher_cache(recipe, run_dir)
+    finally:
+        distributed.shutdown()
+    if ctx.is_main:
+        print(f"teacher cache {summary['folder']}: {summary['format']}, {summary['views']} view(s), "
+              f"{summary['bytes'] / 1e6:.1f} MB ({summary['bytes_per_sample']:.0f} B/sample), "
+              f"built {summary['built_shards']} shard(s), reused {summary['reused_shards']}, "
+              f"{summary['build_seconds']:.1f}s")
+        print(f"train from it: kdistill run --run-dir {run_dir} {args.recipe} {' '.join(args.overrides)} "
+              "distill.cache.enabled=true")
     return 0
 
 

@@ -35,11 +35,28 @@ class ModelSection:
 
 
 @dataclass
+class CacheSection:
+    """The teacher cache (kdistill.cache): teacher outputs computed once per (sample, view) and read from disk."""
+
+    enabled: bool = False
+    views: int = 4  # stored jitter views per sample; epoch e trains on view (e - 1) mod views (1 if no jitter)
+    format: str = "full"  # full (fp16 logits) | topk (top-k fp16 logits + one fill logit for the rest)
+    topk: int = 10
+    temperature: float | None = None  # where the top-k fill is exact; None = distill.method_args.temperature or 1
+    features: list[str] = field(default_factory=list)  # teacher module names whose outputs are stored too
+    dir: str | None = None  # cache folder; None = RUN_DIR/teacher-cache
+    shard_size: int = 4096  # samples per shard file
+    on_mismatch: str = "rebuild"  # rebuild | error: what to do with a cache built from other weights/data/settings
+    build_batch_size: int = 1024
+
+
+@dataclass
 class DistillSection:
     """The distillation method and its arguments (e.g. temperature, loss weights)."""
 
     method: str = "hinton"
     method_args: dict[str, Any] = field(default_factory=dict)
+    cache: CacheSection = field(default_factory=CacheSection)
 
 
 @dataclass

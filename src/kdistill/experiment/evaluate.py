@@ -32,8 +32,12 @@ def build_report(
     models: dict[str, nn.Module],
     results: dict[str, TrainResult | None],
     run_dir: Path,
+    teacher_cost: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Evaluate every model on the test set, profile it, write report.{md,json} and plots; return the report."""
+    """Evaluate every model on the test set, profile it, write report.{md,json} and plots; return the report.
+
+    ``teacher_cost`` (see ``kdistill.cache.profiling``) is stored as ``report["teacher_cost"]`` with a summary note.
+    """
     test_batches = data.eval_loader("test", recipe.data.eval_batch_size)
     logits = {name: predict_logits(model, test_batches)[0] for name, model in models.items()}
     example = data.test_images[:1]  # (1, C, H, W)
@@ -59,6 +63,11 @@ def build_report(
             f"{torch.get_num_threads()} threads",
         ],
     }
+    if teacher_cost is not None:
+        from kdistill.cache.profiling import describe
+
+        report["teacher_cost"] = teacher_cost
+        report["notes"].append(describe(teacher_cost))
     if recipe.report.reference_errors:
         report["reference"] = {
             name: {"errors": errors, "source": recipe.report.reference_source}

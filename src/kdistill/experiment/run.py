@@ -13,7 +13,9 @@ from typing import Any
 
 from torch import nn
 
+from kdistill import distributed
 from kdistill.config import Recipe
+from kdistill.data import ArrayLoader
 from kdistill.experiment.models import build_seeded, check_class_counts, load_teacher_weights
 from kdistill.experiment.rundir import write_config
 from kdistill.experiment.splits import ExperimentData, prepare_data
@@ -26,15 +28,11 @@ log = logging.getLogger("kdistill")
 
 
 def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[str, Any]:
-    """Run every stage of ``recipe`` in ``run_dir`` and return the report (also written there)."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    write_config(run_dir, recipe)
-    log.info("run directory: %s", run_dir)
-    data = prepare_data(recipe.data, recipe.seed)
-    log.info("data: %s, %d train / %d val / %d test", recipe.data.dataset, len(data.train_labels),
-             len(data.val_labels), len(data.test_labels))
+    """Run every stage of ``recipe`` in ``run_dir`` and return the report (also written there).
 
-    teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume)
+    Under torchrun every rank runs this; rank 0 alone writes files and the report (other ranks return ``{}``).
+    """
+    data, teacher, teacher_result = prepare_teacher(recipe, run_dir, resume)
     student_seed = recipe.seed + 1  # baseline and distilled student share this initialisation
     baseline = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
     check_class_counts(teacher, baseline, data.input_shape)
@@ -44,10 +42,11 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     distilled = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
     context = {"student": distilled, "example_batch": next(iter(data.train_loader(2, 0, recipe.seed))),
                "num_samples": len(data.train_labels)}
-    strategy = build_strategy(recipe.distill.method, teacher=FrozenTeacher(teacher), context=context,
+    distill_teacher, distill_batches, cache_info = distill_inputs(recipe, data, teacher, run_dir)
+    strategy = build_strategy(recipe.distill.method, teacher=distill_teacher, context=context,
                               **recipe.distill.method_args)
     distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student.jitter,
-                                   recipe, run_dir / "distilled", resume, "distilled")
+                                   recipe, run_dir / "distilled", resume, "distilled", distill_batches)
 
     models: dict[str, nn.Module] = {"teacher": teacher, "baseline": baseline, "distilled": distilled}
     results: dict[str, TrainResult | None] = {
@@ -59,7 +58,93 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
         results["finetuned"] = train_stage(distilled, build_strategy("supervised"), data, finetune_config,
                                            recipe.student.jitter, recipe, run_dir / "finetuned", resume, "finetuned")
         models["finetuned"] = distilled
-    return build_report(recipe, data, models, results, run_dir)
+    for model in models.values():
+        model.cpu()
+    if not distributed.context().is_main:
+        return {}
+    cost = teacher_cost(recipe, data, teacher, baseline, distill_teacher, distill_batches, cache_info,
+                        distilled_result)
+    return build_report(recipe, data, models, results, run_dir, teacher_cost=cost)
+
+
+def prepare_teacher(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[ExperimentData, nn.Module,
+                                                                           TrainResult | None]:
+    """Write the config, load the data, train or load the teacher (shared by ``run`` and ``cache build``)."""
+    if distributed.context().is_main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        write_config(run_dir, recipe)
+        log.info("run directory: %s", run_dir)
+    data = prepare_data(recipe.data, recipe.seed)
+    log.info("data: %s, %d train / %d val / %d test", recipe.data.dataset, len(data.train_labels),
+             len(data.val_labels), len(data.test_labels))
+    teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume)
+    return data, teacher, teacher_result
+
+
+def build_teacher_cache(recipe: Recipe, run_dir: Path, resume: bool = True) -> dict[str, Any]:
+    """``kdistill cache build``: the teacher stage, then the recipe's teacher cache; returns the cache summary."""
+    from kdistill.cache.recipe import build_recipe_cache
+
+    data, teacher, _ = prepare_teacher(recipe, run_dir, resume)
+    cache, stats = build_recipe_cache(recipe, teacher, data.train_images, data.train_labels, run_dir,
+                                      distributed.context())
+    return {"folder": str(cache.folder), "views": cache.views, "format": cache.format, "bytes": cache.size_bytes(),
+            "bytes_per_sample": cache.bytes_per_sample(), "build_seconds": stats.seconds,
+            "built_shards": stats.built_shards, "reused_shards": stats.skipped_shards}
+
+
+def distill_inputs(
+    recipe: Recipe, data: ExperimentData, teacher: nn.Module, run_dir: Path
+) -> tuple[nn.Module, Any, dict[str, Any] | None]:
+    """(teacher for the strategy, training batches, cache summary): live teacher, or cached teacher + its views."""
+    ctx = distributed.context()
+    if not recipe.distill.cache.enabled:
+        return FrozenTeacher(teacher), train_loader(data, recipe.student.train.batch_size, recipe.student.jitter,
+                                                    recipe.seed), None
+    from kdistill.cache.recipe import build_recipe_cache, cached_training
+
+    cache, stats = build_recipe_cache(recipe, teacher, data.train_images, data.train_labels, run_dir, ctx)
+    cached_teacher, loader = cached_training(cache, data.train_images, data.train_labels,
+                                             per_rank_batch_size(recipe.student.train.batch_size), recipe, ctx)
+    info = {"cache_format": cache.format, "cache_views": cache.views, "cache_bytes": cache.size_bytes(),
+            "cache_bytes_per_sample": cache.bytes_per_sample(), "cache_build_seconds": stats.seconds}
+    return cached_teacher, loader, info
+
+
+def teacher_cost(
+    recipe: Recipe, data: ExperimentData, teacher: nn.Module, student: nn.Module, distill_teacher: nn.Module,
+    distill_batches: Any, cache_info: dict[str, Any] | None, result: TrainResult,
+) -> dict[str, Any]:
+    """Teacher-cost profile for the report: the live and (if enabled) cached distillation step, side by side."""
+    from kdistill.cache.profiling import teacher_cost_report
+
+    context = {"student": student, "example_batch": next(iter(data.train_loader(2, 0, recipe.seed))),
+               "num_samples": len(data.train_labels)}
+
+    def strategy_with(teacher_module: nn.Module) -> nn.Module:
+        return build_strategy(recipe.distill.method, teacher=teacher_module, context=context,
+                              **recipe.distill.method_args)
+
+    live_batches = data.train_loader(recipe.student.train.batch_size, recipe.student.jitter, recipe.seed)
+    cached = (strategy_with(distill_teacher), distill_batches) if cache_info is not None else None
+    seconds = [record["seconds"] for record in result.history]
+    return teacher_cost_report(
+        teacher, student, data.test_images[:1], len(live_batches), (strategy_with(FrozenTeacher(teacher)),
+                                                                    live_batches),
+        recipe.student.train, cached, cache_info, sum(seconds) / len(seconds) if seconds else None,
+    )
+
+
+def per_rank_batch_size(batch_size: int) -> int:
+    """``train.batch_size`` is the global batch: each of W ranks takes batch_size / W samples per step."""
+    return max(1, batch_size // distributed.context().world_size)
+
+
+def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int) -> ArrayLoader:
+    """This rank's shard of the training set (the whole set in a single process)."""
+    ctx = distributed.context()
+    return ArrayLoader(data.train_images, data.train_labels, per_rank_batch_size(batch_size), shuffle=True,
+                       max_shift=jitter, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
 
 
 def teacher_stage(
@@ -85,11 +170,14 @@ def train_stage(
     stage_dir: Path,
     resume: bool,
     name: str,
+    train_batches: Any = None,
 ) -> TrainResult:
     config = dataclasses.replace(config, seed=recipe.seed)
-    train_batches = data.train_loader(config.batch_size, jitter, recipe.seed)
+    if train_batches is None:
+        train_batches = train_loader(data, config.batch_size, jitter, recipe.seed)
     val_batches = data.eval_loader("val", recipe.data.eval_batch_size)
-    result = train(model, strategy, train_batches, val_batches, config, stage_dir, resume, desc=name)
+    result = train(model, strategy, train_batches, val_batches, config, stage_dir, resume, desc=name,
+                   device=distributed.context().device)
     log.info("%s: best val accuracy %.2f%% at epoch %d (%.0fs)", name, 100 * result.best_val_accuracy,
              result.best_epoch, result.seconds)
     return result

@@ -1,6 +1,7 @@
 """Distillation strategies: one file per method, registered by name, one step contract."""
 
 from kdistill.strategies import hinton, supervised  # noqa: F401  (registers the methods)
+from kdistill.strategies import attention, crd, dkd, fitnets, pkt, rkd, similarity  # noqa: F401  (feature methods)
 from kdistill.strategies.hinton import HintonStrategy
 from kdistill.strategies.registry import STRATEGIES, build_strategy, load_trainable_state, trainable_state
 from kdistill.strategies.supervised import SupervisedStrategy

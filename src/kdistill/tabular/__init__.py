@@ -6,6 +6,7 @@
 See :mod:`kdistill.augment.tabular` for the transfer-set augmenters (FAST-DAD Gibbs, MUNGE, noise).
 """
 
+from kdistill.tabular import mlp as _mlp  # noqa: F401  (registers the "mlp" student)
 from kdistill.tabular.estimators import DistilledClassifier, DistilledRegressor
 from kdistill.tabular.students import STUDENTS, build_student
 from kdistill.tabular.teachers import TEACHERS, resolve_teacher

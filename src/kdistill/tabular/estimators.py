@@ -121,11 +121,11 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, C) class probabilities, columns in ``classes_`` order."""
-        soft = self._student_output(X)
-        return soft if self.student == "mlp" else untemper(soft, self.temperature)
+        return untemper(self._student_output(X), self.temperature)
 
     def predict(self, X: Any) -> np.ndarray:
-        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+        probabilities = self.predict_proba(X)  # first: it raises NotFittedError before classes_ is looked up
+        return self.classes_[np.argmax(probabilities, axis=1)]
 
 
 class DistilledRegressor(RegressorMixin, _Distilled):

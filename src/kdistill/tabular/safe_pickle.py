@@ -10,7 +10,6 @@ import io
 import pickle
 from typing import Any
 
-import numpy as np
 import pandas as pd
 from pandas._libs.internals import _unpickle_block
 from pandas.core.indexes.base import _new_Index

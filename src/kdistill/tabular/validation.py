@@ -11,8 +11,12 @@ from sklearn.utils.validation import validate_data
 from kdistill.errors import DataError
 
 
-class TargetError(DataError, ValueError):
-    """The target cannot be learned (one class, wrong type). A ValueError too, as scikit-learn's checks expect."""
+class TableError(DataError, ValueError):
+    """The table cannot be learned from. A ValueError too, as scikit-learn's estimator checks expect."""
+
+
+class TargetError(TableError):
+    """The target cannot be learned (one class, labels the teacher does not know)."""
 
 
 def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_numeric: bool = False):
@@ -30,6 +34,8 @@ def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_
         # validate_data raises scikit-learn's standard "requires y to be passed" ValueError.
         validate_data(estimator, X, y=None, **kwargs)
     array, y = validate_data(estimator, X, y, y_numeric=y_numeric, **kwargs)
+    if len(y) < 2:
+        raise TableError(f"distillation needs at least 2 rows; got {len(y)} sample")
     if is_frame:
         return X.reset_index(drop=True), y
     return np.asarray(array, dtype=np.float64), y

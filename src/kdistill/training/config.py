@@ -23,6 +23,7 @@ class TrainConfig:
     grad_clip: float | None = None  # max global gradient norm; None = no clipping
     select: str = "best"  # best | last: which epoch's weights the run keeps (best = highest val accuracy)
     seed: int = 0
+    precision: str = "fp32"  # fp32 | bf16 (autocast for the step, also on CPU; losses stay float32)
 
     def __post_init__(self) -> None:
         checks = {
@@ -32,6 +33,7 @@ class TrainConfig:
             "optimizer must be sgd, adam or adamw": self.optimizer in ("sgd", "adam", "adamw"),
             "schedule must be constant, cosine or step": self.schedule in ("constant", "cosine", "step"),
             "select must be best or last": self.select in ("best", "last"),
+            "precision must be fp32 or bf16": self.precision in ("fp32", "bf16"),
         }
         failed = [message for message, ok in checks.items() if not ok]
         if failed:

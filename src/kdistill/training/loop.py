@@ -21,6 +21,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from kdistill import distributed
 from kdistill.atomic import atomic_write_text
 from kdistill.batch import as_batch, batch_size, move_batch
 from kdistill.errors import NonFiniteLossError
@@ -59,13 +60,21 @@ def train(
     ``run_dir`` (optional) receives ``metrics.jsonl``, per-epoch checkpoints, ``best.safetensors`` and the exported
     ``student.safetensors``. With ``resume=True`` a killed run continues from its last checkpoint and reaches the
     same final weights as an uninterrupted run (same seed, CPU).
+
+    Under torchrun (see ``kdistill.distributed``) the student is wrapped in DistributedDataParallel, epoch metrics are
+    summed over ranks, and only rank 0 logs and writes files; ``train_batches`` must be this rank's shard.
+    ``config.precision == "bf16"`` runs the step under bf16 autocast (losses compute in float32).
     """
     stage_dir = Path(run_dir) if run_dir is not None else None
     if stage_dir is not None and resume and (stage_dir / "done.json").exists():
         return finished_result(stage_dir, student)
+    is_main = distributed.context().is_main
+    writer_dir = stage_dir if is_main else None  # rank 0 alone writes metrics and checkpoints
     student.to(device)
     strategy.to(device)
-    parameters = list(student.parameters()) + [p for p in strategy.parameters() if p.requires_grad]
+    model = distributed.wrap_student(student, device)  # the student itself in a single process
+    strategy_parameters = [p for p in strategy.parameters() if p.requires_grad]
+    parameters = list(student.parameters()) + strategy_parameters
     optimizer = build_optimizer(parameters, config)
     steps_per_epoch = max(1, len(train_batches))  # type: ignore[arg-type]
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
@@ -80,10 +89,11 @@ def train(
             optimizer.load_state_dict(state.optimizer)
             scheduler.load_state_dict(state.scheduler)
             first_epoch = state.epoch + 1
-            rewrite_records(stage_dir / "metrics.jsonl", state.history)
-            log.info("%s: resuming after epoch %d", desc, state.epoch)
-    elif stage_dir is not None:
-        rewrite_records(stage_dir / "metrics.jsonl", [])
+            if is_main:
+                rewrite_records(stage_dir / "metrics.jsonl", state.history)
+                log.info("%s: resuming after epoch %d", desc, state.epoch)
+    elif writer_dir is not None:
+        rewrite_records(writer_dir / "metrics.jsonl", [])
 
     started = time.perf_counter()
     for epoch in range(first_epoch, config.epochs + 1):
@@ -92,10 +102,12 @@ def train(
         student.train()
         strategy.train()
         running = RunningMeans()
-        bar = tqdm(train_batches, desc=f"{desc} {epoch}/{config.epochs}", leave=False, disable=None, mininterval=0.5)
+        bar = tqdm(train_batches, desc=f"{desc} {epoch}/{config.epochs}", leave=False,
+                   disable=None if is_main else True, mininterval=0.5)
         for step_index, raw in enumerate(bar):
             batch = move_batch(as_batch(raw), device)
-            step = strategy(batch, student)
+            with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=config.precision == "bf16"):
+                step = strategy(batch, model)
             loss = step["loss"]
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
@@ -104,6 +116,7 @@ def train(
                 )
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            distributed.average_gradients(strategy_parameters)  # DDP averages the student's; no-op on one rank
             if config.grad_clip:
                 torch.nn.utils.clip_grad_norm_(parameters, config.grad_clip)
             optimizer.step()
@@ -116,37 +129,40 @@ def train(
                 means = running.means()
                 bar.set_postfix(loss=f"{means['loss']:.4f}", acc=f"{100 * means.get('accuracy', float('nan')):.1f}")
 
+        distributed.all_reduce_running(running, device)
         record = {"epoch": epoch, **{f"train_{k}": v for k, v in running.means().items()}}
         record["lr"] = optimizer.param_groups[0]["lr"]
         if val_batches is not None:
             record.update({f"val_{k}": v for k, v in validate(student, val_batches, device).items()})
         record["seconds"] = time.perf_counter() - epoch_started
         state.history.append(record)
-        log.info("%s", format_record(desc, record, config.epochs))
+        if is_main:
+            log.info("%s", format_record(desc, record, config.epochs))
 
         selection_score = record.get("val_accuracy", -record["train_loss"])
         if selection_score > state.best_val_accuracy:
             state.best_val_accuracy, state.best_epoch = selection_score, epoch
-            if stage_dir is not None:
-                save_weights(stage_dir / "best.safetensors", student.state_dict(), {"epoch": str(epoch)})
+            if writer_dir is not None:
+                save_weights(writer_dir / "best.safetensors", student.state_dict(), {"epoch": str(epoch)})
             else:
                 best_weights = copy.deepcopy(student.state_dict())
-        if stage_dir is not None:
-            append_record(stage_dir / "metrics.jsonl", record)
+        if writer_dir is not None:
+            append_record(writer_dir / "metrics.jsonl", record)
             state.epoch = epoch
             state.optimizer, state.scheduler = optimizer.state_dict(), scheduler.state_dict()
-            save_checkpoint(stage_dir, student, strategy, state)
+            save_checkpoint(writer_dir, student, strategy, state)
 
     if config.select == "best" and state.best_epoch > 0:
-        if stage_dir is not None:
-            student.load_state_dict(load_weights(stage_dir / "best.safetensors"))
+        if writer_dir is not None:
+            student.load_state_dict(load_weights(writer_dir / "best.safetensors"))
         elif best_weights is not None:
             student.load_state_dict(best_weights)
     result = TrainResult(state.history, state.best_epoch, state.best_val_accuracy,
                          sum(r["seconds"] for r in state.history))
-    if stage_dir is not None:
-        save_weights(stage_dir / "student.safetensors", student.state_dict())
-        atomic_write_text(stage_dir / "done.json", json.dumps(result.__dict__, indent=2))
+    if writer_dir is not None:
+        save_weights(writer_dir / "student.safetensors", student.state_dict())
+        atomic_write_text(writer_dir / "done.json", json.dumps(result.__dict__, indent=2))
+    distributed.barrier()  # no rank moves on (e.g. reads done.json) before rank 0 has written
     log.debug("%s finished in %.1fs (this session %.1fs)", desc, result.seconds, time.perf_counter() - started)
     return result
 

@@ -1,0 +1,310 @@
+"""Intermediate-representation KD benchmark: the CIFAR-100 KD table (RepDistiller / mdistiller) on Fashion-MNIST.
+
+For each teacher -> student pair: one teacher (trained here, seed 0, shared by every student seed, as RepDistiller
+shares one pre-trained teacher), the student trained alone ("student") and distilled by KD, FitNets, AT, SP, RKD, PKT,
+DKD and CRD. Every student of a seed starts from the same initialisation and sees the same batches. Reports test
+accuracy (mean ± std over seeds, last epoch: no selection on the test set) next to the published CIFAR-100 figures,
+the wall time per training epoch relative to the student trained alone (the cost of each method: teacher forward,
+taps, connectors, memory bank), and the extra trainable parameters each method adds (connectors, embedding heads).
+
+Method settings are the published ones (RepDistiller's β per method; DKD α = 1, β = 8, T = 4, warm-up over the first
+1/12 of training as 20 of 240 epochs); only the schedule is shortened, which favours methods that help early.
+
+Resumable: each finished (dataset, pair, method, seed) cell is written to the JSON at once and skipped on a rerun;
+teacher weights are kept in ``--work-dir``. Settings are stored in the JSON and a rerun with other settings refuses to
+mix them (use another ``--out``). Run the full table in the background:
+
+    nice -n 10 python benchmarks/feature_methods.py          # default Settings: ~3 h on 2 free CPU cores
+    python benchmarks/feature_methods.py --smoke            # a few steps per method on tiny data, into /tmp
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from kdistill.data import ArrayLoader, load_dataset, subset
+from kdistill.evaluation.metrics import accuracy
+from kdistill.evaluation.predict import predict_logits
+from kdistill.features import count_extra_parameters
+from kdistill.models import build_model
+from kdistill.strategies import build_strategy
+from kdistill.teachers import FrozenTeacher
+from kdistill.training import TrainConfig, load_weights, save_weights, train
+from kdistill.training.seeding import seed_everything
+
+RESULTS = Path(__file__).parent / "results"
+PAIRS = {  # name -> (teacher, student); the first two run by default
+    "resnet56-resnet20": ("resnet56", "resnet20"),
+    "wrn_40_2-wrn_16_2": ("wrn_40_2", "wrn_16_2"),
+    "resnet32x4-resnet8x4": ("resnet32x4", "resnet8x4"),
+    "vgg13-vgg8": ("vgg13", "vgg8"),
+}
+# column -> (registered method, method_args); feature methods: CE weight 1, no KD, the method's published β.
+METHODS = {
+    "student": ("supervised", {}),
+    "kd": ("hinton", {"temperature": 4.0, "ce_weight": 0.1, "kd_weight": 0.9}),
+    "fitnets": ("fitnets", {"feature_weight": 100.0}),
+    "at": ("at", {"feature_weight": 1000.0}),
+    "sp": ("sp", {"feature_weight": 3000.0}),
+    "rkd": ("rkd", {"feature_weight": 1.0}),
+    "pkt": ("pkt", {"feature_weight": 30000.0}),
+    "dkd": ("dkd", {"alpha": 1.0, "beta": 8.0, "temperature": 4.0}),
+    "crd": ("crd", {"feature_weight": 0.8}),
+}
+# CIFAR-100 top-1 % (RepDistiller README / CRD paper; DKD: mdistiller README), from shared/PAPERS.md.
+PUBLISHED = {
+    "resnet32x4-resnet8x4": [79.42, 72.50, 73.33, 73.50, 73.44, 72.94, 71.90, 73.64, 75.51, 76.32],
+    "wrn_40_2-wrn_16_2": [75.61, 73.26, 74.92, 73.58, 74.08, 73.83, 73.35, 74.54, 75.48, 76.23],
+    "resnet56-resnet20": [72.34, 69.06, 70.66, 69.21, 70.55, 69.67, 69.61, 70.34, 71.16, 71.97],
+    "vgg13-vgg8": [74.64, 70.36, 72.98, 71.02, 71.43, 72.68, 71.48, 72.88, 73.94, 74.68],
+}
+PUBLISHED_COLUMNS = ["teacher", "student", "kd", "fitnets", "at", "sp", "rkd", "pkt", "crd", "dkd"]
+
+
+@dataclass
+class Settings:
+    dataset: str = "fashion-mnist"
+    epochs: int = 3
+    teacher_epochs: int = 4
+    train_limit: int | None = 2000  # stratified subset of the 60k training images (fixed: data seed 0)
+    test_limit: int | None = 2000  # stratified subset of the 10k test images
+    batch_size: int = 64
+    lr: float = 0.05
+    weight_decay: float = 5e-4
+    nce_k: int = 4096
+
+
+def train_config(settings: Settings, epochs: int, seed: int) -> TrainConfig:
+    return TrainConfig(epochs=epochs, batch_size=settings.batch_size, optimizer="sgd", lr=settings.lr, momentum=0.9,
+                       weight_decay=settings.weight_decay, schedule="cosine", select="last", seed=seed)
+
+
+@dataclass
+class Data:
+    train_images: torch.Tensor
+    train_labels: torch.Tensor
+    test_images: torch.Tensor
+    test_labels: torch.Tensor
+    num_classes: int
+
+
+def load_data(settings: Settings) -> Data:
+    dataset = load_dataset(settings.dataset)
+    train_images, train_labels = dataset.train_images, dataset.train_labels
+    if settings.train_limit:
+        train_images, train_labels = subset(train_images, train_labels, settings.train_limit, seed=0)
+    test_images, test_labels = dataset.test_images, dataset.test_labels
+    if settings.test_limit:
+        test_images, test_labels = subset(test_images, test_labels, settings.test_limit, seed=0)
+    return Data(train_images, train_labels, test_images, test_labels, dataset.num_classes)
+
+
+def test_accuracy(model: torch.nn.Module, data: Data) -> float:
+    logits, labels = predict_logits(model, ArrayLoader(data.test_images, data.test_labels, 500, shuffle=False))
+    return float(accuracy(logits, labels))
+
+
+def fit(model, method: str, method_args: dict, teacher, data: Data, settings: Settings, epochs: int, seed: int):
+    """Train ``model`` with one method; returns (test accuracy, seconds per epoch, extra parameters, last record)."""
+    loader = ArrayLoader(data.train_images, data.train_labels, settings.batch_size, shuffle=True, seed=seed)
+    context = {"student": model, "example_batch": next(iter(loader)), "num_samples": len(data.train_labels)}
+    strategy = build_strategy(method, teacher=None if teacher is None else FrozenTeacher(teacher), context=context,
+                              **method_args)
+    result = train(model, strategy, loader, None, train_config(settings, epochs, seed), desc=method)
+    seconds = [record["seconds"] for record in result.history]
+    last = {k: v for k, v in result.history[-1].items() if k.startswith("train_")}
+    return test_accuracy(model, data), statistics.median(seconds), count_extra_parameters(strategy), last
+
+
+def method_args_for(column: str, settings: Settings, steps: int) -> dict[str, Any]:
+    method, args = METHODS[column]
+    args = dict(args)
+    if method == "dkd":
+        args["warmup_steps"] = max(1, round(steps * 20 / 240))  # the paper's 20 of 240 epochs
+    if method == "crd":
+        args["nce_k"] = settings.nce_k
+    return args
+
+
+def teacher_for(pair: str, data: Data, settings: Settings, work_dir: Path, results: dict, out: Path):
+    teacher_name, _ = PAIRS[pair]
+    key = f"{settings.dataset}/{pair}/teacher/seed0"
+    path = work_dir / f"{settings.dataset}-{pair}-teacher-seed0.safetensors"
+    seed_everything(0)
+    teacher = build_model(teacher_name, data.train_images.shape[1:], data.num_classes)
+    if key in results["cells"] and path.exists():
+        teacher.load_state_dict(load_weights(path))
+        return teacher
+    accuracy_, seconds, _, last = fit(teacher, "supervised", {}, None, data, settings, settings.teacher_epochs, 0)
+    save_weights(path, teacher.state_dict())
+    record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds, "extra_parameters": 0, **last})
+    return teacher
+
+
+def record(results: dict, out: Path, key: str, cell: dict) -> None:
+    results["cells"][key] = cell
+    print(f"{key}: accuracy {100 * cell['accuracy']:.2f}%  {cell['epoch_seconds']:.1f}s/epoch", flush=True)
+    save(results, out)
+
+
+def save(results: dict, out: Path) -> None:
+    json_path = out.with_suffix(".json")
+    tmp = json_path.with_name(f".{json_path.name}.tmp")
+    tmp.write_text(json.dumps(results, indent=1))
+    os.replace(tmp, json_path)
+    md_path = out.with_suffix(".md")
+    tmp = md_path.with_name(f".{md_path.name}.tmp")
+    tmp.write_text(render_markdown(results))
+    os.replace(tmp, md_path)
+
+
+def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[str], out: Path, work_dir: Path) -> dict:
+    json_path = out.with_suffix(".json")
+    results = json.loads(json_path.read_text()) if json_path.exists() else {"cells": {}}
+    stored = results.get("settings")
+    if stored is not None and stored != asdict(settings):
+        sys.exit(f"{json_path} holds results for other settings ({stored}); use another --out or delete it")
+    results["settings"] = asdict(settings)
+    results["torch_threads"] = torch.get_num_threads()
+    work_dir.mkdir(parents=True, exist_ok=True)
+    data = load_data(settings)
+    for pair in pairs:
+        teacher = teacher_for(pair, data, settings, work_dir, results, out)
+        _, student_name = PAIRS[pair]
+        for seed in seeds:
+            for column in methods:
+                key = f"{settings.dataset}/{pair}/{column}/seed{seed}"
+                if key in results["cells"]:
+                    continue
+                seed_everything(1000 + seed)  # every method of a seed starts from the same student weights
+                student = build_model(student_name, data.train_images.shape[1:], data.num_classes)
+                steps = settings.epochs * -(-len(data.train_labels) // settings.batch_size)
+                method, _ = METHODS[column]
+                accuracy_, seconds, extra, last = fit(
+                    student, method, method_args_for(column, settings, steps),
+                    None if method == "supervised" else teacher, data, settings, settings.epochs, seed)
+                record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds,
+                                           "extra_parameters": extra, **last})
+    return results
+
+
+def summarise(results: dict, dataset: str, pair: str, column: str) -> tuple[list[float], list[float], int | None]:
+    """(accuracies %, epoch-time ratios to the same seed's student, extra parameters) over finished seeds."""
+    prefix = f"{dataset}/{pair}/{column}/seed"
+    cells = {key[len(prefix):]: cell for key, cell in results["cells"].items() if key.startswith(prefix)}
+    accuracies = [100 * cell["accuracy"] for cell in cells.values()]
+    ratios = []
+    for seed, cell in cells.items():
+        baseline = results["cells"].get(f"{dataset}/{pair}/student/seed{seed}")
+        if baseline:
+            ratios.append(cell["epoch_seconds"] / baseline["epoch_seconds"])
+    extra = next((cell["extra_parameters"] for cell in cells.values()), None)
+    return accuracies, ratios, extra
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def render_markdown(results: dict) -> str:
+    settings = results["settings"]
+    dataset = settings["dataset"]
+    pairs = sorted({key.split("/")[1] for key in results["cells"] if key.startswith(f"{dataset}/")})
+    subset_note = (f"a stratified subset of {settings['train_limit']} training images"
+                   if settings["train_limit"] else "all 60,000 training images")
+    lines = [
+        f"# Feature-distillation methods on {dataset}",
+        "",
+        f"Test accuracy (%, mean ± std over seeds; last epoch, {settings['test_limit'] or 10000} test images) after "
+        f"{settings['epochs']} epochs on {subset_note} (teacher: {settings['teacher_epochs']} epochs, one teacher "
+        f"shared by all seeds), SGD lr {settings['lr']} cosine, batch {settings['batch_size']}, weight decay "
+        f"{settings['weight_decay']}. **ours** = this run; **paper** = CIFAR-100 top-1 % (RepDistiller/CRD, DKD from "
+        "mdistiller; 240 epochs, full data, single runs). Time = wall time per training epoch relative to the "
+        "student trained alone (same seed); extra = trainable parameters the method adds (connectors, heads).",
+        "",
+    ]
+    for pair in pairs:
+        lines += [f"## {pair.replace('-', ' → ')}", "", "| method | ours | paper | time × | extra params |",
+                  "|---|---|---|---|---|"]
+        published = dict(zip(PUBLISHED_COLUMNS, PUBLISHED.get(pair, [])))
+        for column in ["teacher", *METHODS]:
+            accuracies, ratios, extra = summarise(results, dataset, pair, column)
+            if not accuracies:
+                continue
+            paper = f"{published[column]:.2f}" if column in published else "-"
+            ratio = f"{statistics.mean(ratios):.2f}" if ratios and column != "teacher" else "-"
+            n = f" (n={len(accuracies)})" if len(accuracies) != len(results.get("seeds", [0, 1, 2])) else ""
+            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {ratio} | {extra or 0:,} |")
+        lines += ["", ranking_note(results, dataset, pair, published), ""]
+    return "\n".join(lines) + "\n"
+
+
+def ranking_note(results: dict, dataset: str, pair: str, published: dict[str, float]) -> str:
+    """Orders of the distillation methods, ours vs the paper's, and their Spearman rank correlation."""
+    ours = {}
+    for column in METHODS:
+        accuracies, _, _ = summarise(results, dataset, pair, column)
+        if accuracies and column in published:
+            ours[column] = statistics.mean(accuracies)
+    if len(ours) < 3:
+        return "_Too few finished methods to compare rankings._"
+    our_order = sorted(ours, key=ours.get, reverse=True)
+    paper_order = sorted(ours, key=published.get, reverse=True)
+    n = len(ours)
+    rank_sum = sum((our_order.index(m) - paper_order.index(m)) ** 2 for m in ours)
+    spearman = 1 - 6 * rank_sum / (n * (n * n - 1))
+    return (f"Ranking, ours: {' > '.join(our_order)}. Paper: {' > '.join(paper_order)}. "
+            f"Spearman ρ = {spearman:.2f}.")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--pairs", nargs="+", default=list(PAIRS)[:2], choices=list(PAIRS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--methods", nargs="+", default=list(METHODS), choices=list(METHODS))
+    parser.add_argument("--dataset", default=Settings.dataset, choices=["fashion-mnist", "mnist"])
+    parser.add_argument("--epochs", type=int, default=Settings.epochs)
+    parser.add_argument("--teacher-epochs", type=int, default=Settings.teacher_epochs)
+    parser.add_argument("--train-limit", type=int, default=Settings.train_limit, help="0 = all training images")
+    parser.add_argument("--test-limit", type=int, default=Settings.test_limit, help="0 = all test images")
+    parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
+    parser.add_argument("--smoke", action="store_true", help="a few steps per method on tiny data, written to /tmp")
+    parser.add_argument("--out", type=Path, default=None, help="output stem (default results/feature_methods)")
+    parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache" / "kdistill" / "feature_methods")
+    parser.add_argument("--threads", type=int, default=2)
+    args = parser.parse_args(argv)
+    torch.set_num_threads(args.threads)
+    settings = Settings(args.dataset, args.epochs, args.teacher_epochs, args.train_limit or None,
+                        args.test_limit or None, args.batch_size)
+    out = args.out or RESULTS / "feature_methods"
+    if args.smoke:
+        settings = Settings(args.dataset, epochs=1, teacher_epochs=1, train_limit=48, test_limit=50, batch_size=16,
+                            nce_k=32)
+        args.seeds = args.seeds[:1] if args.seeds != [0, 1, 2] else [0]
+        out = args.out or Path("/tmp") / "kdistill-feature-methods-smoke" / "feature_methods"
+        args.work_dir = out.parent
+    out.parent.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    results = run(settings, args.pairs, args.seeds, args.methods, out, args.work_dir)
+    results["seeds"] = args.seeds
+    save(results, out)
+    print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,44 @@
+"""The benchmark's cell runner, for every column of its table, for a couple of steps on tiny random data."""
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from kdistill.models import build_model
+
+SCRIPT = Path(__file__).parents[2] / "benchmarks" / "feature_methods.py"
+
+
+@pytest.fixture(scope="module")
+def bench():
+    spec = importlib.util.spec_from_file_location("feature_methods_benchmark", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_table_column_runs_a_few_steps(bench):
+    torch.manual_seed(0)
+    data = bench.Data(torch.rand(16, 1, 12, 12), torch.arange(16) % 10, torch.rand(8, 1, 12, 12),
+                      torch.arange(8) % 10, 10)
+    settings = bench.Settings(epochs=1, batch_size=8, nce_k=8)
+    teacher = build_model("resnet20", (1, 12, 12), 10)
+    for column, (method, _) in bench.METHODS.items():
+        student = build_model("resnet20", (1, 12, 12), 10)
+        args = bench.method_args_for(column, settings, steps=2)
+        accuracy, seconds, extra, last = bench.fit(student, method, args, None if method == "supervised" else teacher,
+                                                   data, settings, 1, seed=0)
+        assert 0 <= accuracy <= 1 and seconds > 0 and extra >= 0 and "train_loss" in last, column
+
+
+def test_markdown_puts_published_figures_beside_ours(bench):
+    cells = {f"fashion-mnist/resnet56-resnet20/{column}/seed{seed}": {"accuracy": 0.8 + 0.01 * i + 0.001 * seed,
+                                                                      "epoch_seconds": 1.0 + i, "extra_parameters": 0}
+             for i, column in enumerate(["teacher", *bench.METHODS]) for seed in (0, 1)}
+    results = {"cells": cells, "settings": vars(bench.Settings()), "seeds": [0, 1]}
+    text = bench.render_markdown(results)
+    assert "| dkd | 88.05 ± 0.07 | 71.97 |" in text and "Spearman" in text

@@ -47,6 +47,9 @@ def render_markdown(report: dict[str, Any]) -> str:
     models = report.get("models", {})
     if any(row.get("train_seconds") is not None for row in models.values()):
         columns.append(("train s", lambda name, row: _fixed(row.get("train_seconds"), 1)))
+    if any(row.get("extra_training_parameters") for row in models.values()):
+        # connectors / embedding heads a method trains beside the student; not part of the exported student
+        columns.insert(2, ("extra train params", lambda name, row: _count(row.get("extra_training_parameters"))))
     if reference:
         columns.append(("paper errors", lambda name, row: _number(reference.get(name, {}).get("errors"))))
 

@@ -33,10 +33,12 @@ def build_report(
     results: dict[str, TrainResult | None],
     run_dir: Path,
     teacher_cost: dict[str, Any] | None = None,
+    extra_parameters: dict[str, int] | None = None,
 ) -> dict[str, Any]:
     """Evaluate every model on the test set, profile it, write report.{md,json} and plots; return the report.
 
     ``teacher_cost`` (see ``kdistill.cache.profiling``) is stored as ``report["teacher_cost"]`` with a summary note.
+    ``extra_parameters``: per model, parameters trained alongside it but not exported (a method's connectors).
     """
     test_batches = data.eval_loader("test", recipe.data.eval_batch_size)
     logits = {name: predict_logits(model, test_batches)[0] for name, model in models.items()}
@@ -48,6 +50,7 @@ def build_report(
         row.update(profile_model(model, example, recipe.report.latency_batch_sizes, recipe.report.latency_repeats))
         result = results.get(name)
         row["train_seconds"] = result.seconds if result is not None else None
+        row["extra_training_parameters"] = (extra_parameters or {}).get(name, 0)
         row["best_epoch"] = result.best_epoch if result is not None else None
         rows[name] = row
     report: dict[str, Any] = {

@@ -16,6 +16,7 @@ from torch import nn
 from kdistill import distributed
 from kdistill.config import Recipe
 from kdistill.data import ArrayLoader
+from kdistill.features import count_extra_parameters
 from kdistill.experiment.models import build_seeded, check_class_counts, load_teacher_weights
 from kdistill.experiment.rundir import write_config
 from kdistill.experiment.splits import ExperimentData, prepare_data
@@ -64,7 +65,8 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
         return {}
     cost = teacher_cost(recipe, data, teacher, baseline, distill_teacher, distill_batches, cache_info,
                         distilled_result)
-    return build_report(recipe, data, models, results, run_dir, teacher_cost=cost)
+    extra = {"distilled": count_extra_parameters(strategy)}  # connectors etc.: trained, not exported
+    return build_report(recipe, data, models, results, run_dir, teacher_cost=cost, extra_parameters=extra)
 
 
 def prepare_teacher(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[ExperimentData, nn.Module,

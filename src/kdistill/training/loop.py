@@ -111,7 +111,7 @@ def train(
             loss = step["loss"]
             if not torch.isfinite(loss):
                 raise NonFiniteLossError(
-                    f"{desc}: loss became {float(loss)} at epoch {epoch} step {step_index + 1}; last finite epoch "
+                    f"{desc}: loss became {loss.item()} at epoch {epoch} step {step_index + 1}; last finite epoch "
                     f"means {running.means() or 'none yet'}; lower the learning rate or set grad_clip"
                 )
             optimizer.zero_grad(set_to_none=True)

@@ -270,4 +270,4 @@ def test_loop_applies_max_norm_constraint_after_each_step(loaders_data):
     train(model, build_strategy("supervised"), train_batches, val_batches, config(epochs=1, lr=0.5))
     for layer in model.modules():
         if isinstance(layer, nn.Linear):
-            assert float(layer.weight.norm(dim=1).max()) <= 0.5 + 1e-5
+            assert float(layer.weight.detach().norm(dim=1).max()) <= 0.5 + 1e-5

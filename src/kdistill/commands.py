@@ -133,6 +133,8 @@ def profile(args: argparse.Namespace) -> int:
     from kdistill.config import parse_override
     from kdistill.evaluation import profile_model
 
+    if args.model is not None and args.run_dir is not None:  # argparse gave the first KEY=VALUE to run_dir
+        args.model_args, args.run_dir = [str(args.run_dir), *args.model_args], None
     if args.run_dir is not None:
         named = run_dir_models(args.run_dir)
     elif args.model is not None:

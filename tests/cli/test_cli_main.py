@@ -178,3 +178,16 @@ def test_check_class_counts_names_both_numbers():
         check_class_counts(teacher, student, (1, 8, 8))
     assert "7" in str(error.value) and "10" in str(error.value)
     assert check_class_counts(student, build_model("cnn", (1, 8, 8), 10), (1, 8, 8)) == 10
+
+
+def test_profile_a_model_by_name_with_arguments(capsys):
+    assert main(["profile", "--model", "mlp", "hidden=[30]", "--input-shape", "1,8,8", "--repeats", "1"]) == 0
+    row = capsys.readouterr().out.splitlines()[1].split()
+    assert row[0] == "mlp" and int(row[1].replace(",", "")) == 64 * 30 + 30 + 30 * 10 + 10
+
+
+def test_profile_a_run_directory_loads_every_stage(digits_run, capsys):
+    _, run_dirs = digits_run
+    assert main(["profile", str(run_dirs[0]), "--repeats", "1"]) == 0
+    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert names == ["teacher", "baseline", "distilled"]

@@ -96,7 +96,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     from kdistill.data.cli import add_data_commands
 
+    from kdistill.procedures.cli import add_procedure_commands
+
     add_data_commands(commands)
+    add_procedure_commands(commands)
     add_optional_commands(commands)
     return parser
 

@@ -22,6 +22,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from kdistill.data.cli import run_data_command
 
         return run_data_command(args)
+    if args.command == "procedure":
+        from kdistill.procedures.cli import run_procedure_command
+
+        return run_procedure_command(args)
     if args.command == "tabular":
         from kdistill.tabular.cli import run_tabular_command
 

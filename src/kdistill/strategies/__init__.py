@@ -2,6 +2,7 @@
 
 from kdistill.strategies import hinton, supervised  # noqa: F401  (registers the methods)
 from kdistill.strategies import attention, crd, dkd, fitnets, pkt, rkd, similarity  # noqa: F401  (feature methods)
+from kdistill.strategies import byot, dml, specialist  # noqa: F401  (self-, mutual and class-specialised KD)
 from kdistill.strategies.hinton import HintonStrategy
 from kdistill.strategies.registry import STRATEGIES, build_strategy, load_trainable_state, trainable_state
 from kdistill.strategies.supervised import SupervisedStrategy

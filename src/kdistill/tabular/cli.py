@@ -38,6 +38,7 @@ def add_tabular_commands(subparsers: Any) -> None:
                      help=f"teacher to train ({', '.join(TEACHERS.names())}) or a fitted teacher saved as FILE.skops")
     fit.add_argument("--student", default="tree", choices=STUDENTS.names(), help="student model")
     fit.add_argument("--max-depth", type=int, default=6, help="tree student: maximum depth")
+    fit.add_argument("--max-leaf-nodes", type=int, default=None, help="tree student: maximum number of leaves")
     fit.add_argument("--augmentation", default="gibbs", choices=[*AUGMENTERS.names(), "none"],
                      help="how synthetic transfer rows are drawn (gibbs = FAST-DAD, munge = Bucila et al. 2006)")
     fit.add_argument("--multiplier", type=float, default=2.0, help="synthetic rows per training row")
@@ -111,7 +112,8 @@ def run_tabular_command(args: argparse.Namespace) -> int:
     extra = {"temperature": args.temperature} if task == "classification" else {}
     model = estimator(
         teacher=teacher, student=args.student,
-        student_params={"max_depth": args.max_depth} if args.student == "tree" else None,
+        student_params=({"max_depth": args.max_depth, "max_leaf_nodes": args.max_leaf_nodes}
+                        if args.student == "tree" else None),
         augmentation=None if args.augmentation == "none" else args.augmentation,
         augmentation_multiplier=args.multiplier, label_weight=args.label_weight, progress=True,
         random_state=args.seed, **extra,

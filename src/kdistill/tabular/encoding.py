@@ -2,8 +2,10 @@
 
 Each student family gets the encoding it handles best, and the encoder travels with the student in one Pipeline:
 
-- ``"tree"``: numbers as they are (scikit-learn trees route NaN natively), categories one-hot, so a printed split
-  reads ``workclass_Private <= 0.5`` instead of an opaque ordinal code;
+- ``"codes"`` (tree students): numbers as they are, each category one target-ordered code, NaN and unseen categories
+  as NaN - a numpy lookup, fast to predict (:mod:`kdistill.tabular.codes`);
+- ``"tree"`` (forest / stack teachers): numbers as they are (scikit-learn trees route NaN natively), categories
+  one-hot;
 - ``"ordinal"``: numbers as they are, categories as ordinal codes flagged for native categorical splits
   (HistGradientBoosting, LightGBM);
 - ``"dense"``: median imputation + a missing indicator + standardisation, categories one-hot (linear models, MLPs).
@@ -23,8 +25,9 @@ from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import OneHotEncoder, OrdinalEncoder, StandardScaler
 
 from kdistill.augment.tabular.columns import is_categorical
+from kdistill.tabular.codes import CategoryCodeEncoder
 
-Encoding = Literal["tree", "ordinal", "dense"]
+Encoding = Literal["codes", "tree", "ordinal", "dense"]
 MAX_ONE_HOT = 16  # rarer categories share one "infrequent" column: bounded width, readable trees
 
 
@@ -39,8 +42,10 @@ def one_hot() -> OneHotEncoder:
     return OneHotEncoder(handle_unknown="infrequent_if_exist", max_categories=MAX_ONE_HOT, sparse_output=False)
 
 
-def make_encoder(X, encoding: Encoding) -> ColumnTransformer:
-    """An unfitted ColumnTransformer for ``X``'s columns; categorical columns come first in its output."""
+def make_encoder(X, encoding: Encoding) -> ColumnTransformer | CategoryCodeEncoder:
+    """An unfitted encoder for ``X``'s columns; a ColumnTransformer puts categorical columns first in its output."""
+    if encoding == "codes":
+        return CategoryCodeEncoder()
     categorical = categorical_positions(X)
     numeric = [i for i in range(X.shape[1]) if i not in set(categorical)]
     if encoding == "tree":
@@ -57,8 +62,10 @@ def make_encoder(X, encoding: Encoding) -> ColumnTransformer:
     return ColumnTransformer(parts, verbose_feature_names_out=False, sparse_threshold=0.0)
 
 
-def categorical_mask(encoder: ColumnTransformer) -> np.ndarray:
-    """Boolean mask over the encoder's output columns: True where the column holds ordinal category codes."""
+def categorical_mask(encoder: ColumnTransformer | CategoryCodeEncoder) -> np.ndarray:
+    """Boolean mask over the encoder's output columns: True where the column holds unordered category codes."""
+    if isinstance(encoder, CategoryCodeEncoder):  # its codes are ordered: plain numeric features
+        return np.zeros(encoder.n_features_in_, dtype=bool)
     mask = []
     for name, transformer, columns in encoder.transformers_:
         if name == "remainder" or transformer == "drop":
@@ -67,5 +74,5 @@ def categorical_mask(encoder: ColumnTransformer) -> np.ndarray:
     return np.asarray(mask, dtype=bool)
 
 
-def encoded_feature_names(encoder: ColumnTransformer) -> list[str]:
+def encoded_feature_names(encoder: ColumnTransformer | CategoryCodeEncoder) -> list[str]:
     return [str(name) for name in encoder.get_feature_names_out()]

@@ -21,6 +21,7 @@ from sklearn.utils.validation import check_is_fitted
 
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.errors import ConfigError
+from kdistill.tabular.codes import CategoryCodeEncoder
 from kdistill.tabular.encoding import categorical_mask, make_encoder
 from kdistill.tabular.soft_labels import classification_targets, regression_targets, untemper
 from kdistill.tabular.students import build_student
@@ -49,13 +50,16 @@ class _Distilled(BaseEstimator):
         if self.student_params is not None and not isinstance(self.student_params, dict):
             raise ConfigError(f"student_params must be a dict; got {type(self.student_params).__name__}")
         self.student_ = build_student(self.student, self._task, random_state=student_seed, **(self.student_params or {}))
-        self.encoder_ = make_encoder(X_transfer, self.student_.encoding).fit(X_transfer)
+        # The encoder sees the targets: the "codes" encoding orders categories by them.
+        self.encoder_ = make_encoder(X_transfer, self.student_.encoding).fit(X_transfer, targets)
         self.student_.fit(self.encoder_.transform(X_transfer), targets, categorical_mask(self.encoder_))
         self.n_transfer_rows_ = len(X_transfer)
 
     def _student_output(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "student_")
-        X, _ = validate_table(self, X, reset=False)
+        # The codes encoder checks values (infinity) itself, on the numbers it builds.
+        checks_itself = isinstance(self.encoder_, CategoryCodeEncoder)
+        X, _ = validate_table(self, X, reset=False, check_frame_values=not checks_itself)
         return self.student_.predict_soft(self.encoder_.transform(X))
 
     def without_teacher(self) -> "_Distilled":

@@ -42,12 +42,14 @@ def load_student(path: str | Path) -> Any:
 
 
 def tree_text(model: Any, decimals: int = 3) -> str:
-    """The student tree as indented if/else text (scikit-learn ``export_text``); leaves show teacher probabilities."""
+    """The student tree as indented if/else text (scikit-learn ``export_text``), then the legend of category codes."""
     from sklearn.tree import export_text
 
     student = _tree_student(model)
-    return export_text(student.model_, feature_names=encoded_feature_names(model.encoder_), decimals=decimals,
+    text = export_text(student.model_, feature_names=encoded_feature_names(model.encoder_), decimals=decimals,
                        show_weights=False)
+    legend = model.encoder_.legend() if hasattr(model.encoder_, "legend") else ""
+    return f"{text}\ncategory codes (missing or unseen = NaN):\n{legend}\n" if legend else text
 
 
 def tree_picture(model: Any, path: str | Path, max_depth: int | None = 4) -> Path:

@@ -64,9 +64,14 @@ def _class_probabilities(model: Any, X: np.ndarray, n_classes: int) -> np.ndarra
 
 @STUDENTS.register("tree")
 class TreeStudent(SoftStudent):
-    """One decision tree (readable): regression tree on teacher probabilities, or on teacher predictions."""
+    """One decision tree (readable): regression tree on teacher probabilities, or on teacher predictions.
 
-    encoding = "tree"
+    Reads target-ordered category codes (``"codes"`` encoding). Its size is bounded by ``max_depth`` and
+    ``max_leaf_nodes`` (best-first growth), so students trained with and without a teacher can be given the same
+    capacity.
+    """
+
+    encoding = "codes"
 
     def __init__(self, task: Task = "classification", max_depth: int | None = 6, max_leaf_nodes: int | None = None,
                  min_samples_leaf: int = 5, random_state: Any = None):

@@ -1,7 +1,8 @@
 """Teachers: any fitted estimator with ``predict_proba`` / ``predict``, an unfitted one, or a name from ``TEACHERS``.
 
 Named teachers are big ensembles wrapped in a Pipeline with the encoding they handle best, so they read raw tables
-(categoricals, strings, NaN) directly. A fitted teacher is used as it is; an unfitted estimator is cloned and fit.
+(categoricals, strings, NaN) directly; LightGBM reads pandas categories itself and is returned bare when it
+can. A fitted teacher is used as it is; an unfitted estimator is cloned and fit.
 
 Note on ``sklearn.base.clone``: it returns *unfitted* copies of estimator parameters, so a cloned
 ``DistilledClassifier`` (e.g. inside ``GridSearchCV``) would retrain its teacher. Wrap a pre-fitted teacher in
@@ -13,6 +14,7 @@ from __future__ import annotations
 from typing import Any, Literal
 
 import numpy as np
+import pandas as pd
 from sklearn.base import clone
 from sklearn.ensemble import (
     HistGradientBoostingClassifier,
@@ -56,7 +58,16 @@ def lightgbm_teacher(task: Task, X: Any, random_state: int, n_estimators: int = 
     cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
     model = cls(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate,
                 subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=random_state, verbose=-1)
+    if _lightgbm_reads_natively(X):
+        return model  # pandas categories and NaN are read natively: the teacher is used as LightGBM users use it
     return _pipeline(X, "tree", model)
+
+
+def _lightgbm_reads_natively(X: Any) -> bool:
+    """True for arrays and DataFrames whose columns are numbers, booleans or pandas categories (no raw strings)."""
+    if not hasattr(X, "dtypes"):
+        return True
+    return all(pd.api.types.is_numeric_dtype(dtype) or isinstance(dtype, pd.CategoricalDtype) for dtype in X.dtypes)
 
 
 @TEACHERS.register("gradient_boosting")

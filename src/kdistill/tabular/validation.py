@@ -19,13 +19,19 @@ class TargetError(TableError):
     """The target cannot be learned (one class, labels the teacher does not know)."""
 
 
-def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_numeric: bool = False):
+def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_numeric: bool = False,
+                   check_frame_values: bool = True):
     """Check ``X`` (and ``y``) as scikit-learn does, and return them.
 
     A DataFrame is returned as-is (index reset) so categorical and string columns reach the teacher untouched;
     anything else becomes a float array. Missing values are allowed, infinities and complex numbers are not.
+    ``check_frame_values=False`` (predicting, with an encoder that checks values itself) checks only a
+    DataFrame's column names and count: scanning every cell of a mixed frame costs more than a small tree.
     """
     is_frame = isinstance(X, pd.DataFrame)
+    if is_frame and y is None and not reset and not check_frame_values:
+        validate_data(estimator, X, reset=False, skip_check_array=True)
+        return X, None
     kwargs = dict(reset=reset, ensure_all_finite="allow-nan", dtype=None if is_frame else "numeric")
     if y is None and not reset:
         array = validate_data(estimator, X, **kwargs)

@@ -1,0 +1,43 @@
+"""``kdistill procedure``: run an experiment-level procedure (ensemble, dml, born-again, byot, specialist,
+omitted-class, limited-data) from a spec.
+
+    kdistill procedure list
+    kdistill procedure run omitted-class-mnist args.omitted=[7] --out runs/omitted-7
+    kdistill procedure run my-spec.yaml seed=1
+
+The lead wires ``add_procedure_commands`` / ``run_procedure_command`` into the main CLI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from kdistill.procedures.registry import PROCEDURES
+from kdistill.procedures.spec import builtin_specs, load_spec, read_yaml, run_spec
+
+
+def add_procedure_commands(subparsers: Any) -> None:
+    procedure = subparsers.add_parser("procedure", help="run an experiment-level distillation procedure")
+    commands = procedure.add_subparsers(dest="procedure_command", required=True)
+    commands.add_parser("list", help="list the registered procedures and the shipped specs")
+    run = commands.add_parser("run", help="run a procedure spec (builtin name or .yaml file)",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("spec", help=f"builtin spec ({', '.join(sorted(builtin_specs()))}) or a .yaml file")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. args.omitted=[7] seed=1")
+    run.add_argument("--out", type=Path, default=Path("runs/procedure"), help="output folder")
+
+
+def run_procedure_command(args: argparse.Namespace) -> int:
+    if args.procedure_command == "list":
+        for name, description in PROCEDURES.describe().items():
+            print(f"{name:15s} {description}")
+        print()
+        for name, path in sorted(builtin_specs().items()):
+            print(f"spec {name:20s} {read_yaml(path).get('description', '')}")
+        return 0
+    result = run_spec(load_spec(args.spec, args.overrides), args.out)
+    print(json.dumps(result, indent=2, sort_keys=True))
+    return 0

@@ -70,6 +70,13 @@ def render(results: dict, recipe_name: str) -> str:
             f"{format_mean_std(agreement, 2) if agreement else '-'} | {format_mean_std(seconds, 0)} | "
             f"{PAPER_ERRORS[name]} |"
         )
+    if cells:
+        mean = {name: sum(c["errors"][name] for c in cells) / len(cells) for name in STAGES}
+        gap = mean["baseline"] - mean["teacher"]
+        closed = (mean["baseline"] - mean["distilled"]) / gap if gap > 0 else float("nan")
+        paper = (PAPER_ERRORS["baseline"] - PAPER_ERRORS["distilled"]) / (PAPER_ERRORS["baseline"] - PAPER_ERRORS["teacher"])
+        lines += ["", f"The distilled student closes {100 * closed:.0f}% of the baseline-to-teacher error gap "
+                      f"(paper: {100 * paper:.0f}%)."]
     lines += ["", "Per seed (test errors teacher / baseline / distilled):", ""]
     lines += [f"- seed {c['seed']}: {c['errors']['teacher']} / {c['errors']['baseline']} / {c['errors']['distilled']}"
               for c in cells]

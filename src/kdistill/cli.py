@@ -15,7 +15,7 @@ from kdistill.errors import ConfigError, KdistillError
 log = logging.getLogger("kdistill")
 
 EPILOG_RUN = """examples:
-  kdistill run                                  # the default 'quick' recipe on real MNIST (~3 min on 2 cores)
+  kdistill run                                  # the default 'quick' recipe on real MNIST (3-5 min on 2 cores)
   kdistill run hinton-mnist                     # the paper's setting (60 epochs per model)
   kdistill run hinton-mnist seed=1 teacher.train.epochs=30 distill.method_args.temperature=8
   kdistill run my_recipe.yaml --output-dir runs/exp1

@@ -80,6 +80,13 @@ def fit_model(model: nn.Module, images: torch.Tensor, labels: torch.Tensor, spli
                splits.val_labels), **{**options, "seed": seed})
 
 
+def train_teacher(spec: ModelSpec, splits: Splits, options: Mapping[str, Any], seed: int, jitter: int = 0) -> nn.Module:
+    """The full-data teacher a procedure distils from, when the caller passes none (seeded from the run's seed)."""
+    teacher = build_seeded_model(spec, splits.input_shape, splits.num_classes, 1000 * seed + 7)
+    fit_model(teacher, splits.train_images, splits.train_labels, splits, options, 1000 * seed + 7, max_shift=jitter)
+    return teacher
+
+
 def distill_model(teacher: nn.Module, student: nn.Module, batches: Iterable, val_batches: Iterable | None,
                   options: Mapping[str, Any], seed: int, method: str = "hinton", **method_args: Any) -> TrainResult:
     """``kdistill.distill`` with flat training options and the method's own arguments."""

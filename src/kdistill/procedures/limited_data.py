@@ -16,6 +16,7 @@ from torch import nn
 from kdistill.data import subset
 from kdistill.procedures.common import (
     ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model, train_loader,
+    train_teacher,
 )
 from kdistill.procedures.registry import PROCEDURES
 
@@ -37,9 +38,7 @@ def limited_data_experiment(
 ) -> dict[str, Any]:
     """Student on a stratified ``fraction`` of the training set: hard labels only vs soft targets."""
     if teacher is None:
-        teacher = build_seeded_model(teacher_model, splits.input_shape, splits.num_classes, 1000 * seed + 7)
-        fit_model(teacher, splits.train_images, splits.train_labels, splits, teacher_train or train, 1000 * seed + 7,
-                  max_shift=teacher_jitter)
+        teacher = train_teacher(teacher_model, splits, teacher_train or train, seed, teacher_jitter)
     small_x, small_y = subset(splits.train_images, splits.train_labels, fraction, seed=seed, stratified=True)
     student_seed = 1000 * seed + 17
     hard = build_seeded_model(student_model, splits.input_shape, splits.num_classes, student_seed)

@@ -24,7 +24,8 @@ from torch import nn
 from kdistill.batch import as_batch
 from kdistill.errors import DataError
 from kdistill.procedures.common import (
-    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model, predict, train_loader,
+    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, predict, train_loader,
+    train_teacher,
 )
 from kdistill.procedures.registry import PROCEDURES
 
@@ -120,9 +121,7 @@ def omitted_class_experiment(
     (default 1/C) on unlabelled validation inputs.
     """
     if teacher is None:
-        teacher = build_seeded_model(teacher_model, splits.input_shape, splits.num_classes, 1000 * seed + 7)
-        fit_model(teacher, splits.train_images, splits.train_labels, splits, teacher_train or train, 1000 * seed + 7,
-                  max_shift=teacher_jitter)
+        teacher = train_teacher(teacher_model, splits, teacher_train or train, seed, teacher_jitter)
     transfer_x, transfer_y = remove_classes(splits.train_images, splits.train_labels, omitted)
     val_x, val_y = remove_classes(splits.val_images, splits.val_labels, omitted)
     student_seed = 1000 * seed + 13

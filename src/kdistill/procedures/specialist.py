@@ -12,7 +12,8 @@ import torch
 from torch import nn
 
 from kdistill.procedures.common import (
-    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model, predict, train_loader,
+    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model, predict,
+    train_loader, train_teacher,
 )
 from kdistill.procedures.registry import PROCEDURES
 
@@ -46,9 +47,7 @@ def specialist_experiment(
     Pass a trained ``teacher`` to reuse one; otherwise ``teacher_model`` is trained on all classes first.
     """
     if teacher is None:
-        teacher = build_seeded_model(teacher_model, splits.input_shape, splits.num_classes, 1000 * seed + 7)
-        fit_model(teacher, splits.train_images, splits.train_labels, splits, teacher_train or train, 1000 * seed + 7,
-                  max_shift=teacher_jitter)
+        teacher = train_teacher(teacher_model, splits, teacher_train or train, seed, teacher_jitter)
     train_x, _, train_pos = restrict_to_classes(splits.train_images, splits.train_labels, classes)
     val_x, _, val_pos = restrict_to_classes(splits.val_images, splits.val_labels, classes)
     test_x, _, test_pos = restrict_to_classes(splits.test_images, splits.test_labels, classes)

@@ -10,7 +10,7 @@ import logging
 import sys
 from pathlib import Path
 
-from kdistill.errors import ConfigError, KdistillError
+from kdistill.errors import KdistillError
 
 log = logging.getLogger("kdistill")
 

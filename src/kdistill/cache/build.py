@@ -24,7 +24,7 @@ from tqdm.auto import tqdm
 from kdistill.atomic import atomic_path, atomic_write_text
 from kdistill.cache.codec import FORMATS, encode, stored_arrays
 from kdistill.cache.fingerprint import cache_fingerprint, describe_mismatch
-from kdistill.cache.store import MANIFEST, TeacherCache, read_json, shard_problem, shard_stem
+from kdistill.cache.store import MANIFEST, read_json, shard_problem, shard_stem
 from kdistill.cache.views import view_shifts
 from kdistill.data.jitter import shift_images
 from kdistill.errors import CheckpointError, ConfigError

@@ -21,28 +21,31 @@ mix them (use another ``--out``). Run the full table in the background:
 from __future__ import annotations
 
 import argparse
+import fcntl
 import json
 import os
 import statistics
 import sys
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import torch
 
 from kdistill.data import ArrayLoader, load_dataset, subset
+from kdistill.cache import CacheSettings, CachedTeacher, TeacherCache, build_cache
 from kdistill.evaluation.metrics import accuracy
 from kdistill.evaluation.predict import predict_logits
-from kdistill.features import count_extra_parameters
+from kdistill.features import count_extra_parameters, default_feature_layers
 from kdistill.models import build_model
 from kdistill.strategies import build_strategy
-from kdistill.teachers import FrozenTeacher
+from kdistill.teachers import FrozenTeacher, Teacher
 from kdistill.training import TrainConfig, load_weights, save_weights, train
 from kdistill.training.seeding import seed_everything
 
 RESULTS = Path(__file__).parent / "results"
+TIMING_STEPS, TIMING_EPOCHS = 20, 4  # the live-teacher timing slice
 PAIRS = {  # name -> (teacher, student); the first two run by default
     "resnet56-resnet20": ("resnet56", "resnet20"),
     "wrn_40_2-wrn_16_2": ("wrn_40_2", "wrn_16_2"),
@@ -74,10 +77,11 @@ PUBLISHED_COLUMNS = ["teacher", "student", "kd", "fitnets", "at", "sp", "rkd", "
 @dataclass
 class Settings:
     dataset: str = "fashion-mnist"
-    epochs: int = 3
-    teacher_epochs: int = 4
-    train_limit: int | None = 2000  # stratified subset of the 60k training images (fixed: data seed 0)
-    test_limit: int | None = 2000  # stratified subset of the 10k test images
+    epochs: int = 6
+    teacher_epochs: int = 2
+    train_limit: int | None = 5000  # the students' transfer set: a stratified subset of the 60k (data seed 0)
+    teacher_train_limit: int | None = None  # the teacher's training set (None: all 60k, a superset of the above)
+    test_limit: int | None = None  # stratified subset of the 10k test images (None: all)
     batch_size: int = 64
     lr: float = 0.05
     weight_decay: float = 5e-4
@@ -91,8 +95,10 @@ def train_config(settings: Settings, epochs: int, seed: int) -> TrainConfig:
 
 @dataclass
 class Data:
-    train_images: torch.Tensor
+    train_images: torch.Tensor  # the students' transfer set
     train_labels: torch.Tensor
+    teacher_images: torch.Tensor  # the teacher's training set (contains the transfer set)
+    teacher_labels: torch.Tensor
     test_images: torch.Tensor
     test_labels: torch.Tensor
     num_classes: int
@@ -100,13 +106,17 @@ class Data:
 
 def load_data(settings: Settings) -> Data:
     dataset = load_dataset(settings.dataset)
-    train_images, train_labels = dataset.train_images, dataset.train_labels
+    teacher_images, teacher_labels = dataset.train_images, dataset.train_labels
+    if settings.teacher_train_limit:
+        teacher_images, teacher_labels = subset(teacher_images, teacher_labels, settings.teacher_train_limit, seed=0)
+    train_images, train_labels = teacher_images, teacher_labels
     if settings.train_limit:
         train_images, train_labels = subset(train_images, train_labels, settings.train_limit, seed=0)
     test_images, test_labels = dataset.test_images, dataset.test_labels
     if settings.test_limit:
         test_images, test_labels = subset(test_images, test_labels, settings.test_limit, seed=0)
-    return Data(train_images, train_labels, test_images, test_labels, dataset.num_classes)
+    return Data(train_images, train_labels, teacher_images, teacher_labels, test_images, test_labels,
+                dataset.num_classes)
 
 
 def test_accuracy(model: torch.nn.Module, data: Data) -> float:
@@ -114,12 +124,12 @@ def test_accuracy(model: torch.nn.Module, data: Data) -> float:
     return float(accuracy(logits, labels))
 
 
-def fit(model, method: str, method_args: dict, teacher, data: Data, settings: Settings, epochs: int, seed: int):
+def fit(model, method: str, method_args: dict, teacher: Teacher | None, data: Data, settings: Settings, epochs: int,
+        seed: int):
     """Train ``model`` with one method; returns (test accuracy, seconds per epoch, extra parameters, last record)."""
     loader = ArrayLoader(data.train_images, data.train_labels, settings.batch_size, shuffle=True, seed=seed)
     context = {"student": model, "example_batch": next(iter(loader)), "num_samples": len(data.train_labels)}
-    strategy = build_strategy(method, teacher=None if teacher is None else FrozenTeacher(teacher), context=context,
-                              **method_args)
+    strategy = build_strategy(method, teacher=teacher, context=context, **method_args)
     result = train(model, strategy, loader, None, train_config(settings, epochs, seed), desc=method)
     seconds = [record["seconds"] for record in result.history]
     last = {k: v for k, v in result.history[-1].items() if k.startswith("train_")}
@@ -136,19 +146,71 @@ def method_args_for(column: str, settings: Settings, steps: int) -> dict[str, An
     return args
 
 
+def teacher_path(pair: str, settings: Settings, work_dir: Path) -> Path:
+    """Teacher weights, named by what they depend on so other settings never pick them up."""
+    size = settings.teacher_train_limit or "all"
+    return work_dir / f"{settings.dataset}-{pair}-teacher-{size}x{settings.teacher_epochs}ep-seed0.safetensors"
+
+
 def teacher_for(pair: str, data: Data, settings: Settings, work_dir: Path, results: dict, out: Path):
     teacher_name, _ = PAIRS[pair]
     key = f"{settings.dataset}/{pair}/teacher/seed0"
-    path = work_dir / f"{settings.dataset}-{pair}-teacher-seed0.safetensors"
+    path = teacher_path(pair, settings, work_dir)
     seed_everything(0)
     teacher = build_model(teacher_name, data.train_images.shape[1:], data.num_classes)
     if key in results["cells"] and path.exists():
         teacher.load_state_dict(load_weights(path))
         return teacher
-    accuracy_, seconds, _, last = fit(teacher, "supervised", {}, None, data, settings, settings.teacher_epochs, 0)
+    teacher_data = replace(data, train_images=data.teacher_images, train_labels=data.teacher_labels)
+    accuracy_, seconds, _, last = fit(teacher, "supervised", {}, None, teacher_data, settings,
+                                      settings.teacher_epochs, 0)
     save_weights(path, teacher.state_dict())
     record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds, "extra_parameters": 0, **last})
     return teacher
+
+
+def cached_teacher(pair: str, teacher: torch.nn.Module, data: Data, settings: Settings, work_dir: Path,
+                   results: dict, out: Path) -> CachedTeacher:
+    """The teacher's logits and stage outputs over the transfer set, computed once (no augmentation: one view) and
+    served to every method and seed - the teacher never runs during the student trainings."""
+    folder = work_dir / f"{teacher_path(pair, settings, work_dir).stem}-cache-{settings.train_limit or 'all'}"
+    layers = tuple(default_feature_layers(teacher))
+    stats = build_cache(folder, teacher, data.train_images, data.train_labels,
+                        CacheSettings(views=1, features=layers), dataset=settings.dataset, batch_size=256)
+    served = CachedTeacher(TeacherCache(folder))
+    key = f"{settings.dataset}/{pair}/cache"
+    if key not in results["cells"] and stats.built_shards:
+        results["cells"][key] = {"build_seconds": stats.seconds, "layers": list(layers),
+                                 "bytes_per_sample": served.cache.bytes_per_sample(include_features=True)}
+        print(f"{key}: built in {stats.seconds:.0f}s", flush=True)
+        save(results, out)
+    return served
+
+
+def time_with_live_teacher(pair: str, teacher: torch.nn.Module, data: Data, settings: Settings, methods: list[str],
+                           results: dict, out: Path) -> None:
+    """Seconds per epoch of each method with the teacher running live (the cost a user without a cache pays), on a
+    short slice: TIMING_STEPS steps per epoch, the median of TIMING_EPOCHS epochs (the first one warms up)."""
+    _, student_name = PAIRS[pair]
+    count = TIMING_STEPS * settings.batch_size
+    sliced = replace(data, train_images=data.train_images[:count], train_labels=data.train_labels[:count])
+    live = FrozenTeacher(teacher)
+    for column in methods:
+        key = f"{settings.dataset}/{pair}/{column}/live-timing"
+        if key in results["cells"]:
+            continue
+        seed_everything(1000)
+        student = build_model(student_name, data.train_images.shape[1:], data.num_classes)
+        method, _ = METHODS[column]
+        loader = ArrayLoader(sliced.train_images, sliced.train_labels, settings.batch_size, shuffle=True, seed=0)
+        context = {"student": student, "example_batch": next(iter(loader)), "num_samples": count}
+        strategy = build_strategy(method, teacher=None if method == "supervised" else live, context=context,
+                                  **method_args_for(column, settings, TIMING_STEPS * TIMING_EPOCHS))
+        result = train(student, strategy, loader, None, train_config(settings, TIMING_EPOCHS, 0), desc=f"time {column}")
+        seconds = statistics.median(record["seconds"] for record in result.history[1:])
+        results["cells"][key] = {"epoch_seconds": seconds, "steps": TIMING_STEPS}
+        print(f"{key}: {seconds:.2f}s per {TIMING_STEPS}-step epoch", flush=True)
+        save(results, out)
 
 
 def record(results: dict, out: Path, key: str, cell: dict) -> None:
@@ -158,17 +220,25 @@ def record(results: dict, out: Path, key: str, cell: dict) -> None:
 
 
 def save(results: dict, out: Path) -> None:
+    """Merge ``results`` into the JSON on disk under a lock (one process per pair may run at once), then rewrite
+    the markdown; both files are replaced atomically."""
     json_path = out.with_suffix(".json")
-    tmp = json_path.with_name(f".{json_path.name}.tmp")
-    tmp.write_text(json.dumps(results, indent=1))
-    os.replace(tmp, json_path)
-    md_path = out.with_suffix(".md")
-    tmp = md_path.with_name(f".{md_path.name}.tmp")
-    tmp.write_text(render_markdown(results))
-    os.replace(tmp, md_path)
+    with open(json_path.with_name(f".{json_path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if json_path.exists():
+            on_disk = json.loads(json_path.read_text())
+            results["cells"] = {**on_disk.get("cells", {}), **results["cells"]}
+        tmp = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(results, indent=1))
+        os.replace(tmp, json_path)
+        md_path = out.with_suffix(".md")
+        tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
+        tmp.write_text(render_markdown(results))
+        os.replace(tmp, md_path)
 
 
-def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[str], out: Path, work_dir: Path) -> dict:
+def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[str], out: Path, work_dir: Path,
+        teachers_only: bool = False) -> dict:
     json_path = out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.exists() else {"cells": {}}
     stored = results.get("settings")
@@ -180,7 +250,11 @@ def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[st
     data = load_data(settings)
     for pair in pairs:
         teacher = teacher_for(pair, data, settings, work_dir, results, out)
+        if teachers_only:
+            continue
         _, student_name = PAIRS[pair]
+        time_with_live_teacher(pair, teacher, data, settings, methods, results, out)
+        served = cached_teacher(pair, teacher, data, settings, work_dir, results, out)
         for seed in seeds:
             for column in methods:
                 key = f"{settings.dataset}/{pair}/{column}/seed{seed}"
@@ -192,7 +266,7 @@ def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[st
                 method, _ = METHODS[column]
                 accuracy_, seconds, extra, last = fit(
                     student, method, method_args_for(column, settings, steps),
-                    None if method == "supervised" else teacher, data, settings, settings.epochs, seed)
+                    None if method == "supervised" else served, data, settings, settings.epochs, seed)
                 record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds,
                                            "extra_parameters": extra, **last})
     return results
@@ -220,26 +294,41 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
+def live_ratio(results: dict, dataset: str, pair: str, column: str) -> str:
+    cell = results["cells"].get(f"{dataset}/{pair}/{column}/live-timing")
+    baseline = results["cells"].get(f"{dataset}/{pair}/student/live-timing")
+    return f"{cell['epoch_seconds'] / baseline['epoch_seconds']:.2f}" if cell and baseline else "-"
+
+
 def render_markdown(results: dict) -> str:
     settings = results["settings"]
     dataset = settings["dataset"]
     pairs = sorted({key.split("/")[1] for key in results["cells"] if key.startswith(f"{dataset}/")})
-    subset_note = (f"a stratified subset of {settings['train_limit']} training images"
-                   if settings["train_limit"] else "all 60,000 training images")
+    transfer = (f"a stratified subset of {settings['train_limit']:,} training images"
+                if settings["train_limit"] else "all 60,000 training images")
+    teacher_set = (f"{settings['teacher_train_limit']:,}" if settings.get("teacher_train_limit") else "all 60,000")
     lines = [
         f"# Feature-distillation methods on {dataset}",
         "",
-        f"Test accuracy (%, mean ± std over seeds; last epoch, {settings['test_limit'] or 10000} test images) after "
-        f"{settings['epochs']} epochs on {subset_note} (teacher: {settings['teacher_epochs']} epochs, one teacher "
-        f"shared by all seeds), SGD lr {settings['lr']} cosine, batch {settings['batch_size']}, weight decay "
-        f"{settings['weight_decay']}. **ours** = this run; **paper** = CIFAR-100 top-1 % (RepDistiller/CRD, DKD from "
-        "mdistiller; 240 epochs, full data, single runs). Time = wall time per training epoch relative to the "
-        "student trained alone (same seed); extra = trainable parameters the method adds (connectors, heads).",
+        f"Test accuracy (%, mean ± std over seeds; last epoch, {settings['test_limit'] or 10000:,} test images). "
+        f"Students: {settings['epochs']} epochs on {transfer} (the transfer set). Teacher: one per pair, trained "
+        f"{settings['teacher_epochs']} epochs on {teacher_set} training images (a superset of the transfer set), "
+        "shared by all seeds. SGD momentum 0.9, "
+        f"lr {settings['lr']} cosine, batch {settings['batch_size']}, weight decay {settings['weight_decay']}. "
+        "The teacher's logits and stage outputs over the transfer set are cached once (no augmentation, so one view) "
+        "and served to every method. **paper** = CIFAR-100 top-1 % (RepDistiller/CRD, DKD from mdistiller; 240 "
+        "epochs, teacher and student on the same full data, single runs) - a different dataset and regime: compare "
+        "orderings, not values.",
+        "",
+        "Time × = wall time per training epoch relative to the student trained alone, with the cached teacher "
+        "(`cached`: the method's own cost) and with the teacher running live (`live`: measured on a "
+        f"{TIMING_STEPS}-step slice, median of {TIMING_EPOCHS - 1} epochs after a warm-up). Extra = trainable "
+        "parameters the method adds (connectors, heads), absent from the exported student.",
         "",
     ]
     for pair in pairs:
-        lines += [f"## {pair.replace('-', ' → ')}", "", "| method | ours | paper | time × | extra params |",
-                  "|---|---|---|---|---|"]
+        lines += [f"## {pair.replace('-', ' → ')}", "",
+                  "| method | ours | paper | time × cached | time × live | extra params |", "|---|---|---|---|---|---|"]
         published = dict(zip(PUBLISHED_COLUMNS, PUBLISHED.get(pair, [])))
         for column in ["teacher", *METHODS]:
             accuracies, ratios, extra = summarise(results, dataset, pair, column)
@@ -247,8 +336,14 @@ def render_markdown(results: dict) -> str:
                 continue
             paper = f"{published[column]:.2f}" if column in published else "-"
             ratio = f"{statistics.mean(ratios):.2f}" if ratios and column != "teacher" else "-"
-            n = f" (n={len(accuracies)})" if len(accuracies) != len(results.get("seeds", [0, 1, 2])) else ""
-            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {ratio} | {extra or 0:,} |")
+            live = live_ratio(results, dataset, pair, column) if column != "teacher" else "-"
+            n = f" (n={len(accuracies)})" if column != "teacher" and len(accuracies) != len(
+                results.get("seeds", [0, 1, 2])) else ""
+            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {ratio} | {live} | {extra or 0:,} |")
+        cache = results["cells"].get(f"{dataset}/{pair}/cache")
+        if cache:
+            lines += ["", f"Teacher cache: layers {', '.join(cache['layers'])}; "
+                          f"{cache['bytes_per_sample'] / 1024:.1f} KiB per sample; built in {cache['build_seconds']:.0f} s."]
         lines += ["", ranking_note(results, dataset, pair, published), ""]
     return "\n".join(lines) + "\n"
 
@@ -279,27 +374,31 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--dataset", default=Settings.dataset, choices=["fashion-mnist", "mnist"])
     parser.add_argument("--epochs", type=int, default=Settings.epochs)
     parser.add_argument("--teacher-epochs", type=int, default=Settings.teacher_epochs)
-    parser.add_argument("--train-limit", type=int, default=Settings.train_limit, help="0 = all training images")
+    parser.add_argument("--train-limit", type=int, default=Settings.train_limit,
+                        help="the students' transfer set size (0 = all training images)")
+    parser.add_argument("--teacher-train-limit", type=int, default=Settings.teacher_train_limit or 0,
+                        help="the teacher's training set size (0 = all training images)")
+    parser.add_argument("--teachers-only", action="store_true", help="train (or load) the teachers, then stop")
     parser.add_argument("--test-limit", type=int, default=Settings.test_limit, help="0 = all test images")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--smoke", action="store_true", help="a few steps per method on tiny data, written to /tmp")
     parser.add_argument("--out", type=Path, default=None, help="output stem (default results/feature_methods)")
     parser.add_argument("--work-dir", type=Path, default=Path.home() / ".cache" / "kdistill" / "feature_methods")
-    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--threads", type=int, default=1, help="torch threads (1 per process on a shared 2-core box)")
     args = parser.parse_args(argv)
     torch.set_num_threads(args.threads)
     settings = Settings(args.dataset, args.epochs, args.teacher_epochs, args.train_limit or None,
-                        args.test_limit or None, args.batch_size)
+                        args.teacher_train_limit or None, args.test_limit or None, args.batch_size)
     out = args.out or RESULTS / "feature_methods"
     if args.smoke:
-        settings = Settings(args.dataset, epochs=1, teacher_epochs=1, train_limit=48, test_limit=50, batch_size=16,
-                            nce_k=32)
+        settings = Settings(args.dataset, epochs=1, teacher_epochs=1, train_limit=48, teacher_train_limit=96,
+                            test_limit=50, batch_size=16, nce_k=32)
         args.seeds = args.seeds[:1] if args.seeds != [0, 1, 2] else [0]
         out = args.out or Path("/tmp") / "kdistill-feature-methods-smoke" / "feature_methods"
         args.work_dir = out.parent
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = run(settings, args.pairs, args.seeds, args.methods, out, args.work_dir)
+    results = run(settings, args.pairs, args.seeds, args.methods, out, args.work_dir, args.teachers_only)
     results["seeds"] = args.seeds
     save(results, out)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s")

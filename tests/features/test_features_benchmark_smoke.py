@@ -21,18 +21,24 @@ def bench():
     return module
 
 
-def test_every_table_column_runs_a_few_steps(bench):
+def test_every_table_column_runs_a_few_steps_from_the_cached_teacher(bench, tmp_path):
     torch.manual_seed(0)
-    data = bench.Data(torch.rand(16, 1, 12, 12), torch.arange(16) % 10, torch.rand(8, 1, 12, 12),
-                      torch.arange(8) % 10, 10)
+    images, labels = torch.rand(16, 1, 12, 12), torch.arange(16) % 10
+    data = bench.Data(images, labels, images, labels, torch.rand(8, 1, 12, 12), torch.arange(8) % 10, 10)
     settings = bench.Settings(epochs=1, batch_size=8, nce_k=8)
-    teacher = build_model("resnet20", (1, 12, 12), 10)
+    teacher = build_model("wrn_16_2", (1, 12, 12), 10)
+    results = {"cells": {}, "settings": vars(settings)}
+    served = bench.cached_teacher("wrn_40_2-wrn_16_2", teacher, data, settings, tmp_path, results, tmp_path / "fm")
+    assert results["cells"]["fashion-mnist/wrn_40_2-wrn_16_2/cache"]["layers"] == ["layer1", "layer2", "layer3"]
+    calls = []
+    teacher.register_forward_hook(lambda *args: calls.append(1))
     for column, (method, _) in bench.METHODS.items():
         student = build_model("resnet20", (1, 12, 12), 10)
         args = bench.method_args_for(column, settings, steps=2)
-        accuracy, seconds, extra, last = bench.fit(student, method, args, None if method == "supervised" else teacher,
+        accuracy, seconds, extra, last = bench.fit(student, method, args, None if method == "supervised" else served,
                                                    data, settings, 1, seed=0)
         assert 0 <= accuracy <= 1 and seconds > 0 and extra >= 0 and "train_loss" in last, column
+    assert not calls  # every method was served from the cache
 
 
 def test_markdown_puts_published_figures_beside_ours(bench):
@@ -41,4 +47,4 @@ def test_markdown_puts_published_figures_beside_ours(bench):
              for i, column in enumerate(["teacher", *bench.METHODS]) for seed in (0, 1)}
     results = {"cells": cells, "settings": vars(bench.Settings()), "seeds": [0, 1]}
     text = bench.render_markdown(results)
-    assert "| dkd | 88.05 ± 0.07 | 71.97 |" in text and "Spearman" in text
+    assert "| dkd | 88.05 ± 0.07 | 71.97 | 4.50 | - | 0 |" in text and "Spearman" in text

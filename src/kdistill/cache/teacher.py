@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import torch
 
 from kdistill.batch import Batch
@@ -56,9 +58,10 @@ class CachedTeacher(Teacher):
         self._check(batch, view)
         return self.cache.logits(batch["index"], view).to(batch["index"].device)
 
-    def features(self, batch: Batch) -> dict[str, torch.Tensor]:
-        """The stored intermediate outputs {module name: (B, ...) float32} for this batch's views."""
+    def features(self, batch: Batch, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
+        """The stored intermediate outputs {module name: (B, ...) float32} for this batch's views (all stored
+        layers, or only ``names``)."""
         view = self._views(batch)
         self._check(batch, view)
         return {name: self.cache.feature(name, batch["index"], view).to(batch["index"].device)
-                for name in self.cache.features}
+                for name in (self.cache.features if names is None else names)}

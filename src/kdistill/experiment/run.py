@@ -41,9 +41,11 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
                                   recipe.student.jitter, recipe, run_dir / "baseline", resume, "baseline")
 
     distilled = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
-    context = {"student": distilled, "example_batch": next(iter(data.train_loader(2, 0, recipe.seed))),
-               "num_samples": len(data.train_labels)}
     distill_teacher, distill_batches, cache_info = distill_inputs(recipe, data, teacher, run_dir)
+    # a cached teacher only answers for batches of its own views, so methods size their layers on one of those
+    example_source = distill_batches if cache_info is not None else data.train_loader(2, 0, recipe.seed)
+    context = {"student": distilled, "example_batch": next(iter(example_source)),
+               "num_samples": len(data.train_labels)}
     strategy = build_strategy(recipe.distill.method, teacher=distill_teacher, context=context,
                               **recipe.distill.method_args)
     distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student.jitter,

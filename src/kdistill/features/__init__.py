@@ -9,6 +9,7 @@ from kdistill.features.connectors import (
     match_spatial,
 )
 from kdistill.features.matching import (
+    StoredLayers,
     default_feature_layers,
     resolve_layer_pairs,
     uniform_indices,
@@ -20,6 +21,7 @@ __all__ = [
     "ConvConnector",
     "FeatureTaps",
     "LinearConnector",
+    "StoredLayers",
     "build_connector",
     "count_extra_parameters",
     "default_feature_layers",

@@ -7,12 +7,16 @@ to each model's default feature layers (its stage outputs, see :func:`default_fe
   and last stages line up and the rest spread evenly (3 onto 4: 1->1, 2->3, 3->4; 3 onto 5: 1->2, 2->3, 3->5);
 - ``last``: the last stage of each (SP, RKD, PKT, CRD);
 - ``middle``: student stage ceil(M/2) with the teacher stage ``uniform`` gives it (FitNets' hint in the middle).
+
+A cached teacher has no network to tap: its side is a :class:`StoredLayers` - the module names whose outputs the
+cache stores, in stage order - which stands in for the teacher's default layers and is checked the same way.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from torch import nn
@@ -22,6 +26,28 @@ from kdistill.features.taps import find_module, strip_wrapper_prefix, unwrap_mod
 
 LayerPairs = list[tuple[str, str]]
 MATCHING_STRATEGIES = ("uniform", "last", "middle")
+
+
+@dataclass(frozen=True)
+class StoredLayers:
+    """The teacher layers a teacher cache stores (module names, in stage order): a cached teacher's feature side."""
+
+    names: tuple[str, ...]
+
+    def check(self, name: str) -> None:
+        if strip_wrapper_prefix(name) not in self.names:
+            raise ConfigError(f"the teacher cache stores no feature {name!r} (it stores {list(self.names) or 'none'});"
+                              " add the layer to distill.cache.features and rebuild the cache")
+
+
+def teacher_layers(teacher: nn.Module | StoredLayers) -> list[str]:
+    """The teacher side's default layers: a network's stage outputs, or the layers its cache stores."""
+    if isinstance(teacher, StoredLayers):
+        if not teacher.names:
+            raise ConfigError("the teacher cache stores no intermediate features; list the teacher's layers in "
+                              "distill.cache.features and rebuild the cache")
+        return list(teacher.names)
+    return default_feature_layers(teacher)
 
 
 def default_feature_layers(model: nn.Module) -> list[str]:
@@ -47,13 +73,14 @@ def uniform_pairs(student_layers: Sequence[str], teacher_layers: Sequence[str]) 
     return [(student_layers[i], teacher_layers[j]) for i, j in enumerate(indices)]
 
 
-def resolve_layer_pairs(spec: str | Sequence[Any], student: nn.Module, teacher_model: nn.Module) -> LayerPairs:
+def resolve_layer_pairs(spec: str | Sequence[Any], student: nn.Module,
+                        teacher_model: nn.Module | StoredLayers) -> LayerPairs:
     """Turn a recipe's ``layers`` value into checked (student_layer, teacher_layer) pairs."""
     if isinstance(spec, str):
         if spec not in MATCHING_STRATEGIES:
             raise ConfigError(f"layers must be one of {', '.join(MATCHING_STRATEGIES)} or a list of "
                               f"[student_layer, teacher_layer] pairs; got {spec!r}")
-        pairs = uniform_pairs(default_feature_layers(student), default_feature_layers(teacher_model))
+        pairs = uniform_pairs(default_feature_layers(student), teacher_layers(teacher_model))
         if spec == "last":
             pairs = pairs[-1:]
         elif spec == "middle":
@@ -68,5 +95,8 @@ def resolve_layer_pairs(spec: str | Sequence[Any], student: nn.Module, teacher_m
             raise ConfigError("layers is an empty list; give at least one [student_layer, teacher_layer] pair")
     for student_layer, teacher_layer in pairs:  # unknown names fail at build time, naming the candidates
         find_module(student, student_layer)
-        find_module(teacher_model, teacher_layer)
+        if isinstance(teacher_model, StoredLayers):
+            teacher_model.check(teacher_layer)
+        else:
+            find_module(teacher_model, teacher_layer)
     return pairs

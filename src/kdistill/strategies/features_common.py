@@ -1,6 +1,10 @@
 """Glue shared by the feature-distillation methods: teacher feature access, one tapped forward pass of teacher and
 student, build-time shape probing, and the explicit weighted step dict.
 
+The teacher's features come from hooks on its network (a live teacher) or from the features a teacher cache stores
+(a :class:`~kdistill.cache.CachedTeacher`, whose cache lists the layers in ``distill.cache.features``): with a cache
+the teacher never runs during distillation, feature methods included.
+
 Every method's total is ``ce_weight · CE(y, σ(z_s)) + kd_weight · T²·KL(σ(z_t/T) ‖ σ(z_s/T)) + feature_weight · L``
 where L is the method's own term; each unweighted term is logged under its name (``ce``, ``kd``, ``at``, ...).
 """
@@ -17,7 +21,7 @@ from torch import nn
 from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.features import FeatureTaps
-from kdistill.features.matching import LayerPairs
+from kdistill.features.matching import LayerPairs, StoredLayers
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence
 from kdistill.strategies.registry import STRATEGIES
 from kdistill.teachers import Teacher
@@ -35,10 +39,25 @@ def feature_method(name: str) -> Callable[[Callable[..., Any]], Callable[..., An
     return decorator
 
 
-def feature_model(teacher: Teacher | None, method: str) -> nn.Module:
-    """The network inside ``teacher`` whose modules can be tapped (``FrozenTeacher.model``, also under a class subset)."""
+TeacherSide = nn.Module | StoredLayers  # the network to tap, or the layers a teacher cache stores
+
+
+def stored_features(teacher: Teacher) -> StoredLayers | None:
+    """The layers a cached teacher stores (None for a teacher that is not backed by a cache)."""
+    cache = getattr(teacher, "cache", None)
+    if callable(getattr(teacher, "features", None)) and cache is not None:
+        return StoredLayers(tuple(cache.features))
+    return None
+
+
+def feature_model(teacher: Teacher | None, method: str) -> TeacherSide:
+    """Where the teacher's features come from: the network inside ``teacher`` whose modules can be tapped
+    (``FrozenTeacher.model``, also under a class subset), or the layers stored by a cached teacher."""
     if teacher is None:
         raise ConfigError(f"method '{method}' needs a teacher")
+    stored = stored_features(teacher)
+    if stored is not None:
+        return stored
     inner: nn.Module = teacher
     while not isinstance(getattr(inner, "model", None), nn.Module) and isinstance(getattr(inner, "teacher", None),
                                                                                   nn.Module):
@@ -47,8 +66,9 @@ def feature_model(teacher: Teacher | None, method: str) -> nn.Module:
     if not isinstance(model, nn.Module):
         raise ConfigError(
             f"method '{method}' reads the teacher's intermediate features, which needs a single network teacher "
-            f"(FrozenTeacher with .model); got {type(teacher).__name__}. Feature methods: "
-            f"{', '.join(sorted(FEATURE_METHODS))}; with ensembles or precomputed outputs use hinton or dkd"
+            f"(FrozenTeacher with .model) or a CachedTeacher storing features; got {type(teacher).__name__}. "
+            f"Feature methods: {', '.join(sorted(FEATURE_METHODS))}; with ensembles or precomputed outputs use "
+            "hinton or dkd"
         )
     return model
 
@@ -62,12 +82,17 @@ class TappedOutputs:
 
 
 def run_with_features(
-    teacher: Teacher, teacher_model: nn.Module, student: nn.Module, batch: Batch, pairs: LayerPairs
+    teacher: Teacher, teacher_model: TeacherSide, student: nn.Module, batch: Batch, pairs: LayerPairs
 ) -> TappedOutputs:
-    """Teacher (its own frozen eval mode, no grad) and student forward passes, capturing the paired layers."""
-    with FeatureTaps(teacher_model, [t for _, t in pairs]) as taps:
-        teacher_logits = teacher(batch)  # Teacher.forward: no_grad, eval forever
-        teacher_by_name = taps.read()
+    """Teacher (its own frozen eval mode, no grad; or cache lookups) and student forward passes, capturing the paired
+    layers."""
+    if isinstance(teacher_model, StoredLayers):
+        teacher_logits = teacher(batch)
+        teacher_by_name = teacher.features(batch, names=[t for _, t in pairs])
+    else:
+        with FeatureTaps(teacher_model, [t for _, t in pairs]) as taps:
+            teacher_logits = teacher(batch)  # Teacher.forward: no_grad, eval forever
+            teacher_by_name = taps.read()
     with FeatureTaps(student, [s for s, _ in pairs]) as taps:
         student_logits = forward_model(student, batch)
         student_by_name = taps.read()
@@ -80,7 +105,7 @@ def run_with_features(
 
 
 def probe_features(
-    teacher: Teacher, teacher_model: nn.Module, student: nn.Module, example_batch: Batch | None, pairs: LayerPairs,
+    teacher: Teacher, teacher_model: TeacherSide, student: nn.Module, example_batch: Batch | None, pairs: LayerPairs,
     method: str,
 ) -> TappedOutputs:
     """One no-grad eval-mode pass on the example batch, to size connectors before the optimizer is built."""
@@ -142,7 +167,7 @@ class FeatureDistillation(nn.Module):
     def __init__(
         self,
         teacher: Teacher,
-        teacher_model: nn.Module,
+        teacher_model: TeacherSide,
         pairs: LayerPairs,
         criterion: nn.Module,
         term: str,

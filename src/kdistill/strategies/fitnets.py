@@ -31,6 +31,7 @@ from kdistill.strategies.features_common import (
     feature_model,
     logit_terms,
     probe_features,
+    TeacherSide,
     run_with_features,
     weighted_step,
 )
@@ -48,7 +49,7 @@ class FitNetsStrategy(nn.Module):
     def __init__(
         self,
         teacher: Teacher,
-        teacher_model: nn.Module,
+        teacher_model: TeacherSide,
         pairs: LayerPairs,
         connectors: list[nn.Module],
         ce_weight: float,

@@ -82,39 +82,71 @@ def plot_confusion(
     path: str | os.PathLike,
     class_names: list[str] | None = None,
 ) -> Path:
-    """Teacher and student confusion matrices side by side, each row normalised to sum to 1 (per-class recall).
+    """Where teacher and student go wrong: their error rates side by side, then student minus teacher.
 
-    Row = true class, column = predicted class; cells are annotated when there are at most 12 classes.
+    Row = true class, column = predicted class, each row normalised by the class's count. A 98%-accurate model's
+    matrix is all diagonal, so the colour scale covers the off-diagonal cells only (shared by both panels); the
+    diagonal is grey and annotated with the per-class recall. The third panel (red: the student confuses the pair
+    more than the teacher) shows which of the teacher's distinctions the student did not learn. Cells are annotated
+    when there are at most 12 classes.
     """
     names = class_names if class_names is not None else [str(index) for index in range(num_classes)]
     if len(names) != num_classes:
         raise KdistillError(f"class_names has {len(names)} entries but num_classes is {num_classes}; make them match")
-    size = min(5.0 + 0.25 * num_classes, 14.0)
-    figure = _new_figure(figsize=(2 * size + 1.2, size))
-    panels = figure.subplots(1, 2)
-    image = None
-    for axes, title, pred in zip(panels, ("Teacher", "Student"), (teacher_pred, student_pred)):
+    rates, accuracies = {}, {}
+    for title, pred in (("Teacher", teacher_pred), ("Student", student_pred)):
         counts = confusion_matrix(pred, labels, num_classes).double()
-        rates = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)  # (K, K); absent classes stay all-zero rows
-        accuracy = counts.diag().sum().item() / max(counts.sum().item(), 1)
-        image = axes.imshow(rates.numpy(), cmap="Blues", vmin=0.0, vmax=1.0)
-        axes.set(title=f"{title} (accuracy {100 * accuracy:.2f}%)", xlabel="predicted", ylabel="true")
-        axes.set_xticks(range(num_classes), names, rotation=90 if num_classes > 10 else 0)
-        axes.set_yticks(range(num_classes), names)
+        rates[title] = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)  # absent classes stay all-zero rows
+        accuracies[title] = counts.diag().sum().item() / max(counts.sum().item(), 1)
+    off_diagonal = ~torch.eye(num_classes, dtype=torch.bool)
+    error_max = max(max(float(r[off_diagonal].max()) for r in rates.values()) if num_classes > 1 else 0.0, 1e-3)
+    difference = (rates["Student"] - rates["Teacher"]) * off_diagonal
+    difference_max = max(float(difference.abs().max()), 1e-3)
+
+    size = min(4.5 + 0.25 * num_classes, 12.0)
+    figure = _new_figure(figsize=(3 * size + 1.5, size))
+    panels = figure.subplots(1, 3)
+    for axes, title in zip(panels[:2], ("Teacher", "Student")):
+        errors = rates[title].masked_fill(~off_diagonal, float("nan"))
+        image = axes.imshow(errors.numpy(), cmap="Reds", vmin=0.0, vmax=error_max)
+        axes.imshow(_diagonal_mask(num_classes), cmap="Greys", vmin=0.0, vmax=4.0)
+        axes.set(title=f"{title} errors (accuracy {100 * accuracies[title]:.2f}%)")
+        _label_axes(axes, names)
         if num_classes <= 12:
-            _annotate(axes, rates)
-    figure.colorbar(image, ax=list(panels), shrink=0.8, label="fraction of true class")
+            _annotate(axes, rates[title], error_max)
+    figure.colorbar(image, ax=list(panels[:2]), shrink=0.8, label="fraction of true class (off-diagonal)")
+    image = panels[2].imshow(difference.numpy(), cmap="RdBu_r", vmin=-difference_max, vmax=difference_max)
+    panels[2].set(title="Student − teacher (red: student worse)")
+    _label_axes(panels[2], names)
+    if num_classes <= 12:
+        _annotate(panels[2], difference, difference_max, signed=True)
+    figure.colorbar(image, ax=panels[2], shrink=0.8, label="difference in fraction of true class")
     return _save(figure, path)
 
 
-def _annotate(axes: Any, rates: torch.Tensor) -> None:
+def _diagonal_mask(num_classes: int) -> Any:
+    """An image that is grey on the diagonal and transparent elsewhere."""
+    mask = torch.full((num_classes, num_classes), float("nan"))
+    mask.fill_diagonal_(1.0)
+    return mask.numpy()
+
+
+def _label_axes(axes: Any, names: list[str]) -> None:
+    axes.set(xlabel="predicted", ylabel="true")
+    axes.set_xticks(range(len(names)), names, rotation=90 if len(names) > 10 else 0)
+    axes.set_yticks(range(len(names)), names)
+
+
+def _annotate(axes: Any, rates: torch.Tensor, scale_max: float, signed: bool = False) -> None:
     for row in range(rates.shape[0]):
         for column in range(rates.shape[1]):
             value = rates[row, column].item()
-            if value >= 0.005:  # skip cells that would print as 0.00: the empty ones read as zero anyway
+            if abs(value) >= 0.005:  # skip cells that would print as 0.00: the empty ones read as zero anyway
                 # White text on dark cells, black on light ones, so every number stays legible.
-                color = "white" if value > 0.5 else "black"
-                axes.text(column, row, f"{value:.2f}", ha="center", va="center", fontsize=7, color=color)
+                dark = row != column and abs(value) > 0.6 * scale_max
+                text = f"{value:+.2f}" if signed else f"{value:.2f}"
+                axes.text(column, row, text, ha="center", va="center", fontsize=7,
+                          color="white" if dark else "black")
 
 
 def _plot_series(axes: Any, records: list[dict[str, Any]], key: str, **style: Any) -> None:

@@ -1,6 +1,7 @@
 """Every shipped recipe validates and builds; bad keys, types, overrides and unsafe YAML are refused clearly."""
 
 import pytest
+import torch
 import yaml
 
 from kdistill.config import Recipe, builtin_recipes, from_dict, load_recipe, parse_override, to_dict
@@ -30,8 +31,10 @@ def test_every_shipped_recipe_validates_and_builds(name):
     teacher = build_model(recipe.teacher.model, input_shape, num_classes, **recipe.teacher.model_args)
     student = build_model(recipe.student.model, input_shape, num_classes, **recipe.student.model_args)
     assert check_class_counts(teacher, student, input_shape) == num_classes
+    example_batch = {"inputs": torch.rand(4, *input_shape), "labels": torch.arange(4), "index": torch.arange(4)}
     strategy = build_strategy(recipe.distill.method, teacher=FrozenTeacher(teacher),
-                              context={"student": student, "num_samples": 100}, **recipe.distill.method_args)
+                              context={"student": student, "num_samples": 100, "example_batch": example_batch},
+                              **recipe.distill.method_args)
     assert callable(strategy)
     # the resolved config written to a run directory reads back to the same recipe
     assert from_dict(Recipe, yaml.safe_load(yaml.safe_dump(to_dict(recipe)))) == recipe

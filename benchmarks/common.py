@@ -6,10 +6,13 @@ skips finished cells when rerun, so a run killed by a session limit continues wh
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
 import platform
 import statistics
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -24,8 +27,21 @@ def load_results(path: Path) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {"cells": {}}
 
 
+@contextmanager
+def results_lock(path: Path) -> Iterator[None]:
+    """Exclusive lock beside ``path``: several processes (e.g. one per pair) may add cells to one results file."""
+    with open(path.with_name(f".{path.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield
+
+
 def save_results(path: Path, results: dict[str, Any]) -> None:
-    atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True))
+    """Merge ``results`` with the cells another process wrote to ``path`` meanwhile (ours win), then replace the file
+    atomically; ``results["cells"]`` ends up holding the merged cells."""
+    with results_lock(path):
+        on_disk = load_results(path)
+        results["cells"] = {**on_disk.get("cells", {}), **results["cells"]}
+        atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True))
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

@@ -21,9 +21,7 @@ mix them (use another ``--out``). Run the full table in the background:
 from __future__ import annotations
 
 import argparse
-import fcntl
 import json
-import os
 import statistics
 import sys
 import time
@@ -33,16 +31,21 @@ from typing import Any
 
 import torch
 
-from kdistill.data import ArrayLoader, load_dataset, subset
-from kdistill.cache import CacheSettings, CachedTeacher, TeacherCache, build_cache
-from kdistill.evaluation.metrics import accuracy
-from kdistill.evaluation.predict import predict_logits
-from kdistill.features import count_extra_parameters, default_feature_layers
-from kdistill.models import build_model
-from kdistill.strategies import build_strategy
-from kdistill.teachers import FrozenTeacher, Teacher
-from kdistill.training import TrainConfig, load_weights, save_weights, train
-from kdistill.training.seeding import seed_everything
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import results_lock, save_results  # noqa: E402
+
+from kdistill.atomic import atomic_write_text  # noqa: E402
+from kdistill.cache import CacheSettings, CachedTeacher, TeacherCache, build_cache  # noqa: E402
+from kdistill.data import ArrayLoader, load_dataset, subset  # noqa: E402
+from kdistill.evaluation.metrics import accuracy  # noqa: E402
+from kdistill.evaluation.predict import predict_logits  # noqa: E402
+from kdistill.features import count_extra_parameters, default_feature_layers  # noqa: E402
+from kdistill.models import build_model  # noqa: E402
+from kdistill.strategies import build_strategy  # noqa: E402
+from kdistill.teachers import FrozenTeacher, Teacher  # noqa: E402
+from kdistill.training import TrainConfig, load_weights, save_weights, train  # noqa: E402
+from kdistill.training.seeding import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 TIMING_STEPS, TIMING_EPOCHS = 20, 4  # the live-teacher timing slice
@@ -220,21 +223,11 @@ def record(results: dict, out: Path, key: str, cell: dict) -> None:
 
 
 def save(results: dict, out: Path) -> None:
-    """Merge ``results`` into the JSON on disk under a lock (one process per pair may run at once), then rewrite
-    the markdown; both files are replaced atomically."""
+    """Merge ``results`` into the JSON on disk (one process per pair may run at once), then rewrite the markdown."""
     json_path = out.with_suffix(".json")
-    with open(json_path.with_name(f".{json_path.name}.lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if json_path.exists():
-            on_disk = json.loads(json_path.read_text())
-            results["cells"] = {**on_disk.get("cells", {}), **results["cells"]}
-        tmp = json_path.with_name(f".{json_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(json.dumps(results, indent=1))
-        os.replace(tmp, json_path)
-        md_path = out.with_suffix(".md")
-        tmp = md_path.with_name(f".{md_path.name}.{os.getpid()}.tmp")
-        tmp.write_text(render_markdown(results))
-        os.replace(tmp, md_path)
+    save_results(json_path, results)
+    with results_lock(json_path):
+        atomic_write_text(out.with_suffix(".md"), render_markdown(results))
 
 
 def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[str], out: Path, work_dir: Path,

@@ -61,8 +61,11 @@ def born_again_experiment(
 ) -> dict[str, Any]:
     """Born-again generations (defaults: the paper's pure soft-target loss at T = 1) and their ensemble."""
     trained = train_generations(splits, model, train, generations, temperature, ce_weight, kd_weight, seed)
-    result: dict[str, Any] = {"generation_accuracy": [accuracy_on(g.model, splits.test_images, splits.test_labels)
-                                                      for g in trained]}
+    result: dict[str, Any] = {
+        "generation_accuracy": [accuracy_on(g.model, splits.test_images, splits.test_labels) for g in trained],
+        # how well each generation fits its training set: a teacher wrong on training images passes its mistakes on
+        "generation_train_accuracy": [accuracy_on(g.model, splits.train_images, splits.train_labels) for g in trained],
+    }
     if ensemble_generations:
         ensemble = EnsembleTeacher([FrozenTeacher(frozen_copy(g.model)) for g in trained[1:]])
         result["ban_ensemble_accuracy"] = accuracy_on(TeacherAsModel(ensemble), splits.test_images,

@@ -47,6 +47,7 @@ def ensemble_experiment(
         fit_model(network, splits.train_images, splits.train_labels, splits, train, member_seed)
         trained.append(network)
     member_accuracy = [accuracy_on(m, splits.test_images, splits.test_labels) for m in trained]
+    member_train_accuracy = [accuracy_on(m, splits.train_images, splits.train_labels) for m in trained]
     # the ensemble is judged at T = 1 (its predictions), and distilled at the loss's temperature
     judged = EnsembleTeacher([FrozenTeacher(m) for m in trained], combine=combine, temperature=1.0, weights=weights)
     ensemble_accuracy = accuracy_on(TeacherAsModel(judged), splits.test_images, splits.test_labels)
@@ -64,6 +65,7 @@ def ensemble_experiment(
     return {
         "members": members,
         "member_accuracy": member_accuracy,
+        "member_train_accuracy": member_train_accuracy,
         "single_mean_accuracy": single,
         "ensemble_accuracy": ensemble_accuracy,
         "distilled_accuracy": student_accuracy,

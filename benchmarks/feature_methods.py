@@ -48,7 +48,7 @@ from kdistill.training import TrainConfig, load_weights, save_weights, train  # 
 from kdistill.training.seeding import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-TIMING_STEPS, TIMING_EPOCHS = 20, 4  # the live-teacher timing slice
+TIMING_STEPS, TIMING_EPOCHS = 20, 3  # the timing slice: steps per epoch, timed epochs after a warm-up epoch
 PAIRS = {  # name -> (teacher, student); the first two run by default
     "resnet56-resnet20": ("resnet56", "resnet20"),
     "wrn_40_2-wrn_16_2": ("wrn_40_2", "wrn_16_2"),
@@ -190,29 +190,38 @@ def cached_teacher(pair: str, teacher: torch.nn.Module, data: Data, settings: Se
     return served
 
 
-def time_with_live_teacher(pair: str, teacher: torch.nn.Module, data: Data, settings: Settings, methods: list[str],
-                           results: dict, out: Path) -> None:
-    """Seconds per epoch of each method with the teacher running live (the cost a user without a cache pays), on a
-    short slice: TIMING_STEPS steps per epoch, the median of TIMING_EPOCHS epochs (the first one warms up)."""
+def time_methods(pair: str, teacher: torch.nn.Module, served: CachedTeacher, data: Data, settings: Settings,
+                 methods: list[str], results: dict, out: Path) -> None:
+    """The cost of each method: seconds per epoch with the teacher running live (what a user without a cache pays)
+    and served from the cache, each beside the student trained alone, measured back to back so that the three share
+    the machine's load of that moment. On a slice: TIMING_STEPS steps per epoch, the median of TIMING_EPOCHS epochs
+    after a warm-up epoch."""
     _, student_name = PAIRS[pair]
     count = TIMING_STEPS * settings.batch_size
-    sliced = replace(data, train_images=data.train_images[:count], train_labels=data.train_labels[:count])
-    live = FrozenTeacher(teacher)
-    for column in methods:
-        key = f"{settings.dataset}/{pair}/{column}/live-timing"
-        if key in results["cells"]:
-            continue
+    images, labels = data.train_images[:count], data.train_labels[:count]  # indices 0..count-1: in the cache too
+
+    def seconds_per_epoch(column: str, teacher_: Teacher | None) -> float:
         seed_everything(1000)
         student = build_model(student_name, data.train_images.shape[1:], data.num_classes)
         method, _ = METHODS[column]
-        loader = ArrayLoader(sliced.train_images, sliced.train_labels, settings.batch_size, shuffle=True, seed=0)
+        loader = ArrayLoader(images, labels, settings.batch_size, shuffle=True, seed=0)
         context = {"student": student, "example_batch": next(iter(loader)), "num_samples": count}
-        strategy = build_strategy(method, teacher=None if method == "supervised" else live, context=context,
-                                  **method_args_for(column, settings, TIMING_STEPS * TIMING_EPOCHS))
-        result = train(student, strategy, loader, None, train_config(settings, TIMING_EPOCHS, 0), desc=f"time {column}")
-        seconds = statistics.median(record["seconds"] for record in result.history[1:])
-        results["cells"][key] = {"epoch_seconds": seconds, "steps": TIMING_STEPS}
-        print(f"{key}: {seconds:.2f}s per {TIMING_STEPS}-step epoch", flush=True)
+        strategy = build_strategy(method, teacher=teacher_, context=context,
+                                  **method_args_for(column, settings, TIMING_STEPS * (TIMING_EPOCHS + 1)))
+        result = train(student, strategy, loader, None, train_config(settings, TIMING_EPOCHS + 1, 0),
+                       desc=f"time {column}")
+        return statistics.median(record["seconds"] for record in result.history[1:])
+
+    live = FrozenTeacher(teacher)
+    for column in methods:
+        key = f"{settings.dataset}/{pair}/{column}/timing"
+        if key in results["cells"] or METHODS[column][0] == "supervised":
+            continue
+        cell = {"student_seconds": seconds_per_epoch("student", None), "live_seconds": seconds_per_epoch(column, live),
+                "cached_seconds": seconds_per_epoch(column, served), "steps": TIMING_STEPS}
+        results["cells"][key] = cell
+        print(f"{key}: live x{cell['live_seconds'] / cell['student_seconds']:.2f}, "
+              f"cached x{cell['cached_seconds'] / cell['student_seconds']:.2f}", flush=True)
         save(results, out)
 
 
@@ -246,8 +255,8 @@ def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[st
         if teachers_only:
             continue
         _, student_name = PAIRS[pair]
-        time_with_live_teacher(pair, teacher, data, settings, methods, results, out)
         served = cached_teacher(pair, teacher, data, settings, work_dir, results, out)
+        time_methods(pair, teacher, served, data, settings, methods, results, out)
         for seed in seeds:
             for column in methods:
                 key = f"{settings.dataset}/{pair}/{column}/seed{seed}"
@@ -265,18 +274,11 @@ def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[st
     return results
 
 
-def summarise(results: dict, dataset: str, pair: str, column: str) -> tuple[list[float], list[float], int | None]:
-    """(accuracies %, epoch-time ratios to the same seed's student, extra parameters) over finished seeds."""
+def summarise(results: dict, dataset: str, pair: str, column: str) -> tuple[list[float], int | None]:
+    """(accuracies %, extra parameters) over the finished seeds of one column."""
     prefix = f"{dataset}/{pair}/{column}/seed"
-    cells = {key[len(prefix):]: cell for key, cell in results["cells"].items() if key.startswith(prefix)}
-    accuracies = [100 * cell["accuracy"] for cell in cells.values()]
-    ratios = []
-    for seed, cell in cells.items():
-        baseline = results["cells"].get(f"{dataset}/{pair}/student/seed{seed}")
-        if baseline:
-            ratios.append(cell["epoch_seconds"] / baseline["epoch_seconds"])
-    extra = next((cell["extra_parameters"] for cell in cells.values()), None)
-    return accuracies, ratios, extra
+    cells = [cell for key, cell in results["cells"].items() if key.startswith(prefix)]
+    return [100 * cell["accuracy"] for cell in cells], next((cell["extra_parameters"] for cell in cells), None)
 
 
 def mean_std(values: list[float]) -> str:
@@ -287,10 +289,12 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
-def live_ratio(results: dict, dataset: str, pair: str, column: str) -> str:
-    cell = results["cells"].get(f"{dataset}/{pair}/{column}/live-timing")
-    baseline = results["cells"].get(f"{dataset}/{pair}/student/live-timing")
-    return f"{cell['epoch_seconds'] / baseline['epoch_seconds']:.2f}" if cell and baseline else "-"
+def time_ratio(results: dict, dataset: str, pair: str, column: str, kind: str) -> str:
+    """The method's seconds per epoch over the student's, timed back to back (``kind``: live | cached)."""
+    if column == "student":
+        return "1.00"
+    cell = results["cells"].get(f"{dataset}/{pair}/{column}/timing")
+    return f"{cell[f'{kind}_seconds'] / cell['student_seconds']:.2f}" if cell else "-"
 
 
 def render_markdown(results: dict) -> str:
@@ -313,26 +317,27 @@ def render_markdown(results: dict) -> str:
         "epochs, teacher and student on the same full data, single runs) - a different dataset and regime: compare "
         "orderings, not values.",
         "",
-        "Time × = wall time per training epoch relative to the student trained alone, with the cached teacher "
-        "(`cached`: the method's own cost) and with the teacher running live (`live`: measured on a "
-        f"{TIMING_STEPS}-step slice, median of {TIMING_EPOCHS - 1} epochs after a warm-up). Extra = trainable "
-        "parameters the method adds (connectors, heads), absent from the exported student.",
+        "Time × = wall time per training epoch relative to the student trained alone, with the teacher running "
+        "live (`live`: what the method costs without a cache) and served from the cache (`cached`: the method's own "
+        f"cost); each measured back to back with a student-alone run on a {TIMING_STEPS}-step slice, median of "
+        f"{TIMING_EPOCHS} epochs after a warm-up. Extra = trainable parameters the method adds (connectors, heads), "
+        "absent from the exported student.",
         "",
     ]
     for pair in pairs:
         lines += [f"## {pair.replace('-', ' → ')}", "",
-                  "| method | ours | paper | time × cached | time × live | extra params |", "|---|---|---|---|---|---|"]
+                  "| method | ours | paper | time × live | time × cached | extra params |", "|---|---|---|---|---|---|"]
         published = dict(zip(PUBLISHED_COLUMNS, PUBLISHED.get(pair, [])))
         for column in ["teacher", *METHODS]:
-            accuracies, ratios, extra = summarise(results, dataset, pair, column)
+            accuracies, extra = summarise(results, dataset, pair, column)
             if not accuracies:
                 continue
             paper = f"{published[column]:.2f}" if column in published else "-"
-            ratio = f"{statistics.mean(ratios):.2f}" if ratios and column != "teacher" else "-"
-            live = live_ratio(results, dataset, pair, column) if column != "teacher" else "-"
+            live, cached = (time_ratio(results, dataset, pair, column, kind) if column != "teacher" else "-"
+                            for kind in ("live", "cached"))
             n = f" (n={len(accuracies)})" if column != "teacher" and len(accuracies) != len(
                 results.get("seeds", [0, 1, 2])) else ""
-            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {ratio} | {live} | {extra or 0:,} |")
+            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {live} | {cached} | {extra or 0:,} |")
         cache = results["cells"].get(f"{dataset}/{pair}/cache")
         if cache:
             lines += ["", f"Teacher cache: layers {', '.join(cache['layers'])}; "
@@ -345,7 +350,7 @@ def ranking_note(results: dict, dataset: str, pair: str, published: dict[str, fl
     """Orders of the distillation methods, ours vs the paper's, and their Spearman rank correlation."""
     ours = {}
     for column in METHODS:
-        accuracies, _, _ = summarise(results, dataset, pair, column)
+        accuracies, _ = summarise(results, dataset, pair, column)
         if accuracies and column in published:
             ours[column] = statistics.mean(accuracies)
     if len(ours) < 3:

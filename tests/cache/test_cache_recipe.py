@@ -37,13 +37,15 @@ def test_run_without_cache_still_profiles_the_teacher(tmp_path):
 
 
 def test_a_feature_method_runs_from_a_cache_with_stored_layers(tmp_path):
-    """Attention transfer with jittered views: the teacher's stage outputs come from the cache, not from hooks."""
+    """FitNets (its regressor is sized on an example batch) with jittered views: the teacher's stage outputs come
+    from the cache, not from hooks."""
     torch.set_num_threads(1)
     recipe = ["data.dataset=digits", "data.val_size=100", "data.train_limit=200", "teacher.model=resnet20",
               "teacher.train.epochs=1", "student.train.epochs=1", "student.jitter=1", "report.plots=false",
               "report.latency_repeats=1", "distill.cache.enabled=true", "distill.cache.views=2",
-              "distill.cache.features=[layer1, layer2, layer3]"]
-    assert main(["run", "features-fashion", *recipe, "--run-dir", str(tmp_path)]) == 0  # method: at, uniform
+              "distill.cache.features=[layer1, layer2, layer3]", "distill.method=fitnets",
+              "distill.method_args={layers: middle}"]
+    assert main(["run", "features-fashion", *recipe, "--run-dir", str(tmp_path)]) == 0
     history = [json.loads(line) for line in (tmp_path / "distilled" / "metrics.jsonl").read_text().splitlines()]
-    assert history and all(record["train_at"] > 0 for record in history if "train_at" in record)
+    assert history and all(record["train_hint"] > 0 for record in history)
     assert json.loads((tmp_path / "report.json").read_text())["teacher_cost"]["cache_views"] == 2

@@ -122,19 +122,18 @@ def teacher_cost(
     """Teacher-cost profile for the report: the live and (if enabled) cached distillation step, side by side."""
     from kdistill.cache.profiling import teacher_cost_report
 
-    context = {"student": student, "example_batch": next(iter(data.train_loader(2, 0, recipe.seed))),
-               "num_samples": len(data.train_labels)}
-
-    def strategy_with(teacher_module: nn.Module) -> nn.Module:
+    def strategy_with(teacher_module: nn.Module, batches: Any) -> nn.Module:
+        # sized on a batch of the loader it will see: a cached teacher only answers for its own stored views
+        context = {"student": student, "example_batch": next(iter(batches)), "num_samples": len(data.train_labels)}
         return build_strategy(recipe.distill.method, teacher=teacher_module, context=context,
                               **recipe.distill.method_args)
 
     live_batches = data.train_loader(recipe.student.train.batch_size, recipe.student.jitter, recipe.seed)
-    cached = (strategy_with(distill_teacher), distill_batches) if cache_info is not None else None
+    cached = (strategy_with(distill_teacher, distill_batches), distill_batches) if cache_info is not None else None
     seconds = [record["seconds"] for record in result.history]
     return teacher_cost_report(
-        teacher, student, data.test_images[:1], len(live_batches), (strategy_with(FrozenTeacher(teacher)),
-                                                                    live_batches),
+        teacher, student, data.test_images[:1], len(live_batches),
+        (strategy_with(FrozenTeacher(teacher), live_batches), live_batches),
         recipe.student.train, cached, cache_info, sum(seconds) / len(seconds) if seconds else None,
     )
 

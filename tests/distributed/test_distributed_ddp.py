@@ -33,7 +33,7 @@ def distill_digits(rank: int, world_size: int, run_dir: str | None) -> dict:
     strategy = build_strategy("hinton", teacher=FrozenTeacher(teacher), temperature=4.0)
     loader = ArrayLoader(train_x, train_y, GLOBAL_BATCH // world_size, max_shift=1, seed=0, rank=rank,
                          world_size=world_size)
-    result = train(student, strategy, loader, ArrayLoader(val_x, val_y, 500, shuffle=False), CONFIG, run_dir)
+    result = train(student, strategy, loader, ArrayLoader(val_x, val_y, 30, shuffle=False), CONFIG, run_dir)
     return result.history[-1]
 
 

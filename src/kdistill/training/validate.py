@@ -1,16 +1,31 @@
-"""Validation during training: loss and accuracy of the student alone, on data carved from the training set."""
+"""Validation during training: loss and accuracy of the student alone, on data carved from the training set.
+
+Under DDP each rank scores every ``world_size``-th validation batch and the sums are all-reduced, so validation costs
+1/world_size of a full pass per rank and every rank reports the same global numbers.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
-from kdistill.evaluation.metrics import accuracy, negative_log_likelihood
+from kdistill import distributed
 from kdistill.evaluation.predict import predict_logits
 
 
 def validate(model: nn.Module, batches: Iterable, device: str | torch.device = "cpu") -> dict[str, float]:
-    logits, labels = predict_logits(model, batches, device=device)
-    return {"loss": float(negative_log_likelihood(logits, labels)), "accuracy": float(accuracy(logits, labels))}
+    ctx = distributed.context()
+    if ctx.world_size > 1:
+        batches = [batch for index, batch in enumerate(batches) if index % ctx.world_size == ctx.rank]
+    nll_sum = correct = count = 0.0
+    if not isinstance(batches, list) or batches:  # a rank may get no batch of a small validation set
+        logits, labels = predict_logits(model, batches, device=device)
+        nll_sum = float(F.cross_entropy(logits.float(), labels.long(), reduction="sum"))
+        correct, count = float((logits.argmax(-1) == labels).sum()), float(len(labels))
+    nll_sum, correct, count = distributed.all_reduce_sum([nll_sum, correct, count], device)
+    if count == 0:
+        raise ValueError("the validation set is empty; pass val_batches=None to train without validation")
+    return {"loss": nll_sum / count, "accuracy": correct / count}

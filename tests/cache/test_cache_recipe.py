@@ -49,3 +49,4 @@ def test_a_feature_method_runs_from_a_cache_with_stored_layers(tmp_path):
     history = [json.loads(line) for line in (tmp_path / "distilled" / "metrics.jsonl").read_text().splitlines()]
     assert history and all(record["train_hint"] > 0 for record in history)
     assert json.loads((tmp_path / "report.json").read_text())["teacher_cost"]["cache_views"] == 2
+

@@ -13,6 +13,7 @@ from kdistill.cache.teacher import CachedTeacher
 from kdistill.cache.views import CachedViewLoader
 from kdistill.config.schema import Recipe
 from kdistill.distributed import DistributedContext
+from kdistill.strategies import method_temperature
 
 CACHE_FOLDER = "teacher-cache"
 
@@ -21,7 +22,7 @@ def cache_settings(recipe: Recipe) -> CacheSettings:
     section = recipe.distill.cache
     temperature = section.temperature
     if temperature is None:
-        temperature = float(recipe.distill.method_args.get("temperature", 1.0))
+        temperature = method_temperature(recipe.distill.method, recipe.distill.method_args)
     return CacheSettings(format=section.format, topk=section.topk, temperature=temperature, views=section.views,
                          features=tuple(section.features), shard_size=section.shard_size)
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from kdistill.errors import ConfigError
 from kdistill.training.config import TrainConfig
 
 
@@ -31,6 +32,9 @@ class ModelSection:
     model_args: dict[str, Any] = field(default_factory=dict)
     jitter: int = 0  # random shifts of up to ±jitter pixels (Hinton et al. 2015 used 2 for the teacher)
     weights: str | None = None  # teacher only: load these safetensors weights instead of training
+    # teacher only: train this many networks (seeds seed, seed+1, ...: different initialisations and batch orders)
+    # and distil their averaged probabilities (Hinton et al. 2015's ensemble); 1 = a single teacher
+    members: int = 1
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -91,3 +95,12 @@ class Recipe:
     distill: DistillSection = field(default_factory=DistillSection)
     finetune: FinetuneSection = field(default_factory=FinetuneSection)
     report: ReportSection = field(default_factory=ReportSection)
+
+    def __post_init__(self) -> None:
+        if self.teacher.members < 1:
+            raise ConfigError(f"teacher.members must be >= 1 (1 = a single teacher), got {self.teacher.members}")
+        if self.student.members != 1:
+            raise ConfigError("student.members must be 1: only the teacher can be an ensemble (teacher.members)")
+        if self.teacher.members > 1 and self.teacher.weights:
+            raise ConfigError("teacher.weights loads one trained network, teacher.members > 1 trains an ensemble "
+                              "here; drop one of them")

@@ -66,6 +66,11 @@ def build_report(
             f"{torch.get_num_threads()} threads",
         ],
     }
+    if recipe.teacher.members > 1:
+        report["notes"].append(
+            f"teacher = an ensemble of {recipe.teacher.members} {recipe.teacher.model} networks (seeds {recipe.seed}.."
+            f"{recipe.seed + recipe.teacher.members - 1}), mean of their probabilities; its params, FLOPs and "
+            "latency are the sum over members")
     if teacher_cost is not None:
         from kdistill.cache.profiling import describe
 

@@ -21,7 +21,10 @@ from kdistill.experiment.models import build_seeded, check_class_counts, load_te
 from kdistill.experiment.rundir import write_config
 from kdistill.experiment.splits import ExperimentData, prepare_data
 from kdistill.experiment.evaluate import build_report
-from kdistill.strategies import build_strategy
+from kdistill.errors import ConfigError
+from kdistill.models import AveragedEnsemble
+from kdistill.strategies import build_strategy, method_temperature
+from kdistill.strategies.features_common import FEATURE_METHODS
 from kdistill.teachers import FrozenTeacher
 from kdistill.training import TrainConfig, TrainResult, train
 
@@ -33,6 +36,7 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
 
     Under torchrun every rank runs this; rank 0 alone writes files and the report (other ranks return ``{}``).
     """
+    check_teacher_fits_method(recipe)
     data, teacher, teacher_result = prepare_teacher(recipe, run_dir, resume)
     student_seed = recipe.seed + 1  # baseline and distilled student share this initialisation
     baseline = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
@@ -89,9 +93,10 @@ def build_teacher_cache(recipe: Recipe, run_dir: Path, resume: bool = True) -> d
     """``kdistill cache build``: the teacher stage, then the recipe's teacher cache; returns the cache summary."""
     from kdistill.cache.recipe import build_recipe_cache
 
+    check_teacher_fits_method(recipe)
     data, teacher, _ = prepare_teacher(recipe, run_dir, resume)
-    cache, stats = build_recipe_cache(recipe, teacher, data.train_images, data.train_labels, run_dir,
-                                      distributed.context())
+    cache, stats = build_recipe_cache(recipe, distillation_view(teacher, recipe), data.train_images,
+                                      data.train_labels, run_dir, distributed.context())
     return {"folder": str(cache.folder), "views": cache.views, "format": cache.format, "bytes": cache.size_bytes(),
             "bytes_per_sample": cache.bytes_per_sample(), "build_seconds": stats.seconds,
             "built_shards": stats.built_shards, "reused_shards": stats.skipped_shards}
@@ -102,6 +107,7 @@ def distill_inputs(
 ) -> tuple[nn.Module, Any, dict[str, Any] | None]:
     """(teacher for the strategy, training batches, cache summary): live teacher, or cached teacher + its views."""
     ctx = distributed.context()
+    teacher = distillation_view(teacher, recipe)
     if not recipe.distill.cache.enabled:
         return FrozenTeacher(teacher), train_loader(data, recipe.student.train.batch_size, recipe.student.jitter,
                                                     recipe.seed), None
@@ -130,10 +136,11 @@ def teacher_cost(
 
     live_batches = data.train_loader(recipe.student.train.batch_size, recipe.student.jitter, recipe.seed)
     cached = (strategy_with(distill_teacher, distill_batches), distill_batches) if cache_info is not None else None
+    live_teacher = FrozenTeacher(distillation_view(teacher, recipe))
     seconds = [record["seconds"] for record in result.history]
     return teacher_cost_report(
         teacher, student, data.test_images[:1], len(live_batches),
-        (strategy_with(FrozenTeacher(teacher), live_batches), live_batches),
+        (strategy_with(live_teacher, live_batches), live_batches),
         recipe.student.train, cached, cache_info, sum(seconds) / len(seconds) if seconds else None,
     )
 
@@ -153,6 +160,18 @@ def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int) 
 def teacher_stage(
     recipe: Recipe, data: ExperimentData, run_dir: Path, resume: bool
 ) -> tuple[nn.Module, TrainResult | None]:
+    """The trained (or loaded) teacher; with ``teacher.members`` > 1, an :class:`AveragedEnsemble` of networks each
+    trained in its own stage folder (``teacher``, ``teacher-2``, ...) and the first member's training result."""
+    if recipe.teacher.members > 1:
+        members, results = [], []
+        for index in range(recipe.teacher.members):
+            seed = recipe.seed + index  # a different initialisation and batch order per member
+            member = build_seeded(recipe.teacher, data.input_shape, data.num_classes, seed)
+            results.append(train_stage(member, build_strategy("supervised"), data, recipe.teacher.train,
+                                       recipe.teacher.jitter, recipe, run_dir / member_folder(index), resume,
+                                       f"teacher {index + 1}/{recipe.teacher.members}", seed=seed))
+            members.append(member)
+        return AveragedEnsemble(members), results[0]
     teacher = build_seeded(recipe.teacher, data.input_shape, data.num_classes, recipe.seed)
     if recipe.teacher.weights:
         load_teacher_weights(teacher, recipe.teacher.weights)
@@ -174,13 +193,36 @@ def train_stage(
     resume: bool,
     name: str,
     train_batches: Any = None,
+    seed: int | None = None,
 ) -> TrainResult:
-    config = dataclasses.replace(config, seed=recipe.seed)
+    seed = recipe.seed if seed is None else seed
+    config = dataclasses.replace(config, seed=seed)
     if train_batches is None:
-        train_batches = train_loader(data, config.batch_size, jitter, recipe.seed)
+        train_batches = train_loader(data, config.batch_size, jitter, seed)
     val_batches = data.eval_loader("val", recipe.data.eval_batch_size)
     result = train(model, strategy, train_batches, val_batches, config, stage_dir, resume, desc=name,
                    device=distributed.context().device)
     log.info("%s: best val accuracy %.2f%% at epoch %d (%.0fs)", name, 100 * result.best_val_accuracy,
              result.best_epoch, result.seconds)
     return result
+
+
+def member_folder(index: int) -> str:
+    """Stage folder of ensemble member ``index`` (0-based): the first one is the usual ``teacher``."""
+    return "teacher" if index == 0 else f"teacher-{index + 1}"
+
+
+def distillation_view(teacher: nn.Module, recipe: Recipe) -> nn.Module:
+    """The teacher as the method sees it: an ensemble averages its members' probabilities at the method's
+    temperature (so the loss at T sees exactly the mean tempered distribution); a single network is itself."""
+    if isinstance(teacher, AveragedEnsemble):
+        return teacher.at_temperature(method_temperature(recipe.distill.method, recipe.distill.method_args))
+    return teacher
+
+
+def check_teacher_fits_method(recipe: Recipe) -> None:
+    """Refuse, before anything trains, a feature method with an ensemble teacher (it has no single layer to tap)."""
+    if recipe.teacher.members > 1 and recipe.distill.method in FEATURE_METHODS:
+        raise ConfigError(f"method '{recipe.distill.method}' reads one teacher network's intermediate layers, but "
+                          f"teacher.members={recipe.teacher.members} makes an ensemble; use teacher.members=1, or a "
+                          "logit method with the ensemble (hinton, dkd)")

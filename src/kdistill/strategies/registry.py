@@ -49,6 +49,15 @@ def build_strategy(
     return STRATEGIES.build(name, teacher=teacher, **extra, **method_args)
 
 
+def method_temperature(name: str, method_args: dict[str, Any]) -> float:
+    """The temperature the method distils at: the recipe's ``temperature``, else the method's default (1.0 for a
+    method without one). Teachers that depend on it (a cache's top-k fill, an averaged ensemble) use this value."""
+    if "temperature" in method_args:
+        return float(method_args["temperature"])
+    parameter = inspect.signature(STRATEGIES.get(name)).parameters.get("temperature")
+    return 1.0 if parameter is None or parameter.default is inspect.Parameter.empty else float(parameter.default)
+
+
 def trainable_state(strategy: nn.Module) -> dict[str, Any]:
     """The strategy's own state (connectors etc.), without any teacher's weights: what a checkpoint must hold."""
     teacher_prefixes = tuple(f"{name}." for name, module in strategy.named_modules() if isinstance(module, Teacher))

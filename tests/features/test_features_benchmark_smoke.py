@@ -48,6 +48,6 @@ def test_markdown_puts_published_figures_beside_ours(bench):
     cells["fashion-mnist/resnet56-resnet20/dkd/timing"] = {"student_seconds": 2.0, "live_seconds": 5.0,
                                                            "cached_seconds": 2.5, "steps": 20}
     results = {"cells": cells, "settings": vars(bench.Settings()), "seeds": [0, 1]}
-    text = bench.render_markdown(results)
+    text = bench.render(results)
     assert "| dkd | 88.05 ± 0.07 | 71.97 | 2.50 | 1.25 | 0 |" in text and "Spearman" in text
     assert "| kd | 82.05 ± 0.07 | 70.66 | - | - | 0 |" in text  # not timed yet

@@ -1,0 +1,105 @@
+"""Markdown for benchmarks/feature_methods.py: our table per teacher -> student pair beside the CIFAR-100 one."""
+
+from __future__ import annotations
+
+import statistics
+
+# CIFAR-100 top-1 % (RepDistiller README / CRD paper; DKD: mdistiller README), from shared/PAPERS.md.
+PUBLISHED = {
+    "resnet32x4-resnet8x4": [79.42, 72.50, 73.33, 73.50, 73.44, 72.94, 71.90, 73.64, 75.51, 76.32],
+    "wrn_40_2-wrn_16_2": [75.61, 73.26, 74.92, 73.58, 74.08, 73.83, 73.35, 74.54, 75.48, 76.23],
+    "resnet56-resnet20": [72.34, 69.06, 70.66, 69.21, 70.55, 69.67, 69.61, 70.34, 71.16, 71.97],
+    "vgg13-vgg8": [74.64, 70.36, 72.98, 71.02, 71.43, 72.68, 71.48, 72.88, 73.94, 74.68],
+}
+PUBLISHED_COLUMNS = ["teacher", "student", "kd", "fitnets", "at", "sp", "rkd", "pkt", "crd", "dkd"]
+
+
+def summarise(results: dict, dataset: str, pair: str, column: str) -> tuple[list[float], int | None]:
+    """(accuracies %, extra parameters) over the finished seeds of one column."""
+    prefix = f"{dataset}/{pair}/{column}/seed"
+    cells = [cell for key, cell in results["cells"].items() if key.startswith(prefix)]
+    return [100 * cell["accuracy"] for cell in cells], next((cell["extra_parameters"] for cell in cells), None)
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "-"
+    if len(values) == 1:
+        return f"{values[0]:.2f}"
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def time_ratio(results: dict, dataset: str, pair: str, column: str, kind: str) -> str:
+    """The method's seconds per epoch over the student's, timed back to back (``kind``: live | cached)."""
+    if column == "student":
+        return "1.00"
+    cell = results["cells"].get(f"{dataset}/{pair}/{column}/timing")
+    return f"{cell[f'{kind}_seconds'] / cell['student_seconds']:.2f}" if cell else "-"
+
+
+def render_markdown(results: dict, methods: list[str], timing_steps: int, timing_epochs: int) -> str:
+    """The results file as markdown: one table per pair, ours beside the paper's, with times and a ranking note."""
+    settings = results["settings"]
+    dataset = settings["dataset"]
+    pairs = sorted({key.split("/")[1] for key in results["cells"] if key.startswith(f"{dataset}/")})
+    transfer = (f"a stratified subset of {settings['train_limit']:,} training images"
+                if settings["train_limit"] else "all 60,000 training images")
+    teacher_set = (f"{settings['teacher_train_limit']:,}" if settings.get("teacher_train_limit") else "all 60,000")
+    lines = [
+        f"# Feature-distillation methods on {dataset}",
+        "",
+        f"Test accuracy (%, mean ± std over seeds; last epoch, {settings['test_limit'] or 10000:,} test images). "
+        f"Students: {settings['epochs']} epochs on {transfer} (the transfer set). Teacher: one per pair, trained "
+        f"{settings['teacher_epochs']} epochs on {teacher_set} training images (a superset of the transfer set), "
+        "shared by all seeds. SGD momentum 0.9, "
+        f"lr {settings['lr']} cosine, batch {settings['batch_size']}, weight decay {settings['weight_decay']}. "
+        "The teacher's logits and stage outputs over the transfer set are cached once (no augmentation, so one view) "
+        "and served to every method. **paper** = CIFAR-100 top-1 % (RepDistiller/CRD, DKD from mdistiller; 240 "
+        "epochs, teacher and student on the same full data, single runs) - a different dataset and regime: compare "
+        "orderings, not values.",
+        "",
+        "Time × = wall time per training epoch relative to the student trained alone, with the teacher running "
+        "live (`live`: what the method costs without a cache) and served from the cache (`cached`: the method's own "
+        f"cost); each measured back to back with a student-alone run on a {timing_steps}-step slice, median of "
+        f"{timing_epochs} epochs after a warm-up. Extra = trainable parameters the method adds (connectors, heads), "
+        "absent from the exported student.",
+        "",
+    ]
+    for pair in pairs:
+        lines += [f"## {pair.replace('-', ' → ')}", "",
+                  "| method | ours | paper | time × live | time × cached | extra params |", "|---|---|---|---|---|---|"]
+        published = dict(zip(PUBLISHED_COLUMNS, PUBLISHED.get(pair, [])))
+        for column in ["teacher", *methods]:
+            accuracies, extra = summarise(results, dataset, pair, column)
+            if not accuracies:
+                continue
+            paper = f"{published[column]:.2f}" if column in published else "-"
+            live, cached = (time_ratio(results, dataset, pair, column, kind) if column != "teacher" else "-"
+                            for kind in ("live", "cached"))
+            n = f" (n={len(accuracies)})" if column != "teacher" and len(accuracies) != len(
+                results.get("seeds", [0, 1, 2])) else ""
+            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {live} | {cached} | {extra or 0:,} |")
+        cache = results["cells"].get(f"{dataset}/{pair}/cache")
+        if cache:
+            lines += ["", f"Teacher cache: layers {', '.join(cache['layers'])}; "
+                          f"{cache['bytes_per_sample'] / 1024:.1f} KiB per sample; built in {cache['build_seconds']:.0f} s."]
+        lines += ["", ranking_note(results, dataset, pair, published, methods), ""]
+    return "\n".join(lines) + "\n"
+
+
+def ranking_note(results: dict, dataset: str, pair: str, published: dict[str, float], methods: list[str]) -> str:
+    """Orders of the distillation methods, ours vs the paper's, and their Spearman rank correlation."""
+    ours = {}
+    for column in methods:
+        accuracies, _ = summarise(results, dataset, pair, column)
+        if accuracies and column in published:
+            ours[column] = statistics.mean(accuracies)
+    if len(ours) < 3:
+        return "_Too few finished methods to compare rankings._"
+    our_order = sorted(ours, key=ours.get, reverse=True)
+    paper_order = sorted(ours, key=published.get, reverse=True)
+    n = len(ours)
+    rank_sum = sum((our_order.index(m) - paper_order.index(m)) ** 2 for m in ours)
+    spearman = 1 - 6 * rank_sum / (n * (n * n - 1))
+    return (f"Ranking, ours: {' > '.join(our_order)}. Paper: {' > '.join(paper_order)}. "
+            f"Spearman ρ = {spearman:.2f}.")

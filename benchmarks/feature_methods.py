@@ -59,11 +59,11 @@ from kdistill.training.seeding import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 TIMING_STEPS, TIMING_EPOCHS = 20, 3  # the timing slice: steps per epoch, timed epochs after a warm-up epoch
-PAIRS = {  # name -> (teacher, student); the first two run by default
+PAIRS = {  # name -> (teacher, student); the first two run by default (the cheapest on a CPU)
     "resnet56-resnet20": ("resnet56", "resnet20"),
+    "vgg13-vgg8": ("vgg13", "vgg8"),
     "wrn_40_2-wrn_16_2": ("wrn_40_2", "wrn_16_2"),
     "resnet32x4-resnet8x4": ("resnet32x4", "resnet8x4"),
-    "vgg13-vgg8": ("vgg13", "vgg8"),
 }
 # column -> (registered method, method_args); feature methods: CE weight 1, no KD, the method's published β.
 METHODS = {

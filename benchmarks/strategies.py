@@ -1,6 +1,6 @@
 """The classic distillation-strategy experiments on real data, beside the papers' figures.
 
-    python benchmarks/strategies.py                          # all 10 experiments x seeds 0 1 2 (hours on 2 cores)
+    python benchmarks/strategies.py                          # all 11 experiments x seeds 0 1 2 (hours on 2 cores)
     python benchmarks/strategies.py --experiments omitted-class limited-data --seeds 0
     python benchmarks/strategies.py --smoke --out /tmp/strategies-smoke     # minutes: tiny data, 1 epoch
 
@@ -10,7 +10,7 @@ Experiments (each a registered procedure in ``kdistill.procedures``):
 - ``dml``            Fashion-MNIST: a CNN and an MLP alone vs after Deep Mutual Learning (Zhang et al. 2018);
 - ``born-again``     Fashion-MNIST: a CNN, 2 born-again generations and their ensemble (Furlanello et al. 2018);
 - ``born-again-labels``  the same with the label term kept beside the soft targets (an ablation);
-- ``born-again-converged``, ``ensemble-converged``  the papers' regime: MLPs that fit their training set (10k
+- ``ensemble-converged``, ``dml-converged``, ``born-again-converged``  the papers' regime: MLPs that fit their training set (10k
   images, 30 epochs), so the teachers' soft targets are right on every training image;
 - ``byot``           Fashion-MNIST: a 3-stage CNN alone vs with Be-Your-Own-Teacher exits, per-exit FLOPs;
 - ``specialist``     MNIST: a small MLP for the digits 3, 5, 8 - labels only vs class-specialised KD (Wang 2022);
@@ -45,13 +45,13 @@ from kdistill.procedures.common import build_seeded_model, fit_model  # noqa: E4
 from kdistill.procedures.spec import load_spec  # noqa: E402
 from kdistill.training.checkpoint import load_weights, save_weights  # noqa: E402
 
-EXPERIMENTS = ("ensemble", "ensemble-converged", "dml", "born-again", "born-again-labels", "born-again-converged",
+EXPERIMENTS = ("ensemble", "ensemble-converged", "dml", "dml-converged", "born-again", "born-again-labels", "born-again-converged",
                "byot", "specialist", "omitted-class", "limited-data")
 # each experiment's settings are a shipped procedure spec (kdistill/procedures/specs), so the benchmark and
 # `kdistill procedure run SPEC` train exactly the same models
 SPECS = {"ensemble": "ensemble-fashion", "dml": "dml-fashion", "born-again": "born-again-fashion",
          "born-again-labels": "born-again-labels-fashion", "born-again-converged": "born-again-converged-fashion",
-         "ensemble-converged": "ensemble-converged-fashion",
+         "ensemble-converged": "ensemble-converged-fashion", "dml-converged": "dml-converged-fashion",
          "byot": "byot-fashion", "specialist": "specialist-mnist", "omitted-class": "omitted-class-mnist",
          "limited-data": "limited-data-mnist"}
 FULL_TRAIN_SIZE = 55_000  # 60,000 training images minus the 5,000 validation images

@@ -43,7 +43,7 @@ def mutual_learning_experiment(
     train_loop(together[0], strategy, train_loader(splits.train_images, splits.train_labels, options, seeds[0]),
           eval_loader(splits.val_images, splits.val_labels), config, desc="dml")
     result: dict[str, Any] = {
-        "networks": [spec["model"] for spec in networks],
+        "networks": [describe_model(spec) for spec in networks],
         "alone_accuracy": [accuracy_on(m, splits.test_images, splits.test_labels) for m in alone],
         "dml_accuracy": [accuracy_on(m, splits.test_images, splits.test_labels) for m in together],
     }
@@ -55,3 +55,9 @@ def mutual_learning_experiment(
                       temperature=4.0, ce_weight=0.1, kd_weight=0.9)
         result["net2_distilled_from_net1_accuracy"] = accuracy_on(student, splits.test_images, splits.test_labels)
     return result
+
+
+def describe_model(spec: ModelSpec) -> str:
+    """``mlp hidden=[1200, 1200]``: the model's name and its arguments, short enough for a table cell."""
+    arguments = " ".join(f"{key}={value}" for key, value in dict(spec.get("model_args", {})).items())
+    return f"{spec['model']} {arguments}".strip()

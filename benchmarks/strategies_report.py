@@ -96,6 +96,9 @@ def dml_table(cells: list[dict[str, Any]], title: str, description: str) -> list
         f"{pct(column(cells, 'dml_accuracy', 0))} | {pct(column(cells, 'dml_accuracy', 1))} |",
     ]
     lines += [f"| {a} (paper) | {b} (paper) | {x} | {y} | {z} | {u} | {v} |" for a, b, x, y, z, u, v in PAPER["dml"]]
+    if all("alone_train_accuracy" in cell for cell in cells):
+        lines += ["", f"Training-set accuracy alone: net 1 {pct(column(cells, 'alone_train_accuracy', 0))}%, net 2 "
+                      f"{pct(column(cells, 'alone_train_accuracy', 1))}%."]
     return lines
 
 

@@ -46,6 +46,8 @@ def mutual_learning_experiment(
         "networks": [describe_model(spec) for spec in networks],
         "alone_accuracy": [accuracy_on(m, splits.test_images, splits.test_labels) for m in alone],
         "dml_accuracy": [accuracy_on(m, splits.test_images, splits.test_labels) for m in together],
+        # how well each network alone fits its training set (DML's gain is a regulariser's gain)
+        "alone_train_accuracy": [accuracy_on(m, splits.train_images, splits.train_labels) for m in alone],
     }
     if kd_baseline:
         student_seed = seeds[1] + 500

@@ -247,6 +247,7 @@ def shortfalls(results: dict[str, Any]) -> list[str]:
             notes.append(f"- DML: gains of {100 * gains[0]:+.2f} / {100 * gains[1]:+.2f} points vs +0.27..+2.5 in "
                          "the paper; the paper's gains come from CIFAR-100, where 100 classes make the peers' "
                          "posteriors informative; on a 10-class task near saturation there is less to share.")
+    notes += regime_notes(results)
     omitted = cells_of(results, "omitted-class")
     if omitted:
         after = statistics.fmean(column(omitted, "given_bias_class_accuracy"))
@@ -262,6 +263,56 @@ def shortfalls(results: dict[str, Any]) -> list[str]:
                      f"paper (if smaller, we think: MNIST is far easier than frame classification, so 3% of it "
                      f"({limited[0]['subset_size']} images) already gives a good hard-label model and leaves less "
                      "for soft targets to add).")
+    return notes
+
+
+def mean_of(cells: list[dict[str, Any]], key: str, index: int | None = None) -> float:
+    return statistics.fmean(column(cells, key, index))
+
+
+def regime_notes(results: dict[str, Any]) -> list[str]:
+    """Born-again, BYOT and the overfitting-regime variants: what they say about why soft targets did not help."""
+    notes = []
+    for name, label in (("born-again", "3a"), ("born-again-labels", "3a'"), ("born-again-converged", "3a''")):
+        cells = cells_of(results, name)
+        if cells:
+            change = mean_of(cells, "generation_accuracy", 1) - mean_of(cells, "generation_accuracy", 0)
+            fit = ""
+            if all("generation_train_accuracy" in c for c in cells):
+                fit = (f"; generation 0 fits {100 * mean_of(cells, 'generation_train_accuracy', 0):.1f}% of its "
+                       f"training set, generation 1 {100 * mean_of(cells, 'generation_train_accuracy', 1):.1f}%")
+            notes.append(f"- Born-again ({label}): generation 1 is {100 * change:+.2f} points from generation 0 "
+                         f"(the paper's students beat their teachers){fit}.")
+    if cells_of(results, "born-again"):
+        notes.append("  We think: a soft-target-only student learns its teacher's function, mistakes included, and "
+                     "with the teacher's own short schedule it fits that function less well than the teacher fits "
+                     "the labels; the paper's teachers reach ~zero training error over hundreds of epochs, so their "
+                     "soft targets carry dark knowledge rather than errors. Our overfitting-regime variant gets the "
+                     "teachers closer to that (see its training-set rows) but not all the way.")
+    byot = cells_of(results, "byot")
+    if byot:
+        deepest = statistics.fmean(c["exits"][-1]["accuracy"] for c in byot)
+        alone = mean_of(byot, "alone_accuracy")
+        if deepest <= alone:
+            notes.append(f"- BYOT: the deepest exit trained with its shallow exits is {100 * (deepest - alone):+.2f} "
+                         "points from the network trained alone (the paper reports gains on CIFAR-100 / ImageNet); "
+                         "the shallow exits are still the useful part: cheaper exits at known accuracy.")
+    for name, label in (("ensemble-converged", "1'"), ("dml-converged", "2'")):
+        cells = cells_of(results, name)
+        if not cells:
+            continue
+        if name == "ensemble-converged":
+            gain = mean_of(cells, "ensemble_accuracy") - mean_of(cells, "single_mean_accuracy")
+            student = mean_of(cells, "distilled_accuracy") - mean_of(cells, "single_mean_accuracy")
+            notes.append(f"- Ensemble, overfitting members ({label}): the ensemble gains {100 * gain:+.2f} points over "
+                         f"one member and the distilled student {100 * student:+.2f}; we think members that differ only "
+                         "in their seed make nearly the same mistakes here, so there is little for an ensemble to add.")
+        else:
+            gains = [mean_of(cells, "dml_accuracy", i) - mean_of(cells, "alone_accuracy", i) for i in range(2)]
+            kd = mean_of(cells, "net2_distilled_from_net1_accuracy") - mean_of(cells, "alone_accuracy", 1)
+            notes.append(f"- DML, overfitting networks ({label}): {100 * gains[0]:+.2f} / {100 * gains[1]:+.2f} points "
+                         f"(net 2 distilled from net 1: {100 * kd:+.2f}); in this regime soft targets stop hurting but "
+                         "do not yet help.")
     return notes
 
 

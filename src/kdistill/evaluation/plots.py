@@ -114,7 +114,8 @@ def plot_confusion(
         _label_axes(axes, names)
         if num_classes <= 12:
             _annotate(axes, rates[title], error_max)
-    figure.colorbar(image, ax=list(panels[:2]), shrink=0.8, label="fraction of true class (off-diagonal)")
+    figure.colorbar(image, ax=list(panels[:2]), shrink=0.8,
+                    label="fraction of true class (off-diagonal); cells: % of the true class")
     image = panels[2].imshow(difference.numpy(), cmap="RdBu_r", vmin=-difference_max, vmax=difference_max)
     panels[2].set(title="Student − teacher (red: student worse)")
     _label_axes(panels[2], names)
@@ -141,10 +142,11 @@ def _annotate(axes: Any, rates: torch.Tensor, scale_max: float, signed: bool = F
     for row in range(rates.shape[0]):
         for column in range(rates.shape[1]):
             value = rates[row, column].item()
-            if abs(value) >= 0.005:  # skip cells that would print as 0.00: the empty ones read as zero anyway
+            if abs(value) >= 0.0005:  # skip cells that would print as 0.0: the empty ones read as zero anyway
                 # White text on dark cells, black on light ones, so every number stays legible.
                 dark = row != column and abs(value) > 0.6 * scale_max
-                text = f"{value:+.2f}" if signed else f"{value:.2f}"
+                # in percent of the true class, one decimal: a 98%-accurate model's errors are fractions of 1%
+                text = f"{100 * value:+.1f}" if signed else f"{100 * value:.1f}"
                 axes.text(column, row, text, ha="center", va="center", fontsize=7,
                           color="white" if dark else "black")
 

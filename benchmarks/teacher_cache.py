@@ -33,19 +33,23 @@ from typing import Any
 
 import torch
 
-from kdistill.atomic import atomic_write_text
-from kdistill.cache import CacheSettings, CachedTeacher, CachedViewLoader, TeacherCache, build_cache
-from kdistill.config import DataSection
-from kdistill.data import ArrayLoader
-from kdistill.evaluation.metrics import accuracy
-from kdistill.evaluation.predict import predict_logits
-from kdistill.evaluation.profile import flops_per_sample
-from kdistill.experiment.splits import ExperimentData, prepare_data
-from kdistill.models import build_model
-from kdistill.strategies import build_strategy
-from kdistill.teachers import FrozenTeacher
-from kdistill.training import TrainConfig, load_weights, save_weights, train
-from kdistill.training.seeding import seed_everything
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from teacher_cache_report import render_markdown  # noqa: E402
+
+from kdistill.atomic import atomic_write_text  # noqa: E402
+from kdistill.cache import CacheSettings, CachedTeacher, CachedViewLoader, TeacherCache, build_cache  # noqa: E402
+from kdistill.config import DataSection  # noqa: E402
+from kdistill.data import ArrayLoader  # noqa: E402
+from kdistill.evaluation.metrics import accuracy  # noqa: E402
+from kdistill.evaluation.predict import predict_logits  # noqa: E402
+from kdistill.evaluation.profile import flops_per_sample  # noqa: E402
+from kdistill.experiment.splits import ExperimentData, prepare_data  # noqa: E402
+from kdistill.models import build_model  # noqa: E402
+from kdistill.strategies import build_strategy  # noqa: E402
+from kdistill.teachers import FrozenTeacher  # noqa: E402
+from kdistill.training import TrainConfig, load_weights, save_weights, train  # noqa: E402
+from kdistill.training.seeding import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 WORK = Path(__file__).parent / ".work" / "teacher_cache"
@@ -105,7 +109,7 @@ def environment() -> dict[str, Any]:
 
 def save_results(args: argparse.Namespace, results: dict[str, Any]) -> None:
     atomic_write_text(args.output, json.dumps(results, indent=2))
-    atomic_write_text(args.output.with_suffix(".md"), render_markdown(results))
+    atomic_write_text(args.output.with_suffix(".md"), render_markdown(results, JITTER, TEMPERATURE, MODES))
 
 
 def cell(args: argparse.Namespace, results: dict[str, Any], key: str, compute) -> dict[str, Any]:
@@ -301,68 +305,6 @@ class FeatureReadingHinton(torch.nn.Module):
     def forward(self, batch, student):
         self.feature_elements += sum(f.numel() for f in self.cached.features(batch).values())
         return self.hinton(batch, student)
-
-
-# ---------------------------------------------------------------- report
-
-def mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    std = statistics.stdev(values) if len(values) > 1 else 0.0
-    return f"{100 * statistics.mean(values):.2f} ± {100 * std:.2f}"
-
-
-def render_markdown(results: dict[str, Any]) -> str:
-    cells, settings = results["cells"], results["settings"]
-    lines = ["# Teacher cache benchmark", "",
-             f"Settings: {json.dumps(settings)}; environment: {json.dumps(results['environment'])}.",
-             f"Student inputs jittered by ±{JITTER} px; Hinton KD at T={TEMPERATURE}; cache: {settings['views']} "
-             f"views per sample, top-k = {settings['topk']}. Epoch times are training-only (no validation), median "
-             "of the timed repeats, all modes interleaved in one process.", "",
-             "## Epoch time", "",
-             "| dataset | teacher | teacher / student MFLOPs | plain s | recompute s | cached full s | cached top-k s "
-             "| cached full / plain | cached top-k / plain | recompute / plain | build / recompute epoch |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key, timing in cells.items():
-        if not key.startswith("timing/"):
-            continue
-        _, dataset, kind = key.split("/")
-        seconds = timing["epoch_seconds"]
-        build = cells.get(f"cache/{dataset}/{kind}/full", {}).get("build_seconds", float("nan"))
-        lines.append(
-            f"| {dataset} | {kind} | {timing['teacher_mflops']:.2f} / {timing['student_mflops']:.2f} "
-            f"| {seconds['plain']:.2f} | {seconds['recompute']:.2f} | {seconds['cache-full']:.2f} "
-            f"| {seconds['cache-topk']:.2f} | {timing['ratio_cached_full_vs_plain']:.2f} "
-            f"| {timing['ratio_cached_topk_vs_plain']:.2f} | {timing['ratio_recompute_vs_plain']:.2f} "
-            f"| {build / seconds['recompute']:.2f} |")
-    lines += ["", "## Test accuracy (%), mean ± std over seeds", "",
-              "| dataset | teacher | teacher acc | plain student | recompute | cached full | cached top-k | seeds |",
-              "|---|---|---|---|---|---|---|---|"]
-    groups = sorted({tuple(key.split("/")[1:3]) for key in cells if key.startswith("accuracy/")})
-    for dataset, kind in groups:
-        per_mode = {mode: [c["test_accuracy"] for k, c in cells.items() if k.startswith(f"accuracy/{dataset}/{kind}/"
-                                                                                         f"{mode}/")]
-                    for mode in MODES}
-        teacher_acc = cells.get(f"teacher/{dataset}/{kind}", {}).get("test_accuracy", float("nan"))
-        lines.append(f"| {dataset} | {kind} | {100 * teacher_acc:.2f} | {mean_std(per_mode['plain'])} "
-                     f"| {mean_std(per_mode['recompute'])} | {mean_std(per_mode['cache-full'])} "
-                     f"| {mean_std(per_mode['cache-topk'])} | {len(per_mode['recompute'])} |")
-    lines += ["", "## Cache size", "", "| cache | views | bytes per sample (all views) | total MB | build s |",
-              "|---|---|---|---|---|"]
-    for key, info in cells.items():
-        if key.startswith("cache/"):
-            lines.append(f"| {key[6:]} | {info['views']} | {info['bytes_per_sample']:.0f} | {info['bytes'] / 1e6:.2f} "
-                         f"| {info['build_seconds']:.1f} |")
-    memory = {key: value for key, value in cells.items() if key.startswith("memory/")}
-    if memory:
-        lines += ["", "## Peak memory of one training epoch (child process)", "",
-                  "| run | dataset array MB | cache MB | peak RSS MB | peak anonymous RSS MB |", "|---|---|---|---|---|"]
-        for key, info in memory.items():
-            lines.append(f"| {key[7:]} | {info['dataset_array_mb']:.1f} | {info['cache_mb']:.1f} "
-                         f"| {info['peak_rss_mb']:.1f} | {info['peak_anon_rss_mb']:.1f} |")
-        lines += ["", "Peak RSS includes file-backed cache pages while mapped; the reader drops them every 64 MiB "
-                  "read (madvise DONTNEED), so RSS stays bounded however large the cache is."]
-    return "\n".join(lines) + "\n"
 
 
 # ---------------------------------------------------------------- main

@@ -129,13 +129,20 @@ def test_accuracy(model: torch.nn.Module, data: Data) -> float:
     return float(accuracy(logits, labels))
 
 
+def train_method(model, method: str, method_args: dict, teacher: Teacher | None, images: torch.Tensor,
+                 labels: torch.Tensor, settings: Settings, epochs: int, seed: int):
+    """Train ``model`` with one method on (images, labels); returns (training result, the built strategy)."""
+    loader = ArrayLoader(images, labels, settings.batch_size, shuffle=True, seed=seed)
+    context = {"student": model, "example_batch": next(iter(loader)), "num_samples": len(labels)}
+    strategy = build_strategy(method, teacher=teacher, context=context, **method_args)
+    return train(model, strategy, loader, None, train_config(settings, epochs, seed), desc=method), strategy
+
+
 def fit(model, method: str, method_args: dict, teacher: Teacher | None, data: Data, settings: Settings, epochs: int,
         seed: int):
     """Train ``model`` with one method; returns (test accuracy, seconds per epoch, extra parameters, last record)."""
-    loader = ArrayLoader(data.train_images, data.train_labels, settings.batch_size, shuffle=True, seed=seed)
-    context = {"student": model, "example_batch": next(iter(loader)), "num_samples": len(data.train_labels)}
-    strategy = build_strategy(method, teacher=teacher, context=context, **method_args)
-    result = train(model, strategy, loader, None, train_config(settings, epochs, seed), desc=method)
+    result, strategy = train_method(model, method, method_args, teacher, data.train_images, data.train_labels,
+                                    settings, epochs, seed)
     seconds = [record["seconds"] for record in result.history]
     last = {k: v for k, v in result.history[-1].items() if k.startswith("train_")}
     return test_accuracy(model, data), statistics.median(seconds), count_extra_parameters(strategy), last
@@ -206,12 +213,8 @@ def time_methods(pair: str, teacher: torch.nn.Module, served: CachedTeacher, dat
         seed_everything(1000)
         student = build_model(student_name, data.train_images.shape[1:], data.num_classes)
         method, _ = METHODS[column]
-        loader = ArrayLoader(images, labels, settings.batch_size, shuffle=True, seed=0)
-        context = {"student": student, "example_batch": next(iter(loader)), "num_samples": count}
-        strategy = build_strategy(method, teacher=teacher_, context=context,
-                                  **method_args_for(column, settings, TIMING_STEPS * (TIMING_EPOCHS + 1)))
-        result = train(student, strategy, loader, None, train_config(settings, TIMING_EPOCHS + 1, 0),
-                       desc=f"time {column}")
+        result, _ = train_method(student, method, method_args_for(column, settings, TIMING_STEPS * (TIMING_EPOCHS + 1)),
+                                 teacher_, images, labels, settings, TIMING_EPOCHS + 1, seed=0)
         return statistics.median(record["seconds"] for record in result.history[1:])
 
     live = FrozenTeacher(teacher)

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import statistics
 
+from common import format_mean_std
+
 # CIFAR-100 top-1 % (RepDistiller README / CRD paper; DKD: mdistiller README), from shared/PAPERS.md.
 PUBLISHED = {
     "resnet32x4-resnet8x4": [79.42, 72.50, 73.33, 73.50, 73.44, 72.94, 71.90, 73.64, 75.51, 76.32],
@@ -19,14 +21,6 @@ def summarise(results: dict, dataset: str, pair: str, column: str) -> tuple[list
     prefix = f"{dataset}/{pair}/{column}/seed"
     cells = [cell for key, cell in results["cells"].items() if key.startswith(prefix)]
     return [100 * cell["accuracy"] for cell in cells], next((cell["extra_parameters"] for cell in cells), None)
-
-
-def mean_std(values: list[float]) -> str:
-    if not values:
-        return "-"
-    if len(values) == 1:
-        return f"{values[0]:.2f}"
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
 
 
 def time_ratio(results: dict, dataset: str, pair: str, column: str, kind: str) -> str:
@@ -78,7 +72,7 @@ def render_markdown(results: dict, methods: list[str], timing_steps: int, timing
                             for kind in ("live", "cached"))
             n = f" (n={len(accuracies)})" if column != "teacher" and len(accuracies) != len(
                 results.get("seeds", [0, 1, 2])) else ""
-            lines.append(f"| {column} | {mean_std(accuracies)}{n} | {paper} | {live} | {cached} | {extra or 0:,} |")
+            lines.append(f"| {column} | {format_mean_std(accuracies, 2)}{n} | {paper} | {live} | {cached} | {extra or 0:,} |")
         cache = results["cells"].get(f"{dataset}/{pair}/cache")
         if cache:
             lines += ["", f"Teacher cache: layers {', '.join(cache['layers'])}; "

@@ -1,17 +1,19 @@
 """The classic distillation-strategy experiments on real data, beside the papers' figures.
 
-    python benchmarks/strategies.py                          # all 11 experiments x seeds 0 1 2 (hours on 2 cores)
+    python benchmarks/strategies.py                          # all 12 experiments x seeds 0 1 2 (hours on 2 cores)
     python benchmarks/strategies.py --experiments omitted-class limited-data --seeds 0
     python benchmarks/strategies.py --smoke --out /tmp/strategies-smoke     # minutes: tiny data, 1 epoch
 
 Experiments (each a registered procedure in ``kdistill.procedures``):
 
 - ``ensemble``       Fashion-MNIST: 5 MLPs 784-800-800 vs their ensemble vs one MLP distilled from it (Hinton 2015);
+- ``ensemble-consistent``  the same members trained with ±1 px jitter; the student distilled on jittered views (the
+  ensemble labelling the very view the student sees) for 3x the members' epochs, beside a label-only control;
 - ``dml``            Fashion-MNIST: a CNN and an MLP alone vs after Deep Mutual Learning (Zhang et al. 2018);
 - ``born-again``     Fashion-MNIST: a CNN, 2 born-again generations and their ensemble (Furlanello et al. 2018);
 - ``born-again-labels``  the same with the label term kept beside the soft targets (an ablation);
-- ``ensemble-converged``, ``dml-converged``, ``born-again-converged``  the papers' regime: MLPs that fit their training set (10k
-  images, 30 epochs), so the teachers' soft targets are right on every training image;
+- ``ensemble-converged``, ``dml-converged``, ``born-again-converged``  the papers' regime: MLPs that fit their
+  training set (10k images, 30 epochs), so the teachers' soft targets are right on every training image;
 - ``byot``           Fashion-MNIST: a 3-stage CNN alone vs with Be-Your-Own-Teacher exits, per-exit FLOPs;
 - ``specialist``     MNIST: a small MLP for the digits 3, 5, 8 - labels only vs class-specialised KD (Wang 2022);
 - ``omitted-class``  MNIST: no 3 in the transfer set; accuracy on the test 3s before / after the bias (Hinton 2015);
@@ -45,13 +47,14 @@ from kdistill.procedures.common import build_seeded_model, fit_model  # noqa: E4
 from kdistill.procedures.spec import load_spec  # noqa: E402
 from kdistill.training.checkpoint import load_weights, save_weights  # noqa: E402
 
-EXPERIMENTS = ("ensemble", "ensemble-converged", "dml", "dml-converged", "born-again", "born-again-labels", "born-again-converged",
-               "byot", "specialist", "omitted-class", "limited-data")
+EXPERIMENTS = ("ensemble", "ensemble-converged", "ensemble-consistent", "dml", "dml-converged", "born-again",
+               "born-again-labels", "born-again-converged", "byot", "specialist", "omitted-class", "limited-data")
 # each experiment's settings are a shipped procedure spec (kdistill/procedures/specs), so the benchmark and
 # `kdistill procedure run SPEC` train exactly the same models
 SPECS = {"ensemble": "ensemble-fashion", "dml": "dml-fashion", "born-again": "born-again-fashion",
          "born-again-labels": "born-again-labels-fashion", "born-again-converged": "born-again-converged-fashion",
-         "ensemble-converged": "ensemble-converged-fashion", "dml-converged": "dml-converged-fashion",
+         "ensemble-converged": "ensemble-converged-fashion", "ensemble-consistent": "ensemble-consistent-fashion",
+         "dml-converged": "dml-converged-fashion",
          "byot": "byot-fashion", "specialist": "specialist-mnist", "omitted-class": "omitted-class-mnist",
          "limited-data": "limited-data-mnist"}
 FULL_TRAIN_SIZE = 55_000  # 60,000 training images minus the 5,000 validation images
@@ -71,7 +74,7 @@ def spec_arguments(name: str, config: dict[str, Any]) -> tuple[str, dict[str, An
     procedure is the spec's (an experiment may be a variant of another, e.g. born-again-labels)."""
     spec = load_spec(SPECS[name])
     arguments = dict(spec["args"])
-    for key in ("train", "teacher_train"):
+    for key in ("train", "teacher_train", "distill_train"):
         if key in arguments and config["epochs"]:
             arguments[key] = {**arguments[key], "epochs": config["epochs"]}
     return spec["data"]["dataset"], arguments
@@ -108,8 +111,10 @@ def run_cell(name: str, seed: int, config: dict[str, Any], runs_dir: Path) -> di
     started = time.perf_counter()
     result = run_procedure(load_spec(SPECS[name])["procedure"], splits, seed=seed, **arguments)
     return {**result, "dataset": dataset, "train_size": len(splits.train_labels),
-            "epochs": arguments["train"]["epochs"], "procedure_seconds": time.perf_counter() - started,
-            "teacher_seconds": teacher_seconds, "teacher_epochs": teacher_epochs}
+            "epochs": arguments["train"]["epochs"],
+            "distill_epochs": arguments.get("distill_train", arguments["train"])["epochs"],
+            "procedure_seconds": time.perf_counter() - started, "teacher_seconds": teacher_seconds,
+            "teacher_epochs": teacher_epochs}
 
 
 def estimate_full_seconds(results: dict[str, Any]) -> float:

@@ -73,3 +73,38 @@ def test_specialist_experiment_compares_with_labels_only(digit_splits):
                            train=TRAIN)
     for key in ("teacher_subset_accuracy", "labels_only_accuracy", "specialist_kd_accuracy"):
         assert 0 < result[key] <= 1
+
+
+def test_ensemble_with_jitter_teaches_on_the_students_shifted_view(digit_splits, monkeypatch):
+    import kdistill.procedures.ensemble as ensemble_module
+
+    seen = {"teacher": [], "student": []}
+
+    class RecordingEnsemble(ensemble_module.EnsembleTeacher):
+        def teacher_logits(self, batch):
+            seen["teacher"].append(batch["inputs"].clone())
+            return super().teacher_logits(batch)
+
+    built = []
+
+    def recording_model(*args, **kwargs):
+        network = ensemble_module.build_seeded_model.__wrapped__(*args, **kwargs)
+        built.append(network)
+        if len(built) == 6:  # five members, then the distilled student
+            network.register_forward_pre_hook(lambda _, inputs: seen["student"].append(inputs[0].clone()))
+        return network
+
+    recording_model.__wrapped__ = ensemble_module.build_seeded_model
+    monkeypatch.setattr(ensemble_module, "EnsembleTeacher", RecordingEnsemble)
+    monkeypatch.setattr(ensemble_module, "build_seeded_model", recording_model)
+    result = run_procedure("ensemble", digit_splits, model=MLP, train=TRAIN, members=5, jitter=1,
+                           distill_train={**TRAIN, "epochs": 2})
+    assert len(built) == 7 and "student_alone_accuracy" in result  # the label-only control on the student's schedule
+    training_views = [view for view in seen["teacher"] if view.shape[0] == TRAIN["batch_size"]]
+    assert training_views, "the ensemble never taught a training batch"
+    student_views = [view for view in seen["student"] if view.shape[0] == TRAIN["batch_size"]]
+    for teacher_view in training_views:  # every view the ensemble labelled is one the student trained on
+        assert any(torch.equal(teacher_view, student_view) for student_view in student_views)
+    originals = digit_splits.train_images.flatten(1)
+    shifted = [view for view in training_views if not (view.flatten(1)[:1] == originals).all(1).any()]
+    assert shifted, "jitter=1 never shifted a training image"

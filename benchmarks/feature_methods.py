@@ -30,6 +30,7 @@ refuses to mix them (use another ``--out``). One process per pair may run at onc
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import statistics
 import sys
@@ -47,6 +48,7 @@ from feature_methods_report import render_markdown  # noqa: E402
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.cache import CacheSettings, CachedTeacher, TeacherCache, build_cache  # noqa: E402
+from kdistill.cache.build import probe_outputs  # noqa: E402
 from kdistill.data import ArrayLoader, load_dataset, subset  # noqa: E402
 from kdistill.evaluation.metrics import accuracy  # noqa: E402
 from kdistill.evaluation.predict import predict_logits  # noqa: E402
@@ -158,18 +160,27 @@ def method_args_for(column: str, settings: Settings, steps: int) -> dict[str, An
     return args
 
 
-def teacher_path(pair: str, settings: Settings, work_dir: Path) -> Path:
-    """Teacher weights, named by what they depend on so other settings never pick them up."""
+def geometry_tag(model: torch.nn.Module, input_shape: tuple[int, ...]) -> str:
+    """8 hex digits of the shapes of the model's stage outputs and logits: weights saved by a model whose code has
+    since changed (a pooling moved, same parameters) are never loaded into the new one."""
+    outputs = probe_outputs(model, torch.zeros(1, *input_shape), default_feature_layers(model))
+    shapes = sorted((name, tuple(output.shape)) for name, output in outputs.items())
+    return hashlib.sha256(repr(shapes).encode()).hexdigest()[:8]
+
+
+def teacher_path(pair: str, settings: Settings, work_dir: Path, geometry: str) -> Path:
+    """Teacher weights, named by what they depend on so other settings or model code never pick them up."""
     size = settings.teacher_train_limit or "all"
-    return work_dir / f"{settings.dataset}-{pair}-teacher-{size}x{settings.teacher_epochs}ep-seed0.safetensors"
+    return work_dir / (f"{settings.dataset}-{pair}-{geometry}-teacher-{size}x{settings.teacher_epochs}ep-seed0"
+                       ".safetensors")
 
 
 def teacher_for(pair: str, data: Data, settings: Settings, work_dir: Path, results: dict, out: Path):
     teacher_name, _ = PAIRS[pair]
     key = f"{settings.dataset}/{pair}/teacher/seed0"
-    path = teacher_path(pair, settings, work_dir)
     seed_everything(0)
     teacher = build_model(teacher_name, data.train_images.shape[1:], data.num_classes)
+    path = teacher_path(pair, settings, work_dir, geometry_tag(teacher, tuple(data.train_images.shape[1:])))
     if key in results["cells"] and path.exists():
         teacher.load_state_dict(load_weights(path))
         return teacher
@@ -185,7 +196,8 @@ def cached_teacher(pair: str, teacher: torch.nn.Module, data: Data, settings: Se
                    results: dict, out: Path) -> CachedTeacher:
     """The teacher's logits and stage outputs over the transfer set, computed once (no augmentation: one view) and
     served to every method and seed - the teacher never runs during the student trainings."""
-    folder = work_dir / f"{teacher_path(pair, settings, work_dir).stem}-cache-{settings.train_limit or 'all'}"
+    geometry = geometry_tag(teacher, tuple(data.train_images.shape[1:]))
+    folder = work_dir / f"{teacher_path(pair, settings, work_dir, geometry).stem}-cache-{settings.train_limit or 'all'}"
     layers = tuple(default_feature_layers(teacher))
     stats = build_cache(folder, teacher, data.train_images, data.train_labels,
                         CacheSettings(views=1, features=layers), dataset=settings.dataset, batch_size=256)

@@ -60,6 +60,28 @@ def test_changed_teacher_rebuilds_or_is_refused(tmp_path, teacher_net, images_la
         TeacherCache(tmp_path, expected_fingerprint=old)
 
 
+def test_changed_model_code_with_the_same_weights_is_refused(tmp_path, images_labels):
+    """Moving a pooling layer keeps every weight but changes the stored features' shapes: the cache is stale."""
+
+    class Net(torch.nn.Module):
+        def __init__(self, pool_first: bool):
+            super().__init__()
+            self.pool_first = pool_first
+            self.conv = torch.nn.Conv2d(1, 4, 3, padding=1)
+            self.head = torch.nn.Linear(4, 10)
+
+        def forward(self, images):
+            out = torch.nn.functional.max_pool2d(images, 2) if self.pool_first else images
+            out = self.conv(out)  # the stored feature: 4x4 or 8x8
+            return self.head(out.mean((2, 3)))
+
+    before, after = Net(pool_first=False), Net(pool_first=True)
+    after.load_state_dict(before.state_dict())
+    build(tmp_path, before, images_labels, features=("conv",))
+    with pytest.raises(CheckpointError, match="teacher_output_shapes"):
+        build(tmp_path, after, images_labels, features=("conv",), on_mismatch="error")
+
+
 def test_changed_settings_or_data_change_the_fingerprint(tmp_path, teacher_net, images_labels):
     build(tmp_path / "a", teacher_net, images_labels)
     build(tmp_path / "b", teacher_net, images_labels, format="topk", topk=3)

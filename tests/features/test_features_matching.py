@@ -25,9 +25,9 @@ def test_uniform_pairs_names():
 def test_resolve_named_strategies_and_explicit_pairs():
     student, teacher = build_model("resnet20", INPUT_SHAPE, 10), build_model("vgg8", INPUT_SHAPE, 10)
     assert resolve_layer_pairs("uniform", student, teacher) == [
-        ("layer1", "block1"), ("layer2", "block2"), ("layer3", "block4")]
+        ("layer1", "block1"), ("layer2", "block3"), ("layer3", "block4")]
     assert resolve_layer_pairs("last", student, teacher) == [("layer3", "block4")]
-    assert resolve_layer_pairs("middle", student, teacher) == [("layer2", "block2")]
+    assert resolve_layer_pairs("middle", student, teacher) == [("layer2", "block3")]
     assert resolve_layer_pairs([["module.layer1", "block0"]], student, teacher) == [("layer1", "block0")]
     with pytest.raises(ConfigError):
         resolve_layer_pairs("everything", student, teacher)

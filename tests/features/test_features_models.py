@@ -16,7 +16,19 @@ def test_reference_model_builds_and_runs_on_28x28_single_channel(name):
         features = list(taps.read().values())
     assert logits.shape == (2, 10) and torch.isfinite(logits).all()
     sizes = [f.shape[-1] for f in features]
-    assert sizes == sorted(sizes, reverse=True) and sizes[-1] <= 7  # stages downsample 28 -> 7 (VGG: -> 2)
+    assert sizes == sorted(sizes, reverse=True) and sizes[-1] <= 7  # stages downsample 28 -> 7 (VGG: -> 4)
+
+
+@pytest.mark.parametrize("name", ["vgg8", "vgg13"])
+def test_vgg_stages_follow_repdistillers_cifar_geometry(name):
+    """Blocks 3 and 4 share a 4x4 map (RepDistiller pools before block 4 only for 64-pixel inputs): no 2x2 stage,
+    whose attention map would swamp the other AT terms; the listed stages are those after the block0 stem."""
+    model = build_model(name, (1, 28, 28), 10).eval()
+    assert default_feature_layers(model) == ["block1", "block2", "block3", "block4"]
+    with torch.no_grad(), FeatureTaps(model, default_feature_layers(model)) as taps:
+        model(torch.zeros(1, 1, 28, 28))
+        shapes = {layer: tuple(f.shape[1:]) for layer, f in taps.read().items()}
+    assert shapes == {"block1": (128, 14, 14), "block2": (256, 7, 7), "block3": (512, 4, 4), "block4": (512, 4, 4)}
 
 
 def test_input_channels_come_from_the_input_shape():

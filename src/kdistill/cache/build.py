@@ -92,9 +92,11 @@ def build_cache(
     started = time.perf_counter()
     views = settings.views if max_shift > 0 else 1
     transform = {"jitter": max_shift, "views": views, "view_seed": seed}
-    fingerprint, parts = cache_fingerprint(teacher, dataset, images, labels, transform, settings.as_dict())
     teacher.to(device)
     probe = probe_outputs(teacher, images[:1].to(device), settings.features)
+    output_shapes = {name: tuple(output.shape[1:]) for name, output in probe.items()}
+    fingerprint, parts = cache_fingerprint(teacher, dataset, images, labels, transform, settings.as_dict(),
+                                           output_shapes)
     num_classes = int(probe["logits"].shape[-1])
     arrays = stored_arrays(settings.format, num_classes, settings.topk)
     arrays.update({f"feature.{name}": ("float16", tuple(probe[name].shape[1:])) for name in settings.features})

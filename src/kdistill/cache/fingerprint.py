@@ -1,6 +1,8 @@
 """What a teacher cache was built from: a cache is only served if every part still matches.
 
-The fingerprint is the sha256 of a JSON object holding the sha256 of the teacher's weights, the dataset's name and
+The fingerprint is the sha256 of a JSON object holding the sha256 of the teacher's weights, the shapes of the teacher's
+outputs it stores (so a change of the model's code that keeps its weights - a pooling moved - still invalidates the
+cache), the dataset's name and
 the sha256 of the exact training images and labels (the cache is keyed by index into them), the augmentation
 (jitter, views, view seed), the cache settings (format, top-k, temperature, features) and the format version.
 """
@@ -37,12 +39,16 @@ def module_sha256(module: nn.Module) -> str:
 
 def cache_fingerprint(
     teacher: nn.Module, dataset: str, images: torch.Tensor, labels: torch.Tensor, transform: dict[str, Any],
-    settings: dict[str, Any],
+    settings: dict[str, Any], output_shapes: dict[str, tuple[int, ...]] | None = None,
 ) -> tuple[str, dict[str, Any]]:
-    """(hex fingerprint, the parts it hashes) - the parts go into the manifest so a mismatch can be explained."""
+    """(hex fingerprint, the parts it hashes) - the parts go into the manifest so a mismatch can be explained.
+
+    ``output_shapes``: per-sample shape of each stored teacher output (logits, feature layers) on these images.
+    """
     parts = {
         "format_version": FORMAT_VERSION,
         "teacher_sha256": module_sha256(teacher),
+        "teacher_output_shapes": {name: list(shape) for name, shape in sorted((output_shapes or {}).items())},
         "dataset": dataset,
         "data_sha256": tensor_sha256(images, labels),
         "transform": transform,

@@ -1,8 +1,15 @@
 """VGG nets with BatchNorm (Simonyan & Zisserman 2015) in the CIFAR form of RepDistiller, for 28x28 inputs.
 
-Five conv blocks ``block0..block4`` (conv3x3-BN-ReLU per entry), 2x2 max-pools after blocks 0-3, global average pool,
-linear head. Pools use ``ceil_mode`` so a 28x28 input goes 28 -> 14 -> 7 -> 4 -> 2 (CIFAR: 32 -> 16 -> 8 -> 4 -> 2):
-block outputs are (B, 64, 28, 28), (B, 128, 14, 14), (B, 256, 7, 7), (B, 512, 4, 4), (B, 512, 2, 2).
+Five conv blocks ``block0..block4`` (conv3x3-BN-ReLU per entry), 2x2 max-pools after blocks 0-2, global average pool,
+linear head. As in RepDistiller's CIFAR VGGs, blocks 3 and 4 share one resolution (it pools before block 4 only for
+64-pixel inputs); pools use ``ceil_mode``, so a 28x28 input goes 28 -> 14 -> 7 -> 4 -> 4 (CIFAR: 32 -> 16 -> 8 -> 4 -> 4):
+block outputs are (B, 64, 28, 28), (B, 128, 14, 14), (B, 256, 7, 7), (B, 512, 4, 4), (B, 512, 4, 4). The geometry
+matters for attention transfer: on a 2x2 map one AT term's gradient was measured at 40x the cross-entropy's at
+initialisation (vgg13 -> vgg8), and the student collapsed.
+
+The feature layers are blocks 1-4, the stages after the stem (block0 is one or two convs on the raw image, like a
+ResNet's stem, which the ResNets here do not list either); with ``uniform`` matching, attention transfer then pairs
+exactly RepDistiller's ``feat[1:-1]``, and FitNets' ``middle`` hint is block2 (RepDistiller's ``hint_layer = 2``).
 """
 
 from __future__ import annotations
@@ -23,7 +30,8 @@ CONFIGS = {
 class CifarVGG(nn.Module):
     """VGG-BN with five blocks; blocks are the stable feature layers."""
 
-    FEATURE_LAYERS = ("block0", "block1", "block2", "block3", "block4")
+    FEATURE_LAYERS = ("block1", "block2", "block3", "block4")
+    POOLED_BLOCKS = 3  # max-pool after blocks 0, 1, 2
 
     def __init__(self, in_channels: int, num_classes: int, config: Sequence[Sequence[int]]):
         super().__init__()
@@ -43,7 +51,7 @@ class CifarVGG(nn.Module):
         out = images
         for index in range(self.num_blocks):
             out = getattr(self, f"block{index}")(out)
-            if index < self.num_blocks - 1:
+            if index < self.POOLED_BLOCKS:
                 out = self.down(out)
         return self.fc(torch.flatten(self.pool(out), 1))
 

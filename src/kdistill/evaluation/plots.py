@@ -81,8 +81,12 @@ def plot_confusion(
     num_classes: int,
     path: str | os.PathLike,
     class_names: list[str] | None = None,
+    reference_name: str = "teacher",
 ) -> Path:
     """Where teacher and student go wrong: their error rates side by side, then student minus teacher.
+
+    ``reference_name`` titles the first model's panels when it is not a teacher (e.g. the student trained alone, for
+    a method without a pre-trained teacher).
 
     Row = true class, column = predicted class, each row normalised by the class's count. A 98%-accurate model's
     matrix is all diagonal, so the colour scale covers the off-diagonal cells only (shared by both panels); the
@@ -94,19 +98,20 @@ def plot_confusion(
     if len(names) != num_classes:
         raise KdistillError(f"class_names has {len(names)} entries but num_classes is {num_classes}; make them match")
     rates, accuracies = {}, {}
-    for title, pred in (("Teacher", teacher_pred), ("Student", student_pred)):
+    reference = reference_name[:1].upper() + reference_name[1:]
+    for title, pred in ((reference, teacher_pred), ("Student", student_pred)):
         counts = confusion_matrix(pred, labels, num_classes).double()
         rates[title] = counts / counts.sum(dim=1, keepdim=True).clamp(min=1)  # absent classes stay all-zero rows
         accuracies[title] = counts.diag().sum().item() / max(counts.sum().item(), 1)
     off_diagonal = ~torch.eye(num_classes, dtype=torch.bool)
     error_max = max(max(float(r[off_diagonal].max()) for r in rates.values()) if num_classes > 1 else 0.0, 1e-3)
-    difference = (rates["Student"] - rates["Teacher"]) * off_diagonal
+    difference = (rates["Student"] - rates[reference]) * off_diagonal
     difference_max = max(float(difference.abs().max()), 1e-3)
 
     size = min(4.5 + 0.25 * num_classes, 12.0)
     figure = _new_figure(figsize=(3 * size + 1.5, size))
     panels = figure.subplots(1, 3)
-    for axes, title in zip(panels[:2], ("Teacher", "Student")):
+    for axes, title in zip(panels[:2], (reference, "Student")):
         errors = rates[title].masked_fill(~off_diagonal, float("nan"))
         image = axes.imshow(errors.numpy(), cmap="Reds", vmin=0.0, vmax=error_max)
         axes.imshow(_diagonal_mask(num_classes), cmap="Greys", vmin=0.0, vmax=4.0)
@@ -117,7 +122,7 @@ def plot_confusion(
     figure.colorbar(image, ax=list(panels[:2]), shrink=0.8,
                     label="fraction of true class (off-diagonal); cells: % of the true class")
     image = panels[2].imshow(difference.numpy(), cmap="RdBu_r", vmin=-difference_max, vmax=difference_max)
-    panels[2].set(title="Student − teacher (red: student worse)")
+    panels[2].set(title=f"Student − {reference_name} (red: student worse)")
     _label_axes(panels[2], names)
     if num_classes <= 12:
         _annotate(panels[2], difference, difference_max, signed=True)

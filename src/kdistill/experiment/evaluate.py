@@ -45,7 +45,7 @@ def build_report(
     example = data.test_images[:1]  # (1, C, H, W)
     rows: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
-        teacher_logits = logits["teacher"] if name != "teacher" else None
+        teacher_logits = logits.get("teacher") if name != "teacher" else None
         row = classification_metrics(logits[name], data.test_labels, teacher_logits)
         row.update(profile_model(model, example, recipe.report.latency_batch_sizes, recipe.report.latency_repeats))
         result = results.get(name)
@@ -66,7 +66,11 @@ def build_report(
             f"{torch.get_num_threads()} threads",
         ],
     }
-    if recipe.teacher.members > 1:
+    if "teacher" not in models:
+        report["notes"].append(f"method {recipe.distill.method} takes no pre-trained teacher (online or "
+                               "self-distillation): no teacher was trained, and the distilled student is compared "
+                               "with the same student trained alone")
+    elif recipe.teacher.members > 1:
         report["notes"].append(
             f"teacher = an ensemble of {recipe.teacher.members} {recipe.teacher.model} networks (seeds {recipe.seed}.."
             f"{recipe.seed + recipe.teacher.members - 1}), mean of their probabilities; its params, FLOPs and "
@@ -97,13 +101,15 @@ def write_plots(
     """Training curves, reliability diagram, teacher-vs-student confusion. Skipped (with a warning) without matplotlib."""
     histories = {name: result.history for name, result in results.items() if result is not None}
     student_name = "finetuned" if "finetuned" in models else "distilled"
+    reference = "teacher" if "teacher" in models else "baseline"  # a teacher-free method: the student trained alone
     try:
         paths = [
             plot_training_curves(histories, run_dir / "curves.png"),
             plot_reliability({name: (l.softmax(-1), data.test_labels) for name, l in logits.items()},
                              run_dir / "reliability.png"),
-            plot_confusion(logits["teacher"].argmax(-1), logits[student_name].argmax(-1), data.test_labels,
-                           data.num_classes, run_dir / "confusion.png", class_names=data.class_names),
+            plot_confusion(logits[reference].argmax(-1), logits[student_name].argmax(-1), data.test_labels,
+                           data.num_classes, run_dir / "confusion.png", class_names=data.class_names,
+                           reference_name="student alone" if reference == "baseline" else reference),
         ]
     except KdistillError as error:
         log.warning("plots skipped: %s", error)

@@ -1,5 +1,8 @@
 """``kdistill run``: teacher -> baseline student -> distilled student (-> fine-tuned) -> report.
 
+A method that takes no pre-trained teacher (``dml``, ``byot``: online and self-distillation) skips the teacher stage;
+its report compares the distilled student with the same student trained alone.
+
 Every stage trains in its own sub-folder of the run directory and leaves ``done.json`` when finished, so a killed run
 restarted with ``--resume`` skips finished stages and continues the interrupted one from its last epoch.
 """
@@ -23,7 +26,7 @@ from kdistill.experiment.splits import ExperimentData, prepare_data
 from kdistill.experiment.evaluate import build_report
 from kdistill.errors import ConfigError
 from kdistill.models import AveragedEnsemble
-from kdistill.strategies import build_strategy, method_temperature
+from kdistill.strategies import build_strategy, method_temperature, uses_teacher
 from kdistill.strategies.features_common import FEATURE_METHODS
 from kdistill.teachers import FrozenTeacher
 from kdistill.training import TrainConfig, TrainResult, train
@@ -37,10 +40,12 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     Under torchrun every rank runs this; rank 0 alone writes files and the report (other ranks return ``{}``).
     """
     check_teacher_fits_method(recipe)
-    data, teacher, teacher_result = prepare_teacher(recipe, run_dir, resume)
+    with_teacher = uses_teacher(recipe.distill.method)
+    data, teacher, teacher_result = prepare_teacher(recipe, run_dir, resume, with_teacher)
     student_seed = recipe.seed + 1  # baseline and distilled student share this initialisation
     baseline = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
-    check_class_counts(teacher, baseline, data.input_shape)
+    if teacher is not None:
+        check_class_counts(teacher, baseline, data.input_shape)
     baseline_result = train_stage(baseline, build_strategy("supervised"), data, recipe.student.train,
                                   recipe.student.jitter, recipe, run_dir / "baseline", resume, "baseline")
 
@@ -55,10 +60,10 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student.jitter,
                                    recipe, run_dir / "distilled", resume, "distilled", distill_batches)
 
-    models: dict[str, nn.Module] = {"teacher": teacher, "baseline": baseline, "distilled": distilled}
-    results: dict[str, TrainResult | None] = {
-        "teacher": teacher_result, "baseline": baseline_result, "distilled": distilled_result,
-    }
+    models: dict[str, nn.Module] = {"teacher": teacher} if teacher is not None else {}
+    models.update(baseline=baseline, distilled=distilled)
+    results: dict[str, TrainResult | None] = {"teacher": teacher_result} if teacher is not None else {}
+    results.update(baseline=baseline_result, distilled=distilled_result)
     if recipe.finetune.epochs > 0:
         finetune_config = dataclasses.replace(recipe.student.train, epochs=recipe.finetune.epochs,
                                               lr=recipe.finetune.lr, warmup_epochs=0.0)
@@ -69,15 +74,16 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
         model.cpu()
     if not distributed.context().is_main:
         return {}
-    cost = teacher_cost(recipe, data, teacher, baseline, distill_teacher, distill_batches, cache_info,
-                        distilled_result)
+    cost = None if teacher is None else teacher_cost(recipe, data, teacher, baseline, distill_teacher,
+                                                     distill_batches, cache_info, distilled_result)
     extra = {"distilled": count_extra_parameters(strategy)}  # connectors etc.: trained, not exported
     return build_report(recipe, data, models, results, run_dir, teacher_cost=cost, extra_parameters=extra)
 
 
-def prepare_teacher(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[ExperimentData, nn.Module,
-                                                                           TrainResult | None]:
-    """Write the config, load the data, train or load the teacher (shared by ``run`` and ``cache build``)."""
+def prepare_teacher(recipe: Recipe, run_dir: Path, resume: bool, with_teacher: bool = True,
+                    ) -> tuple[ExperimentData, nn.Module | None, TrainResult | None]:
+    """Write the config, load the data, train or load the teacher (shared by ``run`` and ``cache build``); no
+    teacher (None) when ``with_teacher`` is false."""
     if distributed.context().is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, recipe)
@@ -85,6 +91,9 @@ def prepare_teacher(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Experi
     data = prepare_data(recipe.data, recipe.seed)
     log.info("data: %s, %d train / %d val / %d test", recipe.data.dataset, len(data.train_labels),
              len(data.val_labels), len(data.test_labels))
+    if not with_teacher:
+        log.info("method %s takes no pre-trained teacher: no teacher stage", recipe.distill.method)
+        return data, None, None
     teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume)
     return data, teacher, teacher_result
 
@@ -94,6 +103,9 @@ def build_teacher_cache(recipe: Recipe, run_dir: Path, resume: bool = True) -> d
     from kdistill.cache.recipe import build_recipe_cache
 
     check_teacher_fits_method(recipe)
+    if not uses_teacher(recipe.distill.method):
+        raise ConfigError(f"method '{recipe.distill.method}' takes no pre-trained teacher: there is no teacher "
+                          "cache to build for it")
     data, teacher, _ = prepare_teacher(recipe, run_dir, resume)
     cache, stats = build_recipe_cache(recipe, distillation_view(teacher, recipe), data.train_images,
                                       data.train_labels, run_dir, distributed.context())
@@ -103,10 +115,13 @@ def build_teacher_cache(recipe: Recipe, run_dir: Path, resume: bool = True) -> d
 
 
 def distill_inputs(
-    recipe: Recipe, data: ExperimentData, teacher: nn.Module, run_dir: Path
-) -> tuple[nn.Module, Any, dict[str, Any] | None]:
-    """(teacher for the strategy, training batches, cache summary): live teacher, or cached teacher + its views."""
+    recipe: Recipe, data: ExperimentData, teacher: nn.Module | None, run_dir: Path
+) -> tuple[nn.Module | None, Any, dict[str, Any] | None]:
+    """(teacher for the strategy, training batches, cache summary): live teacher, or cached teacher + its views;
+    no teacher for a teacher-free method."""
     ctx = distributed.context()
+    if teacher is None:
+        return None, train_loader(data, recipe.student.train.batch_size, recipe.student.jitter, recipe.seed), None
     teacher = distillation_view(teacher, recipe)
     if not recipe.distill.cache.enabled:
         return FrozenTeacher(teacher), train_loader(data, recipe.student.train.batch_size, recipe.student.jitter,
@@ -221,7 +236,11 @@ def distillation_view(teacher: nn.Module, recipe: Recipe) -> nn.Module:
 
 
 def check_teacher_fits_method(recipe: Recipe) -> None:
-    """Refuse, before anything trains, a feature method with an ensemble teacher (it has no single layer to tap)."""
+    """Refuse, before anything trains, a feature method with an ensemble teacher (it has no single layer to tap), and
+    a teacher cache for a method that uses no teacher (there is nothing to cache)."""
+    if not uses_teacher(recipe.distill.method) and recipe.distill.cache.enabled:
+        raise ConfigError(f"method '{recipe.distill.method}' takes no pre-trained teacher, so distill.cache has "
+                          "nothing to store; set distill.cache.enabled: false (or pick a method that uses a teacher)")
     if recipe.teacher.members > 1 and recipe.distill.method in FEATURE_METHODS:
         raise ConfigError(f"method '{recipe.distill.method}' reads one teacher network's intermediate layers, but "
                           f"teacher.members={recipe.teacher.members} makes an ensemble; use teacher.members=1, or a "

@@ -10,6 +10,7 @@ from kdistill.strategies.registry import (
     load_trainable_state,
     method_temperature,
     trainable_state,
+    uses_teacher,
 )
 from kdistill.strategies.supervised import SupervisedStrategy
 
@@ -21,4 +22,5 @@ __all__ = [
     "build_strategy",
     "load_trainable_state",
     "trainable_state",
+    "uses_teacher",
 ]

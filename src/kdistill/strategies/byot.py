@@ -28,7 +28,7 @@ from kdistill.batch import Batch, as_batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.features import FeatureTaps, default_feature_layers, find_module, unwrap_model
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.registry import STRATEGIES, teacher_free
 from kdistill.teachers import Teacher
 
 
@@ -118,6 +118,7 @@ def default_exit_layers(student: nn.Module) -> tuple[list[str], str]:
 
 
 @STRATEGIES.register("byot")
+@teacher_free
 def byot(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,

@@ -28,7 +28,7 @@ from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.features import unwrap_model
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.registry import STRATEGIES, teacher_free
 from kdistill.teachers import Teacher
 
 
@@ -92,6 +92,7 @@ class DeepMutualLearning(nn.Module):
 
 
 @STRATEGIES.register("dml")
+@teacher_free
 def dml(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,

@@ -49,6 +49,18 @@ def build_strategy(
     return STRATEGIES.build(name, teacher=teacher, **extra, **method_args)
 
 
+def teacher_free(builder: Any) -> Any:
+    """Mark a method that takes no pre-trained teacher (online or self-distillation, plain training): ``kdistill
+    run`` then trains none and compares the distilled student with the student trained alone."""
+    builder.uses_teacher = False
+    return builder
+
+
+def uses_teacher(name: str) -> bool:
+    """Whether the registered method ``name`` distils from a pre-trained teacher."""
+    return getattr(STRATEGIES.get(name), "uses_teacher", True)
+
+
 def method_temperature(name: str, method_args: dict[str, Any]) -> float:
     """The temperature the method distils at: the recipe's ``temperature``, else the method's default (1.0 for a
     method without one). Teachers that depend on it (a cache's top-k fill, an averaged ensemble) use this value."""

@@ -7,7 +7,7 @@ from torch import nn
 
 from kdistill.batch import Batch, forward_model
 from kdistill.losses import hard_label_cross_entropy
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.registry import STRATEGIES, teacher_free
 from kdistill.teachers import Teacher
 
 
@@ -21,6 +21,7 @@ class SupervisedStrategy(nn.Module):
 
 
 @STRATEGIES.register("supervised")
+@teacher_free
 def supervised(teacher: Teacher | None = None) -> SupervisedStrategy:
     """Cross-entropy on hard labels only (no teacher): baselines and teacher training."""
     return SupervisedStrategy()

@@ -310,6 +310,17 @@ def regime_notes(results: dict[str, Any]) -> list[str]:
             notes.append(f"- BYOT: the deepest exit trained with its shallow exits is {100 * (deepest - alone):+.2f} "
                          "points from the network trained alone (the paper reports gains on CIFAR-100 / ImageNet); "
                          "the shallow exits are still the useful part: cheaper exits at known accuracy.")
+    consistent = cells_of(results, "ensemble-consistent")
+    if consistent:
+        single = mean_of(consistent, "single_mean_accuracy")
+        gain = mean_of(consistent, "ensemble_accuracy") - single
+        student = mean_of(consistent, "distilled_accuracy") - single
+        control = mean_of(consistent, "student_alone_accuracy") - single
+        notes.append(f"- Ensemble, consistent teaching (1''): the ensemble gains {100 * gain:+.2f} points over one "
+                     f"member; the student distilled on the members' jittered views for "
+                     f"{consistent[0]['distill_epochs']} epochs {100 * student:+.2f}, the same student from labels "
+                     f"alone on that schedule {100 * control:+.2f}: the ensemble's own share of the student's "
+                     f"accuracy is {100 * (student - control):+.2f} points.")
     for name, label in (("ensemble-converged", "1'"), ("dml-converged", "2'")):
         cells = cells_of(results, name)
         if not cells:

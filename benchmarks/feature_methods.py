@@ -20,10 +20,13 @@ Method settings are the published ones (RepDistiller's β per method; DKD α = 1
 
 Resumable: each finished (dataset, pair, method, seed) cell is written to the JSON at once and skipped on a rerun;
 teacher weights and caches are kept in ``--work-dir``. Settings are stored in the JSON and a rerun with other settings
-refuses to mix them (use another ``--out``). One process per pair may run at once (the JSON is merged under a lock):
+refuses to mix them (use another ``--out``). Several processes may run at once (the JSON is merged under a lock): one
+per pair, or, once ``--teachers-only`` has built a pair's teacher and cache, one per seed (all but one with
+``--skip-timing``):
 
-    python benchmarks/feature_methods.py --pairs resnet56-resnet20 --teachers-only   # then, per pair, in parallel:
-    python benchmarks/feature_methods.py --pairs resnet56-resnet20
+    python benchmarks/feature_methods.py --pairs resnet56-resnet20 --teachers-only   # teacher + cache; then in parallel:
+    python benchmarks/feature_methods.py --pairs resnet56-resnet20 --seeds 0
+    python benchmarks/feature_methods.py --pairs resnet56-resnet20 --seeds 1 2 --skip-timing
     python benchmarks/feature_methods.py --smoke            # a few steps per method on tiny data, into /tmp
 """
 
@@ -261,7 +264,7 @@ def save(results: dict, out: Path) -> None:
 
 
 def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[str], out: Path, work_dir: Path,
-        teachers_only: bool = False) -> dict:
+        teachers_only: bool = False, timing: bool = True) -> dict:
     json_path = out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.exists() else {"cells": {}}
     stored = results.get("settings")
@@ -273,11 +276,12 @@ def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[st
     data = load_data(settings)
     for pair in pairs:
         teacher = teacher_for(pair, data, settings, work_dir, results, out)
-        if teachers_only:
-            continue
         _, student_name = PAIRS[pair]
         served = cached_teacher(pair, teacher, data, settings, work_dir, results, out)
-        time_methods(pair, teacher, served, data, settings, methods, results, out)
+        if teachers_only:
+            continue
+        if timing:
+            time_methods(pair, teacher, served, data, settings, methods, results, out)
         for seed in seeds:
             for column in methods:
                 key = f"{settings.dataset}/{pair}/{column}/seed{seed}"
@@ -307,7 +311,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="the students' transfer set size (0 = all training images)")
     parser.add_argument("--teacher-train-limit", type=int, default=Settings.teacher_train_limit or 0,
                         help="the teacher's training set size (0 = all training images)")
-    parser.add_argument("--teachers-only", action="store_true", help="train (or load) the teachers, then stop")
+    parser.add_argument("--teachers-only", action="store_true", help="train (or load) the teachers and build their caches, then stop")
+    parser.add_argument("--skip-timing", action="store_true",
+                        help="leave the cost cells to another process (several processes per pair, split by seed)")
     parser.add_argument("--test-limit", type=int, default=Settings.test_limit, help="0 = all test images")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--smoke", action="store_true", help="a few steps per method on tiny data, written to /tmp")
@@ -327,7 +333,8 @@ def main(argv: list[str] | None = None) -> int:
         args.work_dir = out.parent
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    results = run(settings, args.pairs, args.seeds, args.methods, out, args.work_dir, args.teachers_only)
+    results = run(settings, args.pairs, args.seeds, args.methods, out, args.work_dir, args.teachers_only,
+                  timing=not args.skip_timing)
     results["seeds"] = args.seeds
     save(results, out)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s")

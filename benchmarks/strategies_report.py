@@ -351,6 +351,9 @@ def render(results: dict[str, Any]) -> str:
         cells = cells_of(results, name)
         if cells:
             lines += ["", *section(cells)]
+            if len(cells) < len(seeds):  # a partial experiment says so under its table
+                ran = sorted(cell["seed"] for cell in cells)
+                lines += ["", f"Only seed(s) {ran} of {seeds} ran for this experiment: no ± shown, read it as one run."]
     notes = shortfalls(results)
     if notes:
         lines += ["", "## Where we fall short of the papers, and why we think so", "",

@@ -39,10 +39,12 @@ def render_markdown(results: dict, methods: list[str], timing_steps: int, timing
     transfer = (f"a stratified subset of {settings['train_limit']:,} training images"
                 if settings["train_limit"] else "all 60,000 training images")
     teacher_set = (f"{settings['teacher_train_limit']:,}" if settings.get("teacher_train_limit") else "all 60,000")
+    seeds = sorted({int(key.rsplit("seed", 1)[1]) for key in results["cells"]
+                    if "/seed" in key and "/teacher/" not in key})
     lines = [
         f"# Feature-distillation methods on {dataset}",
         "",
-        f"Test accuracy (%, mean ± std over seeds; last epoch, {settings['test_limit'] or 10000:,} test images). "
+        f"Test accuracy (%, mean ± std over seeds {seeds}; last epoch, {settings['test_limit'] or 10000:,} test images). "
         f"Students: {settings['epochs']} epochs on {transfer} (the transfer set). Teacher: one per pair, trained "
         f"{settings['teacher_epochs']} epochs on {teacher_set} training images (a superset of the transfer set), "
         "shared by all seeds. SGD momentum 0.9, "

@@ -15,7 +15,7 @@ def test_full_round_trip_is_fp16_exact():
 
 @pytest.mark.parametrize("temperature", [1.0, 4.0, 20.0])
 def test_topk_keeps_top_probabilities_and_remaining_mass(temperature):
-    logits = torch.randn(6, 12, dtype=torch.float64) * 3
+    logits = torch.randn(6, 12, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * 3
     k = 4
     decoded = decode(encode(logits, "topk", k, temperature), "topk", 12).double()
     true_p = torch.softmax(logits / temperature, -1)
@@ -30,7 +30,9 @@ def test_topk_keeps_top_probabilities_and_remaining_mass(temperature):
     mask = torch.ones_like(got_p, dtype=torch.bool).scatter(-1, top, False)
     rest = got_p[mask].view(6, 12 - k)
     torch.testing.assert_close(rest, rest[:, :1].expand_as(rest))
-    assert torch.equal(decoded.argmax(-1), logits.argmax(-1))
+    # the teacher's top class stays on top; fp16 storage may tie it with a runner-up closer than fp16 resolution
+    top_class = logits.argmax(-1, keepdim=True)
+    assert torch.equal(decoded.gather(-1, top_class).squeeze(-1), decoded.max(-1).values)
 
 
 def test_topk_with_k_at_least_classes_is_full():

@@ -311,7 +311,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="the students' transfer set size (0 = all training images)")
     parser.add_argument("--teacher-train-limit", type=int, default=Settings.teacher_train_limit or 0,
                         help="the teacher's training set size (0 = all training images)")
-    parser.add_argument("--teachers-only", action="store_true", help="train (or load) the teachers and build their caches, then stop")
+    parser.add_argument("--teachers-only", action="store_true",
+                        help="train (or load) the teachers and build their caches, then stop")
     parser.add_argument("--skip-timing", action="store_true",
                         help="leave the cost cells to another process (several processes per pair, split by seed)")
     parser.add_argument("--test-limit", type=int, default=Settings.test_limit, help="0 = all test images")

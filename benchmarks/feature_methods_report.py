@@ -44,7 +44,8 @@ def render_markdown(results: dict, methods: list[str], timing_steps: int, timing
     lines = [
         f"# Feature-distillation methods on {dataset}",
         "",
-        f"Test accuracy (%, mean ± std over seeds {seeds}; last epoch, {settings['test_limit'] or 10000:,} test images). "
+        f"Test accuracy (%, mean ± std over seeds {seeds}; last epoch, {settings['test_limit'] or 10000:,} test "
+        "images). "
         f"Students: {settings['epochs']} epochs on {transfer} (the transfer set). Teacher: one per pair, trained "
         f"{settings['teacher_epochs']} epochs on {teacher_set} training images (a superset of the transfer set), "
         "shared by all seeds. SGD momentum 0.9, "

@@ -353,7 +353,7 @@ def render(results: dict[str, Any]) -> str:
             lines += ["", *section(cells)]
             if len(cells) < len(seeds):  # a partial experiment says so under its table
                 ran = sorted(cell["seed"] for cell in cells)
-                lines += ["", f"Only seed(s) {ran} of {seeds} ran for this experiment: no ± shown, read it as one run."]
+                lines += ["", f"Only seed(s) {ran} of {seeds} ran for this experiment; its figures are over those alone."]
     notes = shortfalls(results)
     if notes:
         lines += ["", "## Where we fall short of the papers, and why we think so", "",

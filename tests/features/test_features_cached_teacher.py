@@ -9,12 +9,12 @@ from kdistill.errors import ConfigError
 from kdistill.features import default_feature_layers
 from kdistill.models import build_model
 from kdistill.strategies import build_strategy
-from kdistill.strategies.features_common import FEATURE_METHODS
+from kdistill.strategies import methods_where
 from kdistill.teachers import FrozenTeacher
 from kdistill.training import TrainConfig, train
 
 INPUT_SHAPE = (1, 12, 12)
-METHODS = sorted(FEATURE_METHODS)
+METHODS = methods_where(reads_features=True)
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from kdistill.errors import ConfigError, ShapeError
 from kdistill.features import count_extra_parameters
 from kdistill.models import build_model
 from kdistill.strategies import STRATEGIES, build_strategy, load_trainable_state, trainable_state
-from kdistill.strategies.features_common import FEATURE_METHODS
+from kdistill.strategies import methods_where
 from kdistill.teachers import EnsembleTeacher, FrozenTeacher
 from kdistill.training import TrainConfig, train
 
 INPUT_SHAPE = (1, 12, 12)  # the reference nets accept any H, W; small images keep the tests fast
 
-METHODS = sorted(FEATURE_METHODS | {"dkd"})
+METHODS = sorted(set(methods_where(reads_features=True)) | {"dkd"})
 NOT_ZERO_AT_A_COPY = {"crd"}  # contrastive: its heads and banks start random, so a copy does not give zero
 NUM_SAMPLES = 16
 
@@ -34,7 +34,7 @@ def models(seed=0, teacher="wrn_16_2"):
 
 def test_every_method_is_registered():
     assert {"fitnets", "at", "sp", "rkd", "pkt", "dkd", "crd"} <= set(STRATEGIES.names())
-    assert {"fitnets", "at", "sp", "rkd", "pkt", "crd"} <= FEATURE_METHODS
+    assert {"fitnets", "at", "sp", "rkd", "pkt", "crd"} <= set(methods_where(reads_features=True))
 
 
 @pytest.mark.parametrize("method", METHODS)

@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from kdistill.errors import ConfigError
-from kdistill.strategies import STRATEGIES, build_strategy, load_trainable_state, trainable_state
+from kdistill.strategies import STRATEGIES, MethodSpec, build_strategy, load_trainable_state, trainable_state
 from kdistill.teachers import FrozenTeacher
 
 NUM_CLASSES, BATCH = 4, 6
@@ -164,6 +164,8 @@ def test_build_strategy_passes_context_only_to_builders_that_declare_it(monkeypa
         received["with"] = {"student": student, "num_samples": num_samples}
         return nn.Identity()
 
+    without_context.spec = MethodSpec("test-without-context", without_context)
+    with_student.spec = MethodSpec("test-with-student", with_student)
     monkeypatch.setitem(STRATEGIES._builders, "test-without-context", without_context)
     monkeypatch.setitem(STRATEGIES._builders, "test-with-student", with_student)
     student = tiny_model(0)

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from kdistill.config.schema import Recipe
+from kdistill.config.schema import DistillSection, Recipe
 from kdistill.config.validate import from_dict
 from kdistill.errors import ConfigError
 
 DEFAULT_RECIPE = "quick"
+
+log = logging.getLogger("kdistill")
 
 
 def builtin_recipes() -> dict[str, Path]:
@@ -76,9 +79,27 @@ def load_recipe_dict(name_or_path: str = DEFAULT_RECIPE, overrides: list[str] | 
     path = resolve_recipe_path(name_or_path)
     data = read_yaml(path)
     data.setdefault("name", path.stem)
-    for text in overrides or []:
-        apply_override(data, *parse_override(text))
+    parsed = [parse_override(text) for text in overrides or []]
+    drop_other_methods_args(data, parsed)
+    for keys, value in parsed:
+        apply_override(data, keys, value)
     return data
+
+
+def drop_other_methods_args(data: dict[str, Any], overrides: list[tuple[list[str], Any]]) -> None:
+    """A recipe's ``distill.method_args`` belong to the method written beside them: when an override picks another
+    method, they are dropped (one method's loss weights mean nothing to another: AT's feature_weight 1000 makes
+    FitNets diverge), and the new method starts from its own defaults plus any ``distill.method_args.*`` overrides."""
+    distill = data.get("distill")
+    if not isinstance(distill, dict) or not distill.get("method_args"):
+        return
+    written_for = distill.get("method", DistillSection.method)
+    chosen = [value for keys, value in overrides if keys == ["distill", "method"]]
+    if chosen and chosen[-1] != written_for:
+        dropped = distill.pop("method_args")
+        log.warning("distill.method=%s replaces the recipe's %s: its method_args (%s) are not carried over; %s "
+                    "starts from its own defaults (`kdistill methods %s`)", chosen[-1], written_for,
+                    ", ".join(dropped), chosen[-1], chosen[-1])
 
 
 def load_recipe(name_or_path: str = DEFAULT_RECIPE, overrides: list[str] | None = None) -> Recipe:

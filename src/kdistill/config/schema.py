@@ -8,8 +8,9 @@ registered names.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
+from kdistill.arguments import NonNegativeInt, Positive, PositiveInt, Temperature
 from kdistill.errors import ConfigError
 from kdistill.training.config import TrainConfig
 
@@ -19,9 +20,9 @@ class DataSection:
     """Which dataset, and how it is split and batched."""
 
     dataset: str = "mnist"
-    val_size: int = 5000  # carved from the training set; the test set is never used for selection
-    train_limit: int | None = None  # use only this many training examples (after the validation carve)
-    eval_batch_size: int = 1000
+    val_size: NonNegativeInt = 5000  # carved from the training set; the test set is never used for selection
+    train_limit: PositiveInt | None = None  # use only this many training examples (after the validation carve)
+    eval_batch_size: PositiveInt = 1000
 
 
 @dataclass
@@ -30,11 +31,11 @@ class ModelSection:
 
     model: str = "mlp"
     model_args: dict[str, Any] = field(default_factory=dict)
-    jitter: int = 0  # random shifts of up to ±jitter pixels (Hinton et al. 2015 used 2 for the teacher)
+    jitter: NonNegativeInt = 0  # random shifts of up to ±jitter pixels (Hinton et al. 2015 used 2 for the teacher)
     weights: str | None = None  # teacher only: load these safetensors weights instead of training
     # teacher only: train this many networks (seeds seed, seed+1, ...: different initialisations and batch orders)
     # and distil their averaged probabilities (Hinton et al. 2015's ensemble); 1 = a single teacher
-    members: int = 1
+    members: PositiveInt = 1
     train: TrainConfig = field(default_factory=TrainConfig)
 
 
@@ -43,15 +44,15 @@ class CacheSection:
     """The teacher cache (kdistill.cache): teacher outputs computed once per (sample, view) and read from disk."""
 
     enabled: bool = False
-    views: int = 4  # stored jitter views per sample; epoch e trains on view (e - 1) mod views (1 if no jitter)
-    format: str = "full"  # full (fp16 logits) | topk (top-k fp16 logits + one fill logit for the rest)
-    topk: int = 10
-    temperature: float | None = None  # where the top-k fill is exact; None = distill.method_args.temperature or 1
+    views: PositiveInt = 4  # stored jitter views per sample; epoch e trains on view (e - 1) mod views (1 if no jitter)
+    format: Literal["full", "topk"] = "full"  # full (fp16 logits) | topk (top-k fp16 logits + one fill logit for the rest)
+    topk: PositiveInt = 10
+    temperature: Temperature | None = None  # where the top-k fill is exact; None = distill.method_args.temperature or 1
     features: list[str] = field(default_factory=list)  # teacher module names whose outputs are stored too
     dir: str | None = None  # cache folder; None = RUN_DIR/teacher-cache
-    shard_size: int = 4096  # samples per shard file
-    on_mismatch: str = "rebuild"  # rebuild | error: what to do with a cache built from other weights/data/settings
-    build_batch_size: int = 1024
+    shard_size: PositiveInt = 4096  # samples per shard file
+    on_mismatch: Literal["rebuild", "error"] = "rebuild"  # rebuild | error: what to do with a cache built from other weights/data/settings
+    build_batch_size: PositiveInt = 1024
 
 
 @dataclass
@@ -67,16 +68,16 @@ class DistillSection:
 class FinetuneSection:
     """Optional fine-tuning of the distilled student on hard labels; epochs = 0 skips it."""
 
-    epochs: int = 0
-    lr: float = 0.01
+    epochs: NonNegativeInt = 0
+    lr: Positive = 0.01
 
 
 @dataclass
 class ReportSection:
     """What the final report measures."""
 
-    latency_batch_sizes: list[int] = field(default_factory=lambda: [1, 256])
-    latency_repeats: int = 30
+    latency_batch_sizes: list[PositiveInt] = field(default_factory=lambda: [1, 256])
+    latency_repeats: PositiveInt = 30
     plots: bool = True
     reference_errors: dict[str, float] = field(default_factory=dict)  # published test errors, printed beside ours
     reference_source: str = ""
@@ -89,6 +90,9 @@ class Recipe:
     name: str = "custom"
     description: str = ""
     seed: int = 0
+    # torch threads for every stage: results depend on the thread count (parallel reductions sum in another order),
+    # so a recipe pins it and gives the same numbers on any machine; 1 is also bitwise-reproducible run to run
+    threads: PositiveInt = 1
     data: DataSection = field(default_factory=DataSection)
     teacher: ModelSection = field(default_factory=ModelSection)
     student: ModelSection = field(default_factory=ModelSection)

@@ -57,6 +57,7 @@ def build_report(
         "title": f"kdistill run: {recipe.name}",
         "recipe": recipe.name,
         "config": to_dict(recipe),
+        "environment": environment(),
         "models": rows,
         "notes": [
             f"dataset {recipe.data.dataset}: {len(data.train_labels)} train, {len(data.val_labels)} validation "
@@ -89,6 +90,16 @@ def build_report(
         report["plots"] = write_plots(run_dir, data, models, logits, results)
     write_report(run_dir, report)
     return report
+
+
+def environment() -> dict[str, Any]:
+    """What the numbers depend on beyond the recipe: versions, threads, machine."""
+    import os
+    import platform
+
+    return {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
+            "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
+            "cpu_count": os.cpu_count(), "system": platform.system()}
 
 
 def write_plots(

@@ -9,25 +9,27 @@ restarted with ``--resume`` skips finished stages and continues the interrupted 
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import logging
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
 
 from kdistill import distributed
 from kdistill.config import Recipe
 from kdistill.data import ArrayLoader
-from kdistill.features import count_extra_parameters
-from kdistill.experiment.models import build_seeded, check_class_counts, load_teacher_weights
+from kdistill.errors import ConfigError
+from kdistill.experiment.check import check_recipe, dry_run
+from kdistill.experiment.evaluate import build_report
+from kdistill.experiment.models import build_seeded, load_teacher_weights
 from kdistill.experiment.rundir import write_config
 from kdistill.experiment.splits import ExperimentData, prepare_data
-from kdistill.experiment.evaluate import build_report
-from kdistill.errors import ConfigError
+from kdistill.features import count_extra_parameters
 from kdistill.models import AveragedEnsemble
 from kdistill.strategies import build_strategy, method_temperature, uses_teacher
-from kdistill.strategies.features_common import FEATURE_METHODS
 from kdistill.teachers import FrozenTeacher
 from kdistill.training import TrainConfig, TrainResult, train
 
@@ -39,13 +41,11 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
 
     Under torchrun every rank runs this; rank 0 alone writes files and the report (other ranks return ``{}``).
     """
-    check_teacher_fits_method(recipe)
-    with_teacher = uses_teacher(recipe.distill.method)
-    data, teacher, teacher_result = prepare_teacher(recipe, run_dir, resume, with_teacher)
+    recipe, data = prepare_run(recipe, run_dir, resume)
+    teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume) if uses_teacher(recipe.distill.method) \
+        else (None, None)
     student_seed = recipe.seed + 1  # baseline and distilled student share this initialisation
     baseline = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
-    if teacher is not None:
-        check_class_counts(teacher, baseline, data.input_shape)
     baseline_result = train_stage(baseline, build_strategy("supervised"), data, recipe.student.train,
                                   recipe.student.jitter, recipe, run_dir / "baseline", resume, "baseline")
 
@@ -65,11 +65,13 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     results: dict[str, TrainResult | None] = {"teacher": teacher_result} if teacher is not None else {}
     results.update(baseline=baseline_result, distilled=distilled_result)
     if recipe.finetune.epochs > 0:
+        # a copy: fine-tuning must not change the distilled student the report's "distilled" row measures
+        finetuned = copy.deepcopy(distilled)
         finetune_config = dataclasses.replace(recipe.student.train, epochs=recipe.finetune.epochs,
                                               lr=recipe.finetune.lr, warmup_epochs=0.0)
-        results["finetuned"] = train_stage(distilled, build_strategy("supervised"), data, finetune_config,
+        results["finetuned"] = train_stage(finetuned, build_strategy("supervised"), data, finetune_config,
                                            recipe.student.jitter, recipe, run_dir / "finetuned", resume, "finetuned")
-        models["finetuned"] = distilled
+        models["finetuned"] = finetuned
     for model in models.values():
         model.cpu()
     if not distributed.context().is_main:
@@ -80,33 +82,34 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     return build_report(recipe, data, models, results, run_dir, teacher_cost=cost, extra_parameters=extra)
 
 
-def prepare_teacher(recipe: Recipe, run_dir: Path, resume: bool, with_teacher: bool = True,
-                    ) -> tuple[ExperimentData, nn.Module | None, TrainResult | None]:
-    """Write the config, load the data, train or load the teacher (shared by ``run`` and ``cache build``); no
-    teacher (None) when ``with_teacher`` is false."""
+def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, ExperimentData]:
+    """Everything before the first stage (shared by ``run`` and ``cache build``): pin the thread count, validate the
+    whole recipe (names, arguments, one dry training step on real samples), then - only then - create the run
+    directory and write the resolved config. Returns the checked recipe and the data."""
+    torch.set_num_threads(recipe.threads)  # the same numbers on any machine: results depend on the thread count
+    recipe = check_recipe(recipe)
+    data = prepare_data(recipe.data, recipe.seed)
+    dry_run(recipe, data)
     if distributed.context().is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, recipe)
         log.info("run directory: %s", run_dir)
-    data = prepare_data(recipe.data, recipe.seed)
-    log.info("data: %s, %d train / %d val / %d test", recipe.data.dataset, len(data.train_labels),
-             len(data.val_labels), len(data.test_labels))
-    if not with_teacher:
+    log.info("data: %s, %d train / %d val / %d test; %d thread(s)", recipe.data.dataset, len(data.train_labels),
+             len(data.val_labels), len(data.test_labels), recipe.threads)
+    if not uses_teacher(recipe.distill.method):
         log.info("method %s takes no pre-trained teacher: no teacher stage", recipe.distill.method)
-        return data, None, None
-    teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume)
-    return data, teacher, teacher_result
+    return recipe, data
 
 
 def build_teacher_cache(recipe: Recipe, run_dir: Path, resume: bool = True) -> dict[str, Any]:
     """``kdistill cache build``: the teacher stage, then the recipe's teacher cache; returns the cache summary."""
     from kdistill.cache.recipe import build_recipe_cache
 
-    check_teacher_fits_method(recipe)
     if not uses_teacher(recipe.distill.method):
         raise ConfigError(f"method '{recipe.distill.method}' takes no pre-trained teacher: there is no teacher "
                           "cache to build for it")
-    data, teacher, _ = prepare_teacher(recipe, run_dir, resume)
+    recipe, data = prepare_run(recipe, run_dir, resume)
+    teacher, _ = teacher_stage(recipe, data, run_dir, resume)
     cache, stats = build_recipe_cache(recipe, distillation_view(teacher, recipe), data.train_images,
                                       data.train_labels, run_dir, distributed.context())
     return {"folder": str(cache.folder), "views": cache.views, "format": cache.format, "bytes": cache.size_bytes(),
@@ -233,15 +236,3 @@ def distillation_view(teacher: nn.Module, recipe: Recipe) -> nn.Module:
     if isinstance(teacher, AveragedEnsemble):
         return teacher.at_temperature(method_temperature(recipe.distill.method, recipe.distill.method_args))
     return teacher
-
-
-def check_teacher_fits_method(recipe: Recipe) -> None:
-    """Refuse, before anything trains, a feature method with an ensemble teacher (it has no single layer to tap), and
-    a teacher cache for a method that uses no teacher (there is nothing to cache)."""
-    if not uses_teacher(recipe.distill.method) and recipe.distill.cache.enabled:
-        raise ConfigError(f"method '{recipe.distill.method}' takes no pre-trained teacher, so distill.cache has "
-                          "nothing to store; set distill.cache.enabled: false (or pick a method that uses a teacher)")
-    if recipe.teacher.members > 1 and recipe.distill.method in FEATURE_METHODS:
-        raise ConfigError(f"method '{recipe.distill.method}' reads one teacher network's intermediate layers, but "
-                          f"teacher.members={recipe.teacher.members} makes an ensemble; use teacher.members=1, or a "
-                          "logit method with the ensemble (hinton, dkd)")

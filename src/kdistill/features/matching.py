@@ -17,15 +17,31 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 from torch import nn
 
+from kdistill.arguments import Check
 from kdistill.errors import ConfigError
 from kdistill.features.taps import find_module, strip_wrapper_prefix, unwrap_model
 
 LayerPairs = list[tuple[str, str]]
 MATCHING_STRATEGIES = ("uniform", "last", "middle")
+
+
+def layer_spec_problem(value: Any) -> str | None:
+    """What is wrong with a recipe's ``layers`` value, or None (module names are checked against the models later)."""
+    if isinstance(value, str):
+        return None if value in MATCHING_STRATEGIES else f"must be one of {', '.join(MATCHING_STRATEGIES)} or a list " \
+            "of [student_layer, teacher_layer] pairs"
+    if isinstance(value, (list, tuple)) and value and all(
+            isinstance(pair, (list, tuple)) and len(pair) == 2 and all(isinstance(n, str) for n in pair)
+            for pair in value):
+        return None
+    return "must be uniform, last, middle or a non-empty list of [student_layer, teacher_layer] name pairs"
+
+
+LayerSpec = Annotated[Any, Check(layer_spec_problem)]  # a builder argument type: how layers are matched
 
 
 @dataclass(frozen=True)

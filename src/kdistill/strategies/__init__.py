@@ -1,8 +1,19 @@
 """Distillation strategies: one file per method, registered by name, one step contract."""
 
-from kdistill.strategies import hinton, supervised  # noqa: F401  (registers the methods)
-from kdistill.strategies import attention, crd, dkd, fitnets, pkt, rkd, similarity  # noqa: F401  (feature methods)
-from kdistill.strategies import byot, dml, specialist  # noqa: F401  (self-, mutual and class-specialised KD)
+from kdistill.strategies import (  # noqa: F401  (registers the methods)  # noqa: F401  (feature methods)  # noqa: F401  (self-, mutual and class-specialised KD)
+    attention,
+    byot,
+    crd,
+    dkd,
+    dml,
+    fitnets,
+    hinton,
+    pkt,
+    rkd,
+    similarity,
+    specialist,
+    supervised,
+)
 from kdistill.strategies.hinton import HintonStrategy
 from kdistill.strategies.registry import (
     STRATEGIES,
@@ -12,15 +23,20 @@ from kdistill.strategies.registry import (
     trainable_state,
     uses_teacher,
 )
+from kdistill.strategies.spec import MethodSpec, method_spec, methods_where, register_method
 from kdistill.strategies.supervised import SupervisedStrategy
 
 __all__ = [
     "STRATEGIES",
     "HintonStrategy",
+    "MethodSpec",
     "SupervisedStrategy",
-    "method_temperature",
     "build_strategy",
     "load_trainable_state",
+    "method_spec",
+    "method_temperature",
+    "methods_where",
+    "register_method",
     "trainable_state",
     "uses_teacher",
 ]

@@ -12,16 +12,17 @@ Channel counts may differ: the map averages over channels, so no connector is ne
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdistill.arguments import Positive, Temperature, Weight
 from kdistill.batch import Batch
 from kdistill.errors import ShapeError
 from kdistill.features import match_spatial, resolve_layer_pairs
-from kdistill.strategies.features_common import FeatureDistillation, feature_method, feature_model
+from kdistill.features.matching import LayerSpec
+from kdistill.strategies.features_common import FeatureDistillation, feature_model
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -53,16 +54,16 @@ class AttentionTransferLoss(nn.Module):
         return {"at": torch.stack(losses).sum()}
 
 
-@feature_method("at")
+@register_method("at", reads_features=True, search_space={"feature_weight": ("log", 100.0, 3000.0)})
 def attention(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
-    layers: Any = "uniform",
-    p: float = 2.0,
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 1000.0,
-    temperature: float = 4.0,
+    layers: LayerSpec = "uniform",
+    p: Positive = 2.0,
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 1000.0,
+    temperature: Temperature = 4.0,
 ) -> FeatureDistillation:
     """Attention transfer (Zagoruyko & Komodakis 2017): match normalised spatial attention maps of paired stages."""
     teacher_model = feature_model(teacher, "at")

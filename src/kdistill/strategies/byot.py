@@ -24,11 +24,12 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from kdistill.arguments import Temperature, Weight
 from kdistill.batch import Batch, as_batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.features import FeatureTaps, default_feature_layers, find_module, unwrap_model
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence
-from kdistill.strategies.registry import STRATEGIES, teacher_free
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -117,18 +118,19 @@ def default_exit_layers(student: nn.Module) -> tuple[list[str], str]:
     return layers[:-1], layers[-1]
 
 
-@STRATEGIES.register("byot")
-@teacher_free
+@register_method(
+    "byot", uses_teacher=False, search_space={"temperature": ("log", 1.0, 8.0), "soft_weight": ("uniform", 0.0, 1.0)},
+)
 def byot(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
     example_batch: Batch | None = None,
     exit_layers: list[str] | None = None,
     feature_layer: str | None = None,
-    temperature: float = 3.0,
-    exit_ce_weight: float = 0.7,
-    soft_weight: float = 0.3,
-    hint_weight: float = 0.03,
+    temperature: Temperature = 3.0,
+    exit_ce_weight: Weight = 0.7,
+    soft_weight: Weight = 0.3,
+    hint_weight: Weight = 0.03,
 ) -> BeYourOwnTeacher:
     """Be Your Own Teacher: shallow exits on the student's stages learn from its deepest exit (no teacher used)."""
     del teacher  # self-distillation: the deepest exit is the teacher

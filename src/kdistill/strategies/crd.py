@@ -20,22 +20,23 @@ Under DDP each rank keeps its own banks (not synchronised).
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdistill.arguments import Fraction, Positive, PositiveInt, Temperature, Weight
 from kdistill.batch import Batch
 from kdistill.errors import ConfigError, ShapeError
 from kdistill.features import resolve_layer_pairs
+from kdistill.features.matching import LayerSpec
 from kdistill.strategies.features_common import (
     FeatureDistillation,
-    feature_method,
     feature_model,
     pooled,
     probe_features,
 )
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 NCE_EPS = 1e-7
@@ -112,21 +113,21 @@ class CRDLoss(nn.Module):
             memory[index] = F.normalize(mixed, dim=1)
 
 
-@feature_method("crd")
+@register_method("crd", reads_features=True, needs_index=True, search_space={"feature_weight": ("log", 0.1, 8.0)})
 def crd(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
     example_batch: Batch | None = None,
     num_samples: int | None = None,
-    layers: Any = "last",
-    embed_dim: int = 128,
-    nce_k: int = 4096,
-    nce_t: float = 0.07,
-    momentum: float = 0.5,
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 0.8,
-    temperature: float = 4.0,
+    layers: LayerSpec = "last",
+    embed_dim: PositiveInt = 128,
+    nce_k: PositiveInt = 4096,
+    nce_t: Positive = 0.07,
+    momentum: Fraction = 0.5,
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 0.8,
+    temperature: Temperature = 4.0,
 ) -> FeatureDistillation:
     """Contrastive representation distillation (Tian et al. 2020): NCE against momentum memory banks."""
     teacher_model = feature_model(teacher, "crd")

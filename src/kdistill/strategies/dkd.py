@@ -18,11 +18,12 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdistill.arguments import NonNegativeInt, Temperature, Weight
 from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.losses.reduction import check_same_shape
 from kdistill.strategies.features_common import logit_terms, weighted_step
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -83,16 +84,16 @@ class DKDStrategy(nn.Module):
         return weighted_step(student_logits, terms, {"tckd": tckd, "nckd": nckd})
 
 
-@STRATEGIES.register("dkd")
+@register_method("dkd", search_space={"temperature": ("log", 1.0, 8.0), "beta": ("log", 1.0, 16.0)})
 def dkd(
     teacher: Teacher | None = None,
-    alpha: float = 1.0,
-    beta: float = 8.0,
-    temperature: float = 4.0,
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 1.0,
-    warmup_steps: int = 0,
+    alpha: Weight = 1.0,
+    beta: Weight = 8.0,
+    temperature: Temperature = 4.0,
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 1.0,
+    warmup_steps: NonNegativeInt = 0,
 ) -> DKDStrategy:
     """Decoupled KD (Zhao et al. 2022): α·TCKD + β·NCKD on logits, optional linear warm-up of its weight."""
     if teacher is None:

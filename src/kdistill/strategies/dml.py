@@ -24,11 +24,12 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kdistill.arguments import PositiveInt, Temperature, Weight
 from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.features import unwrap_model
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence
-from kdistill.strategies.registry import STRATEGIES, teacher_free
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -91,16 +92,17 @@ class DeepMutualLearning(nn.Module):
         return step
 
 
-@STRATEGIES.register("dml")
-@teacher_free
+@register_method(
+    "dml", uses_teacher=False, search_space={"temperature": ("log", 1.0, 8.0), "mutual_weight": ("log", 0.1, 10.0)},
+)
 def dml(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
-    num_peers: int = 1,
+    num_peers: PositiveInt = 1,
     peer_seed: int = 1000,
-    temperature: float = 1.0,
-    ce_weight: float = 1.0,
-    mutual_weight: float = 1.0,
+    temperature: Temperature = 1.0,
+    ce_weight: Weight = 1.0,
+    mutual_weight: Weight = 1.0,
 ) -> DeepMutualLearning:
     """Deep Mutual Learning: the student and num_peers re-initialised copies teach each other (no teacher used)."""
     del teacher  # online distillation: no pre-trained teacher takes part

@@ -11,9 +11,8 @@ where L is the method's own term; each unweighted term is logged under its name 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
 
 import torch
 from torch import nn
@@ -23,21 +22,8 @@ from kdistill.errors import ConfigError
 from kdistill.features import FeatureTaps
 from kdistill.features.matching import LayerPairs, StoredLayers
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.spec import methods_where
 from kdistill.teachers import Teacher
-
-FEATURE_METHODS: set[str] = set()  # methods that read intermediate features (need a single-network teacher)
-
-
-def feature_method(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Register a strategy builder under ``name`` and record that it reads intermediate features."""
-
-    def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
-        FEATURE_METHODS.add(name)
-        return STRATEGIES.register(name)(builder)
-
-    return decorator
-
 
 TeacherSide = nn.Module | StoredLayers  # the network to tap, or the layers a teacher cache stores
 
@@ -67,7 +53,7 @@ def feature_model(teacher: Teacher | None, method: str) -> TeacherSide:
         raise ConfigError(
             f"method '{method}' reads the teacher's intermediate features, which needs a single network teacher "
             f"(FrozenTeacher with .model) or a CachedTeacher storing features; got {type(teacher).__name__}. "
-            f"Feature methods: {', '.join(sorted(FEATURE_METHODS))}; with ensembles or precomputed outputs use "
+            f"Feature methods: {', '.join(methods_where(reads_features=True))}; with ensembles or precomputed outputs use "
             "hinton or dkd"
         )
     return model

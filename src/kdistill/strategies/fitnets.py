@@ -16,25 +16,26 @@ without the hint (the paper used KD in stage 2: set kd_weight > 0). The step cou
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdistill.arguments import NonNegativeInt, OneOf, Temperature, Weight
 from kdistill.batch import Batch
 from kdistill.errors import ConfigError
 from kdistill.features import build_connector, resolve_layer_pairs
-from kdistill.features.matching import LayerPairs
+from kdistill.features.matching import LayerPairs, LayerSpec
 from kdistill.strategies.features_common import (
-    feature_method,
+    TeacherSide,
     feature_model,
     logit_terms,
     probe_features,
-    TeacherSide,
     run_with_features,
     weighted_step,
 )
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -86,18 +87,18 @@ class FitNetsStrategy(nn.Module):
         return weighted_step(tapped.student_logits, terms)
 
 
-@feature_method("fitnets")
+@register_method("fitnets", reads_features=True, search_space={"feature_weight": ("log", 1.0, 1000.0)})
 def fitnets(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
     example_batch: Batch | None = None,
-    layers: Any = "middle",
-    connector: str = "always",
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 100.0,
-    temperature: float = 4.0,
-    hint_steps: int = 0,
+    layers: LayerSpec = "middle",
+    connector: Annotated[str, OneOf(("always", "auto", "none"))] = "always",
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 100.0,
+    temperature: Temperature = 4.0,
+    hint_steps: NonNegativeInt = 0,
 ) -> FitNetsStrategy:
     """FitNets (Romero et al. 2015): regress a teacher hint layer from a student layer; optional two-stage schedule."""
     teacher_model = feature_model(teacher, "fitnets")

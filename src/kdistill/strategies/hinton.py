@@ -5,13 +5,16 @@ loss = ce_weight · CE(y, σ(z_s)) + kd_weight · T² · KL(σ(z_t/T) ‖ σ(z_s
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import torch
 from torch import nn
 
+from kdistill.arguments import OneOf, Temperature, Weight
 from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError
 from kdistill.losses import hinton_kd_loss
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -35,13 +38,14 @@ class HintonStrategy(nn.Module):
         return {**terms, "output": student_logits}
 
 
-@STRATEGIES.register("hinton")
+@register_method("hinton", search_space={
+    "temperature": ("log", 1.0, 20.0), "ce_weight": ("uniform", 0.0, 1.0), "kd_weight": ("uniform", 0.0, 1.0)})
 def hinton(
     teacher: Teacher | None = None,
-    temperature: float = 4.0,
-    ce_weight: float = 0.1,
-    kd_weight: float = 0.9,
-    soft_loss: str = "kl",
+    temperature: Temperature = 4.0,
+    ce_weight: Weight = 0.1,
+    kd_weight: Weight = 0.9,
+    soft_loss: Annotated[str, OneOf(("kl", "soft_ce", "mse"))] = "kl",
 ) -> HintonStrategy:
     """Hinton KD: α·CE(y, σ(z_s)) + β·T²·KL(σ(z_t/T) ‖ σ(z_s/T)) (soft_loss: kl | soft_ce | mse)."""
     if teacher is None:

@@ -12,14 +12,15 @@ Widths may differ: only (B, B) matrices are compared.
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 from torch import nn
 
+from kdistill.arguments import Temperature, Weight
 from kdistill.batch import Batch
 from kdistill.features import resolve_layer_pairs
-from kdistill.strategies.features_common import FeatureDistillation, feature_method, feature_model, pooled
+from kdistill.features.matching import LayerSpec
+from kdistill.strategies.features_common import FeatureDistillation, feature_model, pooled
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -45,15 +46,15 @@ class PKTLoss(nn.Module):
         return {"pkt": torch.stack(losses).sum()}
 
 
-@feature_method("pkt")
+@register_method("pkt", reads_features=True, search_space={"feature_weight": ("log", 3000.0, 100000.0)})
 def pkt(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
-    layers: Any = "last",
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 30000.0,
-    temperature: float = 4.0,
+    layers: LayerSpec = "last",
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 30000.0,
+    temperature: Temperature = 4.0,
 ) -> FeatureDistillation:
     """Probabilistic knowledge transfer (Passalis & Tefas 2018): match cosine-similarity conditional distributions."""
     teacher_model = feature_model(teacher, "pkt")

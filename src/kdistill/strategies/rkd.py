@@ -13,15 +13,16 @@ embeddings of the paired layers,
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdistill.arguments import Temperature, Weight
 from kdistill.batch import Batch
 from kdistill.features import resolve_layer_pairs
-from kdistill.strategies.features_common import FeatureDistillation, feature_method, feature_model, pooled
+from kdistill.features.matching import LayerSpec
+from kdistill.strategies.features_common import FeatureDistillation, feature_model, pooled
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -67,17 +68,17 @@ class RKDLoss(nn.Module):
         return {"rkd": total, "rkd_distance": distance, "rkd_angle": angle}
 
 
-@feature_method("rkd")
+@register_method("rkd", reads_features=True, search_space={"feature_weight": ("log", 0.1, 10.0)})
 def rkd(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
-    layers: Any = "last",
-    distance_weight: float = 25.0,
-    angle_weight: float = 50.0,
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 1.0,
-    temperature: float = 4.0,
+    layers: LayerSpec = "last",
+    distance_weight: Weight = 25.0,
+    angle_weight: Weight = 50.0,
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 1.0,
+    temperature: Temperature = 4.0,
 ) -> FeatureDistillation:
     """Relational KD (Park et al. 2019): match normalised pairwise distances and triplet angles of embeddings."""
     teacher_model = feature_model(teacher, "rkd")

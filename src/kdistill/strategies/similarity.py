@@ -10,15 +10,16 @@ Only (B, B) matrices are compared, so feature widths may differ (no connector). 
 
 from __future__ import annotations
 
-from typing import Any
-
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from kdistill.arguments import Temperature, Weight
 from kdistill.batch import Batch
 from kdistill.features import resolve_layer_pairs
-from kdistill.strategies.features_common import FeatureDistillation, feature_method, feature_model
+from kdistill.features.matching import LayerSpec
+from kdistill.strategies.features_common import FeatureDistillation, feature_model
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -42,15 +43,15 @@ class SimilarityPreservingLoss(nn.Module):
         return {"sp": torch.stack(losses).sum()}
 
 
-@feature_method("sp")
+@register_method("sp", reads_features=True, search_space={"feature_weight": ("log", 300.0, 30000.0)})
 def similarity_preserving(
     teacher: Teacher | None = None,
     student: nn.Module | None = None,
-    layers: Any = "last",
-    ce_weight: float = 1.0,
-    kd_weight: float = 0.0,
-    feature_weight: float = 3000.0,
-    temperature: float = 4.0,
+    layers: LayerSpec = "last",
+    ce_weight: Weight = 1.0,
+    kd_weight: Weight = 0.0,
+    feature_weight: Weight = 3000.0,
+    temperature: Temperature = 4.0,
 ) -> FeatureDistillation:
     """Similarity-preserving KD (Tung & Mori 2019): match row-normalised batch similarity matrices."""
     teacher_model = feature_model(teacher, "sp")

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kdistill.arguments import Temperature, Weight
 from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError, ShapeError
 from kdistill.losses import hard_label_cross_entropy, kd_kl_divergence, softmax_with_temperature
-from kdistill.strategies.registry import STRATEGIES
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import ClassSubsetTeacher, Teacher
 
 
@@ -74,13 +75,14 @@ class SpecialistStrategy(nn.Module):
         return {"loss": loss, **step}
 
 
-@STRATEGIES.register("specialist")
+@register_method("specialist",
+                 search_space={"temperature": ("log", 1.0, 20.0), "ce_weight": ("uniform", 0.0, 1.0)})
 def specialist(
     teacher: Teacher | None = None,
     classes: list[int] | None = None,
-    temperature: float = 4.0,
-    ce_weight: float = 0.1,
-    kd_weight: float = 0.9,
+    temperature: Temperature = 4.0,
+    ce_weight: Weight = 0.1,
+    kd_weight: Weight = 0.9,
 ) -> SpecialistStrategy:
     """Class-specialised KD: teacher logits restricted to `classes`, renormalised at T (None = all classes)."""
     if teacher is None:

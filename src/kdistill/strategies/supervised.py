@@ -7,7 +7,7 @@ from torch import nn
 
 from kdistill.batch import Batch, forward_model
 from kdistill.losses import hard_label_cross_entropy
-from kdistill.strategies.registry import STRATEGIES, teacher_free
+from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
 
@@ -20,8 +20,7 @@ class SupervisedStrategy(nn.Module):
         return {"loss": ce, "output": logits, "ce": ce.detach()}
 
 
-@STRATEGIES.register("supervised")
-@teacher_free
+@register_method("supervised", uses_teacher=False)
 def supervised(teacher: Teacher | None = None) -> SupervisedStrategy:
     """Cross-entropy on hard labels only (no teacher): baselines and teacher training."""
     return SupervisedStrategy()

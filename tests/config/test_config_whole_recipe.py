@@ -1,0 +1,107 @@
+"""A whole recipe - method and model arguments included - is refused before any file is written or anything trains."""
+
+import logging
+
+import pytest
+
+from kdistill.cli import main
+from kdistill.config import load_recipe
+from kdistill.errors import ConfigError
+from kdistill.experiment.check import check_recipe
+
+FAST_DIGITS = [
+    "data.dataset=digits", "data.val_size=200", "teacher.train.epochs=1", "student.train.epochs=1",
+    "teacher.model_args.hidden=[16]", "student.model_args.hidden=[8]", "teacher.model_args.max_norm=null",
+    "report.latency_repeats=2", "report.latency_batch_sizes=[1]", "report.plots=false",
+]
+
+
+@pytest.fixture(autouse=True)
+def quiet_logging():
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("distill.method_args.temperature=abc", "'distill.method_args.temperature' must be a number"),
+    ("distill.method_args.temprature=4", "unknown key 'distill.method_args.temprature'; valid keys: temperature"),
+    ("distill.method_args.temperature=-1", "'distill.method_args.temperature' must be > 0, got -1.0"),
+    ("distill.method_args.temperature=.inf", "'distill.method_args.temperature' must be a finite number"),
+    ("distill.method_args.ce_weight=-1", "'distill.method_args.ce_weight' must be >= 0, got -1.0"),
+    ("distill.method_args.soft_loss=l2", "'distill.method_args.soft_loss' must be one of kl, soft_ce, mse"),
+    ("student.model=nope", "unknown model 'nope'; choose one of:"),
+    ("student.model_args.num_classes=9", "'student.model_args.num_classes' is set by kdistill from the dataset"),
+    ("student.model_args.hidden=[a]", "'student.model_args.hidden[0]' must be an integer"),
+    ("student.model_args.widht=3", "unknown key 'student.model_args.widht'; valid keys: hidden, dropout"),
+    ("teacher.model_args.dropout=yes", "'teacher.model_args.dropout' must be a number"),
+    ("distill.method=nope", "unknown distillation method 'nope'"),
+    ("student.train.lr=-0.1", "'student.train.lr' must be > 0"),
+    ("student.train.optimizer=rmsprop", "'student.train.optimizer' must be one of sgd, adam, adamw"),
+    ("threads=0", "'threads' must be >= 1"),
+])
+def test_bad_values_are_refused_by_name(override, expected):
+    with pytest.raises(ConfigError) as error:
+        check_recipe(load_recipe("quick", [override]))
+    assert expected in str(error.value)
+    assert "\n" not in str(error.value)
+
+
+def test_all_loss_weights_zero_is_refused():
+    recipe = load_recipe("quick", ["distill.method_args.ce_weight=0", "distill.method_args.kd_weight=0"])
+    with pytest.raises(ConfigError, match="every loss weight of method 'hinton' is 0"):
+        check_recipe(recipe)
+
+
+def test_checked_arguments_are_coerced():
+    recipe = check_recipe(load_recipe("quick", ["distill.method_args.temperature=8"]))
+    assert recipe.distill.method_args["temperature"] == 8.0 and isinstance(recipe.distill.method_args["temperature"],
+                                                                          float)
+
+
+@pytest.mark.parametrize("override, fragment", [
+    ("distill.method_args.temprature=4", "temprature"),
+    ("distill.method_args.ce_weight=-1", "ce_weight"),
+    ("student.model_args.num_classes=9", "num_classes"),
+    ("student.model=nope", "nope"),
+    # only found by the dry run on real samples: a layer the student does not have
+    ("distill.method=fitnets", "no_such_layer"),
+])
+def test_the_cli_refuses_before_writing_anything(tmp_path, capsys, override, fragment):
+    run_dir = tmp_path / "run"
+    extra = ["distill.method_args.layers=[[no_such_layer,layers.0]]"] if override == "distill.method=fitnets" else []
+    status = main(["run", "quick", *FAST_DIGITS, override, *extra, "--run-dir", str(run_dir)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert status == 2
+    assert len(err) == 1 and err[0].startswith("kdistill: error: ") and fragment in err[0], err
+    assert not run_dir.exists()  # no folder, no config.yaml, no teacher stage
+
+
+def test_a_model_that_cannot_take_the_inputs_is_refused_before_training(tmp_path, capsys):
+    run_dir = tmp_path / "run"
+    # four 2x2 poolings cannot fit an 8x8 digit: the dry run finds it, not the teacher's first step
+    status = main(["run", "quick", *FAST_DIGITS, "student.model=cnn", "student.model_args={channels: [4, 4, 4, 4]}",
+                   "--run-dir", str(run_dir)])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "student.model=cnn" in err and "\n" not in err
+    assert not run_dir.exists()
+
+
+def test_switching_method_does_not_carry_the_recipe_weights_over(caplog):
+    with caplog.at_level(logging.WARNING, logger="kdistill"):
+        recipe = load_recipe("features-fashion", ["distill.method=fitnets"])
+    assert recipe.distill.method == "fitnets" and recipe.distill.method_args == {}
+    assert "not carried over" in caplog.text
+    kept = load_recipe("features-fashion", ["distill.method=fitnets", "distill.method_args.feature_weight=10"])
+    assert kept.distill.method_args == {"feature_weight": 10}
+    same = load_recipe("features-fashion", ["distill.method=at"])
+    assert same.distill.method_args["feature_weight"] == 1000.0
+
+
+def test_every_shipped_recipe_passes_the_whole_check():
+    from kdistill.config import builtin_recipes
+
+    for name in builtin_recipes():
+        check_recipe(load_recipe(name))

@@ -2,11 +2,9 @@
 
 import pytest
 
-from kdistill.procedures import Splits
-from kdistill.data import split_validation
+from kdistill.procedures import load_splits
 
 
 @pytest.fixture(scope="session")
 def digit_splits(digits):
-    train_x, train_y, val_x, val_y = split_validation(digits.train_images, digits.train_labels, 200, seed=0)
-    return Splits(train_x, train_y, val_x, val_y, digits.test_images, digits.test_labels, 10)
+    return load_splits("digits", val_size=200, seed=0)

@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
 
-from kdistill.config import ModelSection
 from kdistill.errors import CheckpointError, ShapeError
 from kdistill.models import build_model
 from kdistill.training import load_weights
 from kdistill.training.seeding import seed_everything
 
 
-def build_seeded(section: ModelSection, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
-    """Same seed -> same initial weights: the baseline and the distilled student start from one initialisation."""
+def build_seeded(model: str, model_args: Mapping[str, Any], input_shape: tuple[int, ...], num_classes: int,
+                 seed: int) -> nn.Module:
+    """Same seed -> same initial weights: the baseline and the distilled student start from one initialisation.
+    The one seeded builder of every pipeline (``run``, procedures, benchmarks)."""
     seed_everything(seed)
-    return build_model(section.model, input_shape, num_classes, **section.model_args)
+    return build_model(model, input_shape, num_classes, **dict(model_args))
 
 
 def load_teacher_weights(model: nn.Module, path: str | Path) -> None:

@@ -45,11 +45,11 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume) if uses_teacher(recipe.distill.method) \
         else (None, None)
     student_seed = recipe.seed + 1  # baseline and distilled student share this initialisation
-    baseline = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
+    baseline = build_seeded(recipe.student.model, recipe.student.model_args, data.input_shape, data.num_classes, student_seed)
     baseline_result = train_stage(baseline, build_strategy("supervised"), data, recipe.student.train,
                                   recipe.student.jitter, recipe, run_dir / "baseline", resume, "baseline")
 
-    distilled = build_seeded(recipe.student, data.input_shape, data.num_classes, student_seed)
+    distilled = build_seeded(recipe.student.model, recipe.student.model_args, data.input_shape, data.num_classes, student_seed)
     distill_teacher, distill_batches, cache_info = distill_inputs(recipe, data, teacher, run_dir)
     # a cached teacher only answers for batches of its own views, so methods size their layers on one of those
     example_source = distill_batches if cache_info is not None else data.train_loader(2, 0, recipe.seed)
@@ -184,13 +184,13 @@ def teacher_stage(
         members, results = [], []
         for index in range(recipe.teacher.members):
             seed = recipe.seed + index  # a different initialisation and batch order per member
-            member = build_seeded(recipe.teacher, data.input_shape, data.num_classes, seed)
+            member = build_seeded(recipe.teacher.model, recipe.teacher.model_args, data.input_shape, data.num_classes, seed)
             results.append(train_stage(member, build_strategy("supervised"), data, recipe.teacher.train,
                                        recipe.teacher.jitter, recipe, run_dir / member_folder(index), resume,
                                        f"teacher {index + 1}/{recipe.teacher.members}", seed=seed))
             members.append(member)
         return AveragedEnsemble(members), results[0]
-    teacher = build_seeded(recipe.teacher, data.input_shape, data.num_classes, recipe.seed)
+    teacher = build_seeded(recipe.teacher.model, recipe.teacher.model_args, data.input_shape, data.num_classes, recipe.seed)
     if recipe.teacher.weights:
         load_teacher_weights(teacher, recipe.teacher.weights)
         log.info("teacher: loaded %s", recipe.teacher.weights)

@@ -9,11 +9,28 @@ another.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
 import torch
 from torch import nn
+
+
+def combine_member_logits(member_logits: torch.Tensor, temperature: float | torch.Tensor = 1.0,
+                          weights: torch.Tensor | None = None, combine: str = "probs") -> torch.Tensor:
+    """The one ensemble rule (used by :class:`AveragedEnsemble` and :class:`~kdistill.teachers.EnsembleTeacher`).
+
+    ``member_logits`` (N, ..., C); ``weights`` (N,) summing to 1 (None = equal). ``"probs"``: T · log Σ w_i
+    softmax(z_i / T), computed as a logsumexp (stable when some members are very confident), so softmax(out / T) is
+    exactly the weighted mean tempered distribution. ``"logits"``: Σ w_i z_i.
+    """
+    count = member_logits.shape[0]
+    if weights is None:
+        weights = torch.full((count,), 1.0 / count, device=member_logits.device)
+    weights = weights.view(-1, *([1] * (member_logits.dim() - 1)))
+    if combine == "logits":
+        return (weights * member_logits).sum(0)
+    log_probs = torch.log_softmax(member_logits.float() / temperature, dim=-1) + torch.log(weights)
+    return temperature * torch.logsumexp(log_probs, dim=0)
 
 
 class AveragedEnsemble(nn.Module):
@@ -33,8 +50,5 @@ class AveragedEnsemble(nn.Module):
         return AveragedEnsemble(list(self.members), temperature)
 
     def forward(self, inputs: torch.Tensor) -> torch.Tensor:  # (B, ...) -> (B, C)
-        temperature = self.temperature
-        log_probs = torch.stack([torch.log_softmax(member(inputs).float() / temperature, dim=-1)
-                                 for member in self.members])  # (N, B, C)
-        # log of the mean probability as a logsumexp: stable when members are very confident
-        return temperature * (torch.logsumexp(log_probs, dim=0) - math.log(len(self.members)))
+        member_logits = torch.stack([member(inputs).float() for member in self.members])  # (N, B, C)
+        return combine_member_logits(member_logits, self.temperature)

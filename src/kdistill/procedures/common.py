@@ -9,59 +9,34 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
 from torch import nn
 
 from kdistill.api import distill, evaluate, fit
-from kdistill.data import ArrayLoader, load_dataset, split_validation
-from kdistill.models import build_model
+from kdistill.config import DataSection
+from kdistill.data import ArrayLoader
+from kdistill.experiment.models import build_seeded
+from kdistill.experiment.splits import ExperimentData, prepare_data
 from kdistill.training import TrainResult
-from kdistill.training.seeding import seed_everything
 
 ModelSpec = Mapping[str, Any]  # {"model": registered name, "model_args": {...}}
 
 
-@dataclass
-class Splits:
-    """Train / validation (carved from the training set) / test arrays of one dataset."""
-
-    train_images: torch.Tensor  # (N, C, H, W)
-    train_labels: torch.Tensor  # (N,)
-    val_images: torch.Tensor
-    val_labels: torch.Tensor
-    test_images: torch.Tensor
-    test_labels: torch.Tensor
-    num_classes: int
-
-    @property
-    def input_shape(self) -> tuple[int, ...]:
-        return tuple(int(size) for size in self.train_images.shape[1:])
-
-    def with_train(self, images: torch.Tensor, labels: torch.Tensor) -> "Splits":
-        """The same splits with another training set (a transfer set, a subset)."""
-        return replace(self, train_images=images, train_labels=labels)
+Splits = ExperimentData  # train / validation (carved from train) / test: the same splits ``kdistill run`` uses
 
 
 def load_splits(dataset: str, val_size: int, seed: int, train_limit: int | None = None,
                 test_limit: int | None = None) -> Splits:
-    """Load a registered dataset and carve a seeded validation set out of its training set."""
-    data = load_dataset(dataset)
-    train_x, train_y, val_x, val_y = split_validation(data.train_images, data.train_labels, val_size, seed)
-    if train_limit is not None:
-        train_x, train_y = train_x[:train_limit], train_y[:train_limit]
-    test_x, test_y = data.test_images, data.test_labels
-    if test_limit is not None:
-        test_x, test_y = test_x[:test_limit], test_y[:test_limit]
-    return Splits(train_x, train_y, val_x, val_y, test_x, test_y, data.num_classes)
+    """A registered dataset split exactly as ``kdistill run`` splits it (seeded validation carve, stratified
+    ``train_limit`` / ``test_limit`` subsets)."""
+    return prepare_data(DataSection(dataset=dataset, val_size=val_size, train_limit=train_limit), seed, test_limit)
 
 
 def build_seeded_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:
-    """A registered model with seeded initial weights."""
-    seed_everything(seed)
-    return build_model(spec["model"], input_shape, num_classes, **dict(spec.get("model_args", {})))
+    """A registered model named as data (``{"model": ..., "model_args": ...}``) with seeded initial weights."""
+    return build_seeded(spec["model"], spec.get("model_args", {}), input_shape, num_classes, seed)
 
 
 def train_loader(images: torch.Tensor, labels: torch.Tensor, options: Mapping[str, Any], seed: int,

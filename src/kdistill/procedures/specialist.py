@@ -5,6 +5,8 @@ student trained on the subset from labels only. Accuracy is over test examples o
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -51,7 +53,9 @@ def specialist_experiment(
     train_x, _, train_pos = restrict_to_classes(splits.train_images, splits.train_labels, classes)
     val_x, _, val_pos = restrict_to_classes(splits.val_images, splits.val_labels, classes)
     test_x, _, test_pos = restrict_to_classes(splits.test_images, splits.test_labels, classes)
-    subset_splits = type(splits)(train_x, train_pos, val_x, val_pos, test_x, test_pos, len(classes))
+    subset_splits = replace(splits, train_images=train_x, train_labels=train_pos, val_images=val_x, val_labels=val_pos,
+                            test_images=test_x, test_labels=test_pos, num_classes=len(classes),
+                            class_names=[splits.class_names[c] for c in classes])
     student_seed = 1000 * seed + 11
     from_labels = build_seeded_model(student_model, splits.input_shape, len(classes), student_seed)
     fit_model(from_labels, train_x, train_pos, subset_splits, train, student_seed)

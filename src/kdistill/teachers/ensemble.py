@@ -15,6 +15,7 @@ from collections.abc import Sequence
 import torch
 
 from kdistill.batch import Batch
+from kdistill.models.ensemble import combine_member_logits
 from kdistill.teachers.base import Teacher
 
 
@@ -43,10 +44,5 @@ class EnsembleTeacher(Teacher):
 
     def teacher_logits(self, batch: Batch) -> torch.Tensor:
         member_logits = torch.stack([member(batch).float() for member in self.members])  # (N, ..., C)
-        weights = self.weights.view(-1, *([1] * (member_logits.dim() - 1)))
-        if self.combine == "logits":
-            return (weights * member_logits).sum(0)
-        # log Σ w_i softmax(z_i/T) computed as a logsumexp: stable when some members are very confident.
-        log_probs = torch.log_softmax(member_logits / self.temperature, dim=-1) + torch.log(weights)
-        return self.temperature * torch.logsumexp(log_probs, dim=0)
+        return combine_member_logits(member_logits, self.temperature, self.weights, self.combine)
 

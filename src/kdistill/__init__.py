@@ -1,21 +1,54 @@
-"""kdistill: knowledge distillation - teachers, students, losses, recipes and honest benchmarks."""
+"""kdistill: knowledge distillation - teachers, students, losses, recipes and honest benchmarks.
 
-from kdistill.api import distill, evaluate, fit
-from kdistill.errors import KdistillError
-from kdistill.teachers import ClassSubsetTeacher, EnsembleTeacher, FrozenTeacher, Teacher
-from kdistill.training import TrainConfig, TrainResult
+Names are imported on first use (PEP 562), so ``import kdistill`` - and every listing command of the CLI - does not
+pay for torch until something needs it.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
-__all__ = [
-    "ClassSubsetTeacher",
-    "EnsembleTeacher",
-    "FrozenTeacher",
-    "KdistillError",
-    "Teacher",
-    "TrainConfig",
-    "TrainResult",
-    "distill",
-    "evaluate",
-    "fit",
-]
+# public name -> module that defines it
+_EXPORTS = {
+    "distill": "kdistill.api",
+    "evaluate": "kdistill.api",
+    "fit": "kdistill.api",
+    "load_student": "kdistill.experiment.student",
+    "KdistillError": "kdistill.errors",
+    "ClassSubsetTeacher": "kdistill.teachers",
+    "EnsembleTeacher": "kdistill.teachers",
+    "FrozenTeacher": "kdistill.teachers",
+    "Teacher": "kdistill.teachers",
+    "TrainConfig": "kdistill.training",
+    "TrainResult": "kdistill.training",
+    # plugins: the decorators and argument types the built-ins use
+    "register_method": "kdistill.strategies.spec",
+    "register_model": "kdistill.models.registry",
+    "register_dataset": "kdistill.data.registry",
+    "load_plugins": "kdistill.plugins",
+    "Weight": "kdistill.arguments",
+    "Temperature": "kdistill.arguments",
+    "Positive": "kdistill.arguments",
+    "PositiveInt": "kdistill.arguments",
+    "NonNegativeInt": "kdistill.arguments",
+    "Fraction": "kdistill.arguments",
+    "Range": "kdistill.arguments",
+    "OneOf": "kdistill.arguments",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'kdistill' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

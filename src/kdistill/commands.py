@@ -173,24 +173,11 @@ def parse_shape(text: str) -> tuple[int, ...]:
 
 
 def run_dir_models(run_dir: Path) -> dict[str, tuple[torch.nn.Module, tuple[int, ...]]]:
-    """Rebuild each finished stage's model from a run directory and load its exported weights."""
-    from kdistill.data import load_dataset
-    from kdistill.experiment import read_config
-    from kdistill.models import build_model
-    from kdistill.training import load_weights
+    """Each finished stage's trained model, rebuilt from the run directory (see ``kdistill.load_student``)."""
+    from kdistill.experiment.student import finished_stages, load_student, read_model_description
 
-    recipe = read_config(run_dir)
-    dataset = load_dataset(recipe.data.dataset)
-    shape = dataset.input_shape
-    named = {}
-    for stage in ("teacher", "baseline", "distilled", "finetuned"):
-        weights = run_dir / stage / "student.safetensors"
-        if not weights.exists():
-            continue
-        section = recipe.teacher if stage == "teacher" else recipe.student
-        model = build_model(section.model, shape, dataset.num_classes, **section.model_args)
-        model.load_state_dict(load_weights(weights))
-        named[stage] = (model, shape)
+    shape = tuple(read_model_description(run_dir)["input_shape"])
+    named = {stage: (load_student(run_dir, stage), shape) for stage in finished_stages(run_dir)}
     if not named:
         raise ConfigError(f"{run_dir} has no trained models yet (no */student.safetensors)")
     return named

@@ -30,7 +30,8 @@ class Registry:
 
     def get(self, name: str) -> Callable[..., Any]:
         if name not in self._builders:
-            raise ConfigError(f"unknown {self.kind} '{name}'; choose one of: {', '.join(self.names())}")
+            raise ConfigError(f"unknown {self.kind} '{name}'; choose one of: {', '.join(self.names())} (your own "
+                              "ones: register them in a file and pass --plugin FILE.py)")
         return self._builders[name]
 
     def build(self, name: str, **kwargs: Any) -> Any:

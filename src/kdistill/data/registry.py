@@ -86,3 +86,8 @@ def digits(download: bool = True) -> ImageDataset:
         num_classes=10,
         class_names=[str(digit) for digit in range(10)],
     )
+
+
+def register_dataset(name: str):  # type: ignore[no-untyped-def]
+    """Decorator: register a dataset loader ``loader(download: bool = True) -> ImageDataset`` under ``name``."""
+    return DATASETS.register(name)

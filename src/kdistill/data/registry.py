@@ -11,8 +11,10 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from kdistill.data.converted import CONVERSIONS
 from kdistill.data.digits import load_digits_arrays
 from kdistill.data.fashion_mnist import FASHION_MNIST_CLASSES, load_fashion_mnist_arrays
+from kdistill.data.labels import check_label_range
 from kdistill.data.mnist import load_mnist_arrays
 from kdistill.registry import Registry
 
@@ -39,8 +41,16 @@ class ImageDataset:
 
 
 def load_dataset(name: str, download: bool = True) -> ImageDataset:
-    """Load a registered dataset; with ``download=False`` missing data raises DataError naming the fetch command."""
-    return DATASETS.get(name)(download=download)
+    """Load a registered dataset; with ``download=False`` missing data raises DataError naming the fetch command.
+
+    Labels outside [0, num_classes) raise DataError here, before any model sees them.
+    """
+    dataset = DATASETS.get(name)(download=download)
+    fix = (f"rebuild the cache with `kdistill data fetch {name}`" if name in CONVERSIONS
+           else f"fix the labels or num_classes of dataset '{name}'")  # fmt: skip
+    check_label_range(dataset.train_labels, dataset.num_classes, f"{name} training set", fix)
+    check_label_range(dataset.test_labels, dataset.num_classes, f"{name} test set", fix)
+    return dataset
 
 
 def uint8_to_float(images: np.ndarray) -> torch.Tensor:

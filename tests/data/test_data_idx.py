@@ -34,3 +34,34 @@ def test_decode_idx_files_and_bad_magic():
         parse_idx_labels(idx_images(images))
     with pytest.raises(DataError, match="missing"):
         decode_idx_files({})
+
+
+def _gzipped_files():
+    images, labels = np.zeros((2, 28, 28), np.uint8), np.array([0, 1])
+    files = {FILES["x_train"]: idx_images(images), FILES["y_train"]: idx_labels(labels),
+             FILES["x_test"]: idx_images(images), FILES["y_test"]: idx_labels(labels)}  # fmt: skip
+    return {name: gzip.compress(raw) for name, raw in files.items()}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "bad crc", "not gzip"])
+def test_damaged_gzip_is_one_line(damage):
+    files = _gzipped_files()
+    name = FILES["y_train"]
+    good = files[name]
+    files[name] = {"truncated": good[: len(good) // 2], "bad crc": good[:-8] + bytes(8), "not gzip": b"plain"}[damage]
+    with pytest.raises(DataError) as caught:
+        decode_idx_files(files, "/some/dir")
+    message = str(caught.value)
+    assert f"/some/dir file {name} is corrupt" in message and "kdistill data fetch fashion-mnist" in message
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("raw", [b"", b"\x00\x00\x08\x03", np.array([2051, -5, 28, 28], ">i4").tobytes()])
+def test_short_or_negative_image_header_is_data_error(raw):
+    with pytest.raises(DataError, match="not an idx3 image file"):
+        parse_idx_images(raw)
+
+
+def test_short_label_header_is_data_error():
+    with pytest.raises(DataError, match="not an idx1 label file"):
+        parse_idx_labels(b"\x00\x00")

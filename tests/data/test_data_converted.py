@@ -16,8 +16,9 @@ SCHEMA = image_schema(2, 2)
 
 def tiny_arrays():
     rng = np.random.default_rng(0)
-    return {"x_train": rng.integers(0, 256, (6, 2, 2), dtype=np.uint8), "y_train": np.arange(6, dtype=np.int64) % 3,
-            "x_test": rng.integers(0, 256, (3, 2, 2), dtype=np.uint8), "y_test": np.arange(3, dtype=np.int64)}  # fmt: skip
+    labels = np.arange(6, dtype=np.int64) % 3
+    return {"x_train": rng.integers(0, 256, (6, 2, 2), dtype=np.uint8), "y_train": labels,
+            "x_test": rng.integers(0, 256, (3, 2, 2), dtype=np.uint8), "y_test": labels[:3].copy()}
 
 
 class CountingConverter:

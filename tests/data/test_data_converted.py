@@ -131,6 +131,17 @@ def test_missing_source_message_survives_an_unverified_cache(tiny):
         load_converted(Conversion("tiny", SCHEMA, no_source), download=False)
 
 
+def test_full_disk_is_one_line(tiny, monkeypatch):
+    import kdistill.data.converted as converted
+
+    def no_space(path, **arrays):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(converted, "save_npz_atomic", no_space)
+    with pytest.raises(DataError, match=r"cannot write .*tiny.npz \(OSError: \[Errno 28\] No space left on device\)"):
+        load_converted(tiny, download=False)
+
+
 def test_npz_bytes_depend_only_on_the_arrays(tmp_path):
     """Two processes converting at once must write identical files, or one's record would not fit the other's file."""
     save_npz_atomic(tmp_path / "a.npz", **tiny_arrays())

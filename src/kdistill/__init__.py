@@ -18,6 +18,10 @@ _EXPORTS = {
     "fit": "kdistill.api",
     "load_student": "kdistill.experiment.student",
     "KdistillError": "kdistill.errors",
+    # bring your own data and models: sample ids for a plain DataLoader, logits out of any model output
+    "with_index": "kdistill.data.indexed",
+    "IndexedDataset": "kdistill.data.indexed",
+    "logits_of": "kdistill.outputs",
     "ClassSubsetTeacher": "kdistill.teachers",
     "EnsembleTeacher": "kdistill.teachers",
     "FrozenTeacher": "kdistill.teachers",

@@ -4,23 +4,28 @@
     result = kdistill.distill(teacher, student, train_loader, val_loader, temperature=4.0, epochs=10, lr=0.05)
     print(kdistill.evaluate(student, test_loader, teacher=teacher))
 
-Loaders may yield ``(inputs, labels)`` pairs (a plain ``DataLoader`` over a ``TensorDataset``) or batch dicts (see
-``kdistill.batch``). Keyword arguments that are :class:`TrainConfig` fields (epochs, lr, optimizer, schedule, ...)
-configure training; all others go to the distillation method (temperature, ce_weight, kd_weight, ...).
+Loaders may yield ``(inputs, labels)`` pairs (a plain ``DataLoader`` over a ``TensorDataset``), Hugging Face-style
+dicts (``input_ids``, ``attention_mask``, ``labels``) or batch dicts (see ``kdistill.batch``); models may return logits,
+a tuple (logits first) or an object with ``.logits`` (see ``kdistill.outputs``). A method that keeps per-sample state
+(CRD) needs sample ids: ``DataLoader(kdistill.with_index(dataset), ...)``.
+
+Keyword arguments that are :class:`TrainConfig` fields (epochs, lr, optimizer, schedule, ...) configure training; all
+others go to the distillation method (temperature, ce_weight, kd_weight, ...).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import inspect
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from torch import nn
 
-from kdistill.batch import as_batch
+from kdistill.batch import as_batch, require_index
 from kdistill.evaluation import classification_metrics, predict_logits
-from kdistill.strategies import build_strategy
+from kdistill.strategies import STRATEGIES, build_strategy
 from kdistill.teachers import FrozenTeacher, Teacher
 from kdistill.training import TrainConfig, TrainResult, train
 
@@ -32,6 +37,13 @@ def split_options(options: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]
     train_options = {key: value for key, value in options.items() if key in TRAIN_FIELDS}
     method_args = {key: value for key, value in options.items() if key not in TRAIN_FIELDS}
     return TrainConfig(**train_options), method_args
+
+
+def needs_index(method: str) -> bool:
+    """Whether ``method`` addresses per-sample state by ``batch["index"]``: its builder's ``needs_index`` flag, else
+    whether the builder is sized by ``num_samples`` (a memory bank over the training set, as CRD's)."""
+    builder = STRATEGIES.get(method)
+    return bool(getattr(builder, "needs_index", "num_samples" in inspect.signature(builder).parameters))
 
 
 def distill(
@@ -54,6 +66,8 @@ def distill(
     config, method_args = split_options(options)
     frozen = teacher if isinstance(teacher, Teacher) else FrozenTeacher(teacher.to(device))
     context = {"student": student, "example_batch": as_batch(next(iter(train_data)))}
+    if needs_index(method):  # fail before training, naming the adapter, rather than at the first step
+        require_index(context["example_batch"], f"method {method!r}")
     dataset = getattr(train_data, "dataset", None)
     if dataset is not None and hasattr(dataset, "__len__"):
         context["num_samples"] = len(dataset)

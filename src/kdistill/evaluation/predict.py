@@ -34,7 +34,7 @@ def predict_logits(
             batch = move_batch(as_batch(raw), device)
             if "labels" not in batch:
                 raise KdistillError("predict_logits needs labelled batches; the batch has no 'labels' key")
-            logits, labels = flatten_scored(_logits_of(forward_model(model, batch)), batch["labels"])
+            logits, labels = flatten_scored(forward_model(model, batch), batch["labels"])
             # float32 on the CPU: metrics are computed there, and bf16/fp16 logits would distort NLL and ECE.
             all_logits.append(logits.float().cpu())
             all_labels.append(labels.long().cpu())
@@ -55,12 +55,3 @@ def flatten_scored(logits: torch.Tensor, labels: torch.Tensor) -> tuple[torch.Te
         f"expected logits (B, C) with labels (B,) or logits (B, T, V) with labels (B, T); "
         f"got logits {tuple(logits.shape)} and labels {tuple(labels.shape)}"
     )
-
-
-def _logits_of(output: Any) -> torch.Tensor:
-    # Hugging Face models return an output object whose .logits is the tensor we want.
-    if isinstance(output, torch.Tensor):
-        return output
-    if hasattr(output, "logits"):
-        return output.logits
-    raise ShapeError(f"the model returned {type(output).__name__}; expected a logits tensor or an object with .logits")

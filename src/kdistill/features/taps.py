@@ -9,13 +9,17 @@ feature can never leak into the next step or be kept alive with its autograd gra
         logits = student(images)               # (B, C)
         features = taps.read()                 # {"layer2": (B, 32, 14, 14), "layer3": (B, 64, 7, 7)}
 
+Hugging Face models work as they are: modules are named as in ``model.named_modules()`` (``bert.encoder.layer.0``,
+``bert.pooler``), a block returning a tuple is tapped for its first item (the hidden states ``(B, T, H)``), and a
+submodel returning a ``ModelOutput`` for its first tensor (``last_hidden_state``).
+
 A model wrapped for DDP (or DataParallel) is unwrapped to its ``.module`` for the hooks (the forward still goes through
 the wrapper, so gradients are synchronised), and names may be given with or without the wrapper's ``module.`` prefix.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
@@ -51,13 +55,18 @@ def find_module(model: nn.Module, name: str) -> nn.Module:
     return modules[key]
 
 
-def _first_tensor(output: Any) -> torch.Tensor:
-    """A module may return a tuple (e.g. attention blocks): its first tensor is the feature."""
+def _first_tensor(output: Any, name: str) -> torch.Tensor:
+    """The feature in a module's output: a tensor as it is; a tuple/list's first item (a Hugging Face attention block
+    returns ``(hidden_states, attention_weights)``); a ``ModelOutput`` or dict's first tensor (``last_hidden_state``
+    of a tapped ``bert`` submodel)."""
+    if isinstance(output, (tuple, list)) and output:
+        output = output[0]
+    elif isinstance(output, Mapping):
+        output = next((value for value in output.values() if isinstance(value, torch.Tensor)), output)
     if isinstance(output, torch.Tensor):
         return output
-    if isinstance(output, (tuple, list)) and output and isinstance(output[0], torch.Tensor):
-        return output[0]
-    raise TypeError(f"cannot tap a module whose output is {type(output).__name__}; tap a module returning a tensor")
+    raise ConfigError(f"cannot tap {name!r}: its output is {type(output).__name__}, and a tap needs a tensor, a tuple "
+                      "whose first item is a tensor, or a ModelOutput; tap a module returning hidden states")
 
 
 class FeatureTaps:
@@ -86,7 +95,7 @@ class FeatureTaps:
 
     def _hook(self, name: str):
         def store(module: nn.Module, inputs: Any, output: Any) -> None:
-            self._features[name] = _first_tensor(output)  # a module run twice keeps its last output
+            self._features[name] = _first_tensor(output, name)  # a module run twice keeps its last output
 
         return store
 

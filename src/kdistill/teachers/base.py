@@ -12,10 +12,13 @@ import torch
 from torch import nn
 
 from kdistill.batch import Batch
+from kdistill.outputs import logits_of
 
 
 class Teacher(nn.Module):
-    """Base class: subclasses implement ``teacher_logits(batch)``; ``forward`` adds no-grad and detaching."""
+    """Base class: subclasses implement ``teacher_logits(batch)``; ``forward`` adds no-grad and detaching, and unpacks
+    a tuple or ``.logits`` output with :func:`~kdistill.outputs.logits_of` (so a subclass may return a model's raw
+    output)."""
 
     num_classes: int | None = None
 
@@ -26,7 +29,7 @@ class Teacher(nn.Module):
         # no_grad rather than inference_mode: the result is a *target* that the student's loss saves for backward,
         # and inference tensors cannot be saved for backward.
         with torch.no_grad():
-            return self.teacher_logits(batch).detach()
+            return logits_of(self.teacher_logits(batch)).detach()
 
     def train(self, mode: bool = True) -> "Teacher":
         # Ignore the request: a teacher with dropout active would give noisy, wrong soft targets.

@@ -10,20 +10,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from kdistill.batch import Batch
 from kdistill.teachers.base import Teacher
+from kdistill.teachers.frozen import as_teacher
 
 
 class ClassSubsetTeacher(Teacher):
-    """Wraps a teacher and keeps only ``classes`` (in that order) from its logits."""
+    """Wraps a teacher (or a plain model, frozen for you) and keeps only ``classes`` (in that order) from its logits."""
 
-    def __init__(self, teacher: Teacher, classes: Sequence[int]):
+    def __init__(self, teacher: Teacher | nn.Module, classes: Sequence[int]):
         super().__init__()
         classes = [int(c) for c in classes]
         if len(set(classes)) != len(classes) or not classes:
             raise ValueError(f"classes must be a non-empty list without repeats, got {classes}")
-        self.teacher = teacher
+        self.teacher = as_teacher(teacher)
         self.register_buffer("classes", torch.tensor(classes, dtype=torch.long), persistent=False)
         self.num_classes = len(classes)
 

@@ -13,18 +13,22 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
+from torch import nn
 
 from kdistill.batch import Batch
 from kdistill.models.ensemble import combine_member_logits
 from kdistill.teachers.base import Teacher
+from kdistill.teachers.frozen import as_teacher
 
 
 class EnsembleTeacher(Teacher):
-    """Averages several teachers' tempered probabilities or logits, with optional per-teacher weights."""
+    """Averages several teachers' tempered probabilities or logits, with optional per-teacher weights.
+
+    Members are :class:`Teacher` objects or plain models (each then wrapped in a :class:`FrozenTeacher`)."""
 
     def __init__(
         self,
-        teachers: Sequence[Teacher],
+        teachers: Sequence[Teacher | nn.Module],
         combine: str = "probs",
         temperature: float = 1.0,
         weights: Sequence[float] | None = None,
@@ -37,10 +41,10 @@ class EnsembleTeacher(Teacher):
         weights = [1.0] * len(teachers) if weights is None else list(weights)
         if len(weights) != len(teachers) or any(w < 0 for w in weights) or sum(weights) <= 0:
             raise ValueError(f"need {len(teachers)} non-negative weights with a positive sum, got {weights}")
-        self.members = torch.nn.ModuleList(teachers)
+        self.members = torch.nn.ModuleList(as_teacher(teacher) for teacher in teachers)
         self.combine, self.temperature = combine, temperature
         self.register_buffer("weights", torch.tensor(weights, dtype=torch.float32) / sum(weights), persistent=False)
-        self.num_classes = teachers[0].num_classes
+        self.num_classes = self.members[0].num_classes
 
     def teacher_logits(self, batch: Batch) -> torch.Tensor:
         member_logits = torch.stack([member(batch).float() for member in self.members])  # (N, ..., C)

@@ -1,4 +1,5 @@
-"""A single pre-trained network used as a teacher."""
+"""A single pre-trained network used as a teacher: any ``nn.Module`` - kdistill's, plain torch, or a Hugging Face
+model - whose output is a logits tensor, a tuple (logits first) or an object with ``.logits``."""
 
 from __future__ import annotations
 
@@ -22,3 +23,8 @@ class FrozenTeacher(Teacher):
         if self.num_classes is None:
             self.num_classes = int(logits.shape[-1])
         return logits
+
+
+def as_teacher(model: nn.Module) -> Teacher:
+    """``model`` itself when it is already a :class:`Teacher`, else ``FrozenTeacher(model)``."""
+    return model if isinstance(model, Teacher) else FrozenTeacher(model)

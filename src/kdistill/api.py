@@ -16,7 +16,6 @@ others go to the distillation method (temperature, ce_weight, kd_weight, ...).
 from __future__ import annotations
 
 import dataclasses
-import inspect
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from torch import nn
 
 from kdistill.batch import as_batch, require_index
 from kdistill.evaluation import classification_metrics, predict_logits
-from kdistill.strategies import STRATEGIES, build_strategy
+from kdistill.strategies import build_strategy, method_spec
 from kdistill.teachers import FrozenTeacher, Teacher
 from kdistill.training import TrainConfig, TrainResult, train
 
@@ -37,13 +36,6 @@ def split_options(options: dict[str, Any]) -> tuple[TrainConfig, dict[str, Any]]
     train_options = {key: value for key, value in options.items() if key in TRAIN_FIELDS}
     method_args = {key: value for key, value in options.items() if key not in TRAIN_FIELDS}
     return TrainConfig(**train_options), method_args
-
-
-def needs_index(method: str) -> bool:
-    """Whether ``method`` addresses per-sample state by ``batch["index"]``: its builder's ``needs_index`` flag, else
-    whether the builder is sized by ``num_samples`` (a memory bank over the training set, as CRD's)."""
-    builder = STRATEGIES.get(method)
-    return bool(getattr(builder, "needs_index", "num_samples" in inspect.signature(builder).parameters))
 
 
 def distill(
@@ -66,7 +58,7 @@ def distill(
     config, method_args = split_options(options)
     frozen = teacher if isinstance(teacher, Teacher) else FrozenTeacher(teacher.to(device))
     context = {"student": student, "example_batch": as_batch(next(iter(train_data)))}
-    if needs_index(method):  # fail before training, naming the adapter, rather than at the first step
+    if method_spec(method).needs_index:  # fail before training, naming the adapter, not at the first step
         require_index(context["example_batch"], f"method {method!r}")
     dataset = getattr(train_data, "dataset", None)
     if dataset is not None and hasattr(dataset, "__len__"):

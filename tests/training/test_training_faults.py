@@ -232,3 +232,25 @@ def test_labels_beyond_the_class_count_in_validation_are_named():
     x, y = data()
     with pytest.raises(ShapeError, match="validation: batch 1: labels range from 5 to 14"):
         fit(loader(x, y), loader(x, y + 5))
+
+
+class PythonBug(Broken):
+    def forward(self, x):
+        layers = []
+        return layers[0](x)  # a bug, not the data: IndexError "list index out of range"
+
+
+@pytest.mark.parametrize("make_inputs, expected", [
+    (lambda: torch.randn(16, 1, 4, 4), "cannot take the batch's inputs \\(16, 1, 4, 4\\)"),  # 4D into Linear(16)
+    (lambda: torch.randn(16, FEATURES).double(), "float64"),  # dtype mismatch
+])
+def test_other_input_mismatches_are_shape_errors(make_inputs, expected):
+    x, (_, y) = make_inputs(), data()
+    with pytest.raises(ShapeError, match=expected):
+        fit([(x, y[:16])], model=nn.Linear(FEATURES, CLASSES))
+
+
+def test_a_python_bug_in_forward_keeps_its_own_error():
+    x, y = data()
+    with pytest.raises(IndexError, match="list index out of range"):
+        fit(loader(x, y), model=PythonBug())

@@ -22,8 +22,10 @@ from kdistill.evaluation.checks import check_label_range, non_finite_summary
 # what a failed shape, dtype or index check inside torch raises; other exceptions are never reinterpreted
 STEP_FAILURES = (RuntimeError, ValueError, TypeError, IndexError)
 # words of torch's messages about inputs a layer cannot take ("mat1 and mat2 shapes cannot be multiplied", "expected
-# input[8, 1, 28, 28] to have 3 channels", "must have the same dtype", "index out of range in self", ...)
-INPUT_MISMATCH = re.compile(r"shape|size|dim|dtype|type|channel|expected|match|multipl|index", re.IGNORECASE)
+# input[8, 1, 28, 28] to have 3 channels", "must have the same dtype", "Input type (double) and bias type (float)",
+# "index out of range in self" from an embedding, "got an unexpected keyword argument" for dict inputs)
+INPUT_MISMATCH = re.compile(r"shape|size|dimension|dtype|type \(|channel|expected|must match|multipl|"
+                            r"out of range in self|same device", re.IGNORECASE)
 
 
 def count_batches(batches: Iterable, what: str) -> int:

@@ -102,6 +102,28 @@ def test_unrelated_runtime_errors_are_not_reworded():
         train(mlp(), BrokenStrategy(), loader(x, y), None, TrainConfig(epochs=1), progress=False)
 
 
+class PythonBug(Broken):
+    def forward(self, x):
+        layers = []
+        return layers[0](x)  # a bug, not the data: IndexError "list index out of range"
+
+
+@pytest.mark.parametrize("make_inputs, expected", [
+    (lambda: torch.randn(16, 1, 4, 4), "cannot take the batch's inputs \\(16, 1, 4, 4\\)"),  # 4D into Linear(16)
+    (lambda: torch.randn(16, FEATURES).double(), "float64"),  # dtype mismatch
+])
+def test_other_input_mismatches_are_shape_errors(make_inputs, expected):
+    x, (_, y) = make_inputs(), data()
+    with pytest.raises(ShapeError, match=expected):
+        fit([(x, y[:16])], model=nn.Linear(FEATURES, CLASSES))
+
+
+def test_a_python_bug_in_forward_keeps_its_own_error():
+    x, y = data()
+    with pytest.raises(IndexError, match="list index out of range"):
+        fit(loader(x, y), model=PythonBug())
+
+
 # --- loaders that cannot be trained on -------------------------------------------------------------------------
 
 def test_an_empty_loader_is_a_data_error_for_fit_and_distill():
@@ -233,24 +255,3 @@ def test_labels_beyond_the_class_count_in_validation_are_named():
     with pytest.raises(ShapeError, match="validation: batch 1: labels range from 5 to 14"):
         fit(loader(x, y), loader(x, y + 5))
 
-
-class PythonBug(Broken):
-    def forward(self, x):
-        layers = []
-        return layers[0](x)  # a bug, not the data: IndexError "list index out of range"
-
-
-@pytest.mark.parametrize("make_inputs, expected", [
-    (lambda: torch.randn(16, 1, 4, 4), "cannot take the batch's inputs \\(16, 1, 4, 4\\)"),  # 4D into Linear(16)
-    (lambda: torch.randn(16, FEATURES).double(), "float64"),  # dtype mismatch
-])
-def test_other_input_mismatches_are_shape_errors(make_inputs, expected):
-    x, (_, y) = make_inputs(), data()
-    with pytest.raises(ShapeError, match=expected):
-        fit([(x, y[:16])], model=nn.Linear(FEATURES, CLASSES))
-
-
-def test_a_python_bug_in_forward_keeps_its_own_error():
-    x, y = data()
-    with pytest.raises(IndexError, match="list index out of range"):
-        fit(loader(x, y), model=PythonBug())

@@ -63,25 +63,31 @@ def distill(
     count_batches(train_data, "train_data")  # before next(iter(...)): an empty loader would raise StopIteration
     frozen = teacher if isinstance(teacher, Teacher) else FrozenTeacher(teacher.to(device))
     example_batch = as_batch(next(iter(train_data)))
-    check_teacher_takes(frozen, example_batch, device)
     context = {"student": student, "example_batch": example_batch}
     dataset = getattr(train_data, "dataset", None)
     if dataset is not None and hasattr(dataset, "__len__"):
         context["num_samples"] = len(dataset)
-    strategy = build_strategy(method, teacher=frozen, context=context, **method_args)
-    with progress_logging(verbose):
-        return train(student, strategy, train_data, val_data, config, run_dir, resume, desc=method, device=device,
-                     progress=verbose)
+    try:
+        strategy = build_strategy(method, teacher=frozen, context=context, **method_args)
+        with progress_logging(verbose):
+            return train(student, strategy, train_data, val_data, config, run_dir, resume, desc=method,
+                         device=device, progress=verbose)
+    except STEP_FAILURES as error:  # the loop explains what the student cannot take; this, what the teacher cannot
+        explain_teacher_failure(frozen, example_batch, device, error)
+        raise
 
 
-def check_teacher_takes(teacher: Teacher, batch: dict[str, Any], device: str) -> None:
-    """Run the teacher once on a batch, so inputs it cannot take fail here with a message naming the teacher."""
+def explain_teacher_failure(teacher: Teacher, batch: dict[str, Any], device: str, error: Exception) -> None:
+    """After training failed with ``error``: a ShapeError if the teacher cannot take the first batch's inputs.
+
+    Only on failure: an extra teacher call up front would show the teacher a view the student never trains on.
+    """
     try:
         teacher(move_batch(batch, device))
-    except STEP_FAILURES as error:
+    except STEP_FAILURES as teacher_error:
         raise ShapeError(f"the teacher {type(teacher).__name__} cannot take the batch's inputs "
-                         f"{describe(batch.get('inputs'))}: {first_line(error)}; give the teacher the data it was "
-                         "trained on (same input shape)") from error
+                         f"{describe(batch.get('inputs'))}: {first_line(teacher_error)}; give the teacher the data "
+                         "it was trained on (same input shape)") from error
 
 
 def fit(

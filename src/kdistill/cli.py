@@ -125,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from kdistill.commands import dispatch
 
-        with environment(DEBUG_ENV, "1" if debug else os.environ.get(DEBUG_ENV)):  # seen by `--nproc N` processes
+        with environment(DEBUG_ENV, "1" if debug else None):  # seen by the processes `--nproc N` starts
             return dispatch(args)
     except KdistillError as error:
         if debug:

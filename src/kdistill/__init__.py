@@ -1,7 +1,7 @@
 """kdistill: knowledge distillation - teachers, students, losses, recipes and honest benchmarks.
 
-Names are imported on first use (PEP 562), so ``import kdistill`` - and every listing command of the CLI - does not
-pay for torch until something needs it.
+The public names below are imported on first use (PEP 562), so ``import kdistill`` - and with it every CLI start,
+including ``kdistill --help`` - does not pay for importing torch until something needs it.
 """
 
 from __future__ import annotations
@@ -47,10 +47,16 @@ __all__ = sorted(_EXPORTS)
 
 
 def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module 'kdistill' has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value  # later lookups skip this function
+    if name in _EXPORTS:
+        value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    else:  # `import kdistill; kdistill.models.MODELS` worked when this file imported everything eagerly
+        try:
+            value = importlib.import_module(f"{__name__}.{name}")
+        except ModuleNotFoundError as error:
+            if error.name != f"{__name__}.{name}":
+                raise
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
+    globals()[name] = value
     return value
 
 

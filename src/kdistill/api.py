@@ -11,6 +11,9 @@ a tuple (logits first) or an object with ``.logits`` (see ``kdistill.outputs``).
 
 Keyword arguments that are :class:`TrainConfig` fields (epochs, lr, optimizer, schedule, ...) configure training; all
 others go to the distillation method (temperature, ce_weight, kd_weight, ...).
+
+Both log one line per epoch to stderr when logging is not configured (``verbose=False`` or a logging config for the
+"kdistill" logger silences them), and turn data that does not fit the model into one-line KdistillErrors.
 """
 
 from __future__ import annotations
@@ -22,11 +25,14 @@ from typing import Any
 
 from torch import nn
 
-from kdistill.batch import as_batch, require_index
+from kdistill.batch import as_batch, move_batch, require_index
+from kdistill.errors import ShapeError
 from kdistill.evaluation import classification_metrics, predict_logits
+from kdistill.logs import progress_logging
 from kdistill.strategies import build_strategy, method_spec
 from kdistill.teachers import FrozenTeacher, Teacher
 from kdistill.training import TrainConfig, TrainResult, train
+from kdistill.training.faults import STEP_FAILURES, count_batches, describe, first_line
 
 TRAIN_FIELDS = {field.name for field in dataclasses.fields(TrainConfig)}
 
@@ -47,24 +53,47 @@ def distill(
     run_dir: str | Path | None = None,
     resume: bool = False,
     device: str = "cpu",
+    verbose: bool = True,
     **options: Any,
 ) -> TrainResult:
     """Train ``student`` to imitate ``teacher`` with a registered method (default: Hinton KD).
 
     ``teacher`` is any ``nn.Module`` (wrapped in a :class:`FrozenTeacher`: eval mode, no grad) or a ready
     :class:`Teacher` (ensemble, class subset, cached). With ``run_dir`` you get metrics.jsonl, checkpoints and
-    ``resume=True``. The student ends with the selected (best validation) weights.
+    ``resume=True``. The student ends with the selected (best validation) weights. ``verbose=False`` silences the
+    per-epoch log lines and the progress bar.
     """
     config, method_args = split_options(options)
+    count_batches(train_data, "train_data")  # before next(iter(...)): an empty loader would raise StopIteration
     frozen = teacher if isinstance(teacher, Teacher) else FrozenTeacher(teacher.to(device))
-    context = {"student": student, "example_batch": as_batch(next(iter(train_data)))}
+    example_batch = as_batch(next(iter(train_data)))
+    context = {"student": student, "example_batch": example_batch}
     if method_spec(method).needs_index:  # fail before training, naming the adapter, not at the first step
-        require_index(context["example_batch"], f"method {method!r}")
+        require_index(example_batch, f"method {method!r}")
     dataset = getattr(train_data, "dataset", None)
     if dataset is not None and hasattr(dataset, "__len__"):
         context["num_samples"] = len(dataset)
-    strategy = build_strategy(method, teacher=frozen, context=context, **method_args)
-    return train(student, strategy, train_data, val_data, config, run_dir, resume, desc=method, device=device)
+    try:
+        strategy = build_strategy(method, teacher=frozen, context=context, **method_args)
+        with progress_logging(verbose):
+            return train(student, strategy, train_data, val_data, config, run_dir, resume, desc=method,
+                         device=device, progress=verbose)
+    except STEP_FAILURES as error:  # the loop explains what the student cannot take; this, what the teacher cannot
+        explain_teacher_failure(frozen, example_batch, device, error)
+        raise
+
+
+def explain_teacher_failure(teacher: Teacher, batch: dict[str, Any], device: str, error: Exception) -> None:
+    """After training failed with ``error``: a ShapeError if the teacher cannot take the first batch's inputs.
+
+    Only on failure: an extra teacher call up front would show the teacher a view the student never trains on.
+    """
+    try:
+        teacher(move_batch(batch, device))
+    except STEP_FAILURES as teacher_error:
+        raise ShapeError(f"the teacher {type(teacher).__name__} cannot take the batch's inputs "
+                         f"{describe(batch.get('inputs'))}: {first_line(teacher_error)}; give the teacher the data "
+                         "it was trained on (same input shape)") from error
 
 
 def fit(
@@ -74,12 +103,18 @@ def fit(
     run_dir: str | Path | None = None,
     resume: bool = False,
     device: str = "cpu",
+    verbose: bool = True,
     **options: Any,
 ) -> TrainResult:
-    """Train ``model`` on hard labels (a teacher, or the student-from-scratch baseline) with the same loop."""
+    """Train ``model`` on hard labels (a teacher, or the student-from-scratch baseline) with the same loop.
+
+    ``verbose=False`` silences the per-epoch log lines and the progress bar.
+    """
     config, extra = split_options(options)
     strategy = build_strategy("supervised", **extra)
-    return train(model, strategy, train_data, val_data, config, run_dir, resume, desc="fit", device=device)
+    with progress_logging(verbose):
+        return train(model, strategy, train_data, val_data, config, run_dir, resume, desc="fit", device=device,
+                     progress=verbose)
 
 
 def evaluate(model: nn.Module, data: Iterable, teacher: nn.Module | None = None, device: str = "cpu") -> dict:

@@ -7,12 +7,18 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+from kdistill.cli_parsers import add_data_commands, add_procedure_commands, add_tabular_commands, tabular_available
 from kdistill.errors import KdistillError
+from kdistill.logs import LOG_DATE_FORMAT, LOG_FORMAT
 
 log = logging.getLogger("kdistill")
+DEBUG_ENV = "KDISTILL_DEBUG"
 
 EPILOG_RUN = """examples:
   kdistill run                                  # the default 'quick' recipe on real MNIST (3-5 min on 2 cores)
@@ -94,44 +100,56 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--weights", type=Path, default=None, help="safetensors weights to load into --model")
     profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
 
-    from kdistill.data.cli import add_data_commands
-
-    from kdistill.procedures.cli import add_procedure_commands
-
     add_data_commands(commands)
     add_procedure_commands(commands)
-    add_optional_commands(commands)
+    if tabular_available():  # the tabular extra's packages are installed
+        add_tabular_commands(commands)
     return parser
 
 
-def add_optional_commands(commands: argparse._SubParsersAction) -> None:
-    try:
-        from kdistill.tabular.cli import add_tabular_commands
-    except ImportError:  # the tabular extra's packages are not installed
-        return
-    add_tabular_commands(commands)
-
-
 def main(argv: list[str] | None = None) -> int:
+    """Run the CLI. A KdistillError ends in one line and status 2; other exceptions are bugs and keep their traceback.
+
+    ``--debug`` (or ``KDISTILL_DEBUG=1``, how ``--nproc`` passes it on to the torchrun processes) re-raises
+    KdistillErrors with their traceback and turns on kdistill's debug logs.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
-    logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
-                        format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
+    debug = args.debug or os.environ.get(DEBUG_ENV) == "1"
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT, datefmt=LOG_DATE_FORMAT)
+    # debug logs from kdistill only: a DEBUG root logger floods the console with matplotlib's font search
+    log.setLevel(logging.DEBUG if debug else logging.NOTSET)
     if args.command is None:
         parser.print_help()
         return 0
     try:
         from kdistill.commands import dispatch
 
-        return dispatch(args)
+        with environment(DEBUG_ENV, "1" if debug else None):  # seen by the processes `--nproc N` starts
+            return dispatch(args)
     except KdistillError as error:
-        if args.debug:
+        if debug:
             raise
         print(f"kdistill: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("kdistill: interrupted; continue with `kdistill run --resume RUN_DIR`", file=sys.stderr)
         return 130
+
+
+@contextmanager
+def environment(name: str, value: str | None) -> Iterator[None]:
+    """Set (or, with None, leave unset) an environment variable for the block, then restore it."""
+    previous = os.environ.get(name)
+    if value is not None:
+        os.environ[name] = value
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = previous
 
 
 if __name__ == "__main__":

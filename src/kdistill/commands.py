@@ -1,14 +1,20 @@
-"""What each CLI sub-command does (argument parsing lives in ``cli.py``)."""
+"""What each CLI sub-command does (argument parsing lives in ``cli.py``).
+
+Heavy libraries (torch, ...) are imported inside the commands that use them, so listings like ``kdistill recipes``
+start fast.
+"""
 
 from __future__ import annotations
 
 import argparse
 import logging
 from pathlib import Path
-
-import torch
+from typing import TYPE_CHECKING
 
 from kdistill.errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 log = logging.getLogger("kdistill")
 
@@ -134,6 +140,8 @@ def report(args: argparse.Namespace) -> int:
 
 
 def profile(args: argparse.Namespace) -> int:
+    import torch
+
     from kdistill.config import parse_override
     from kdistill.evaluation import profile_model
 

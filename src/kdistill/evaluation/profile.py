@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 import tempfile
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +13,7 @@ import torch
 from safetensors.torch import save_model
 from torch import nn
 from torch.utils.flop_counter import FlopCounterMode
+from tqdm.auto import tqdm
 
 from kdistill.batch import batch_size as batch_size_of
 from kdistill.batch import forward_model
@@ -40,12 +41,14 @@ def flops_per_sample(model: nn.Module, example_inputs: Inputs) -> int:
 
 
 def latency_ms(
-    model: nn.Module, example_single: Inputs, batch_size: int, repeats: int = 30, warmup: int = 5
+    model: nn.Module, example_single: Inputs, batch_size: int, repeats: int = 30, warmup: int = 5,
+    on_pass: Callable[[], object] | None = None,
 ) -> float:
     """Median wall-clock milliseconds of one forward pass on a batch of ``batch_size`` copies of ``example_single``.
 
     ``example_single`` has batch dim 1 and lives on the device to time. Median, not mean: a stray scheduler hiccup
     should not move the number. Runs in eval mode under ``inference_mode``; CUDA is synchronised around each pass.
+    ``on_pass`` is called after every pass (a progress bar's ``update``).
     """
     if batch_size_of({"inputs": example_single}) != 1:
         raise ShapeError("latency_ms needs example_single with batch dimension 1, e.g. x[:1]")
@@ -62,6 +65,8 @@ def latency_ms(
                 torch.cuda.synchronize()
             if step >= warmup:
                 timings.append((time.perf_counter() - start) * 1000.0)
+            if on_pass is not None:
+                on_pass()
     return statistics.median(timings)
 
 
@@ -74,18 +79,23 @@ def weights_size_bytes(model: nn.Module) -> int:
 
 
 def profile_model(
-    model: nn.Module, example_single: Inputs, batch_sizes: Sequence[int] = (1, 256), repeats: int = 30
+    model: nn.Module, example_single: Inputs, batch_sizes: Sequence[int] = (1, 256), repeats: int = 30,
+    desc: str = "profile", progress: bool = False,
 ) -> dict[str, Any]:
     """``{"params", "flops_per_sample", "latency_ms": {"1": ms, "256": ms}, "size_bytes"}`` for a report.
 
-    Latency keys are strings so the dict survives a JSON round trip unchanged.
+    Latency keys are strings so the dict survives a JSON round trip unchanged. ``progress=True`` shows a bar (on a
+    terminal) labelled ``desc`` over the timed forward passes, which dominate: large batches of a big model take long.
     """
-    return {
-        "params": count_parameters(model),
-        "flops_per_sample": flops_per_sample(model, example_single),
-        "latency_ms": {str(size): latency_ms(model, example_single, size, repeats=repeats) for size in batch_sizes},
-        "size_bytes": weights_size_bytes(model),
-    }
+    row: dict[str, Any] = {"params": count_parameters(model),
+                           "flops_per_sample": flops_per_sample(model, example_single)}
+    warmup = 5
+    with tqdm(total=len(batch_sizes) * (warmup + repeats), desc=desc, leave=False,
+              disable=None if progress else True, mininterval=0.5) as bar:
+        row["latency_ms"] = {str(size): latency_ms(model, example_single, size, repeats, warmup, on_pass=bar.update)
+                             for size in batch_sizes}
+    row["size_bytes"] = weights_size_bytes(model)
+    return row
 
 
 def _repeat_rows(inputs: Inputs, batch_size: int) -> Inputs:

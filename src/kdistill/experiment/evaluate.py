@@ -41,13 +41,18 @@ def build_report(
     ``extra_parameters``: per model, parameters trained alongside it but not exported (a method's connectors).
     """
     test_batches = data.eval_loader("test", recipe.data.eval_batch_size)
-    logits = {name: predict_logits(model, test_batches)[0] for name, model in models.items()}
+    log.info("evaluation: %s on %d test samples, then latency at batch sizes %s", ", ".join(models),
+             len(data.test_labels), recipe.report.latency_batch_sizes)
+    logits = {name: predict_logits(model, test_batches, desc=f"test {name}", progress=True)[0]
+              for name, model in models.items()}
     example = data.test_images[:1]  # (1, C, H, W)
     rows: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         teacher_logits = logits.get("teacher") if name != "teacher" else None
         row = classification_metrics(logits[name], data.test_labels, teacher_logits)
-        row.update(profile_model(model, example, recipe.report.latency_batch_sizes, recipe.report.latency_repeats))
+        row.update(profile_model(model, example, recipe.report.latency_batch_sizes, recipe.report.latency_repeats,
+                                 desc=f"latency {name}", progress=True))
+        log.info("evaluation: %s", summary_line(name, row))
         result = results.get(name)
         row["train_seconds"] = result.seconds if result is not None else None
         row["extra_training_parameters"] = (extra_parameters or {}).get(name, 0)
@@ -87,6 +92,7 @@ def build_report(
             for name, errors in recipe.report.reference_errors.items()
         }
     if recipe.report.plots:
+        log.info("evaluation: plotting curves, reliability and confusion")
         report["plots"] = write_plots(run_dir, data, models, logits, results)
     write_report(run_dir, report)
     return report
@@ -100,6 +106,12 @@ def environment() -> dict[str, Any]:
     return {"torch": torch.__version__, "python": platform.python_version(), "threads": torch.get_num_threads(),
             "machine": platform.machine(), "processor": platform.processor() or platform.machine(),
             "cpu_count": os.cpu_count(), "system": platform.system()}
+
+
+def summary_line(name: str, row: dict[str, Any]) -> str:
+    latency = ", ".join(f"{ms:.2f} ms at batch {size}" for size, ms in row["latency_ms"].items())
+    return (f"{name} test accuracy {100 * row['accuracy']:.2f}% ({row['errors']} errors), {row['params']:,} params, "
+            f"latency {latency}")
 
 
 def write_plots(

@@ -12,22 +12,10 @@ from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
-from typing import Any
 
+from kdistill.cli_parsers import add_procedure_commands  # noqa: F401  (defined there, without heavy imports)
 from kdistill.procedures.registry import PROCEDURES
 from kdistill.procedures.spec import builtin_specs, load_spec, read_yaml, run_spec
-
-
-def add_procedure_commands(subparsers: Any) -> None:
-    procedure = subparsers.add_parser("procedure", help="run an experiment-level distillation procedure")
-    commands = procedure.add_subparsers(dest="procedure_command", required=True)
-    commands.add_parser("list", help="list the registered procedures and the shipped specs")
-    run = commands.add_parser("run", help="run a procedure spec (builtin name or .yaml file)",
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    run.add_argument("spec", help=f"builtin spec ({', '.join(sorted(builtin_specs()))}) or a .yaml file")
-    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. args.omitted=[7] seed=1")
-    run.add_argument("--out", type=Path, default=Path("runs/procedure"), help="output folder")
 
 
 def run_procedure_command(args: argparse.Namespace) -> int:

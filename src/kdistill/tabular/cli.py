@@ -16,38 +16,11 @@ from typing import Any
 
 import pandas as pd
 
-from kdistill.augment.tabular import AUGMENTERS
+from kdistill.cli_parsers import add_tabular_commands  # noqa: F401  (defined there, without heavy imports)
 from kdistill.errors import ConfigError, DataError
-from kdistill.tabular import STUDENTS, TEACHERS, DistilledClassifier, DistilledRegressor
+from kdistill.tabular import TEACHERS, DistilledClassifier, DistilledRegressor
 from kdistill.tabular.export import load_student, save_student, tree_picture, tree_text
 from kdistill.tabular.report import student_report
-
-
-def add_tabular_commands(subparsers: Any) -> None:
-    tabular = subparsers.add_parser("tabular", help="distil tabular ensembles into small scikit-learn models")
-    commands = tabular.add_subparsers(dest="tabular_command", required=True)
-    fit = commands.add_parser(
-        "fit", help="train (or take) a teacher, distil it into a student, save the student and a report",
-        description="Distil a tabular ensemble (a CSV or Parquet table) into a small student; save it and a report.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    fit.add_argument("--data", required=True, type=Path, help="table to learn from: .csv or .parquet")
-    fit.add_argument("--target", required=True, help="name of the column to predict")
-    fit.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
-                     help="auto: classification for string/categorical/boolean targets or <= 20 distinct integers")
-    fit.add_argument("--teacher", default="lightgbm",
-                     help=f"teacher to train ({', '.join(TEACHERS.names())}) or a fitted teacher saved as FILE.skops")
-    fit.add_argument("--student", default="tree", choices=STUDENTS.names(), help="student model")
-    fit.add_argument("--max-depth", type=int, default=6, help="tree student: maximum depth")
-    fit.add_argument("--max-leaf-nodes", type=int, default=None, help="tree student: maximum number of leaves")
-    fit.add_argument("--augmentation", default="gibbs", choices=[*AUGMENTERS.names(), "none"],
-                     help="how synthetic transfer rows are drawn (gibbs = FAST-DAD, munge = Bucila et al. 2006)")
-    fit.add_argument("--multiplier", type=float, default=2.0, help="synthetic rows per training row")
-    fit.add_argument("--temperature", type=float, default=1.0, help="classification: softmax temperature T")
-    fit.add_argument("--label-weight", type=float, default=0.0, help="weight of the true labels on real rows (0-1)")
-    fit.add_argument("--test-size", type=float, default=0.2, help="share of rows held out for the report")
-    fit.add_argument("--seed", type=int, default=0, help="random seed (split, teacher, augmentation, student)")
-    fit.add_argument("--out", type=Path, default=Path("runs/tabular"), help="output folder")
-    fit.add_argument("--tree-format", choices=("text", "png", "both"), default="both", help="tree students: how to render")
 
 
 def read_table(path: Path) -> pd.DataFrame:

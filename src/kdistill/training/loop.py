@@ -24,9 +24,16 @@ from tqdm.auto import tqdm
 from kdistill import distributed
 from kdistill.atomic import atomic_write_text
 from kdistill.batch import as_batch, batch_size, move_batch
-from kdistill.errors import NonFiniteLossError
+from kdistill.errors import DataError
 from kdistill.training.checkpoint import TrainingState, load_checkpoint, load_weights, save_checkpoint, save_weights
 from kdistill.training.config import TrainConfig
+from kdistill.training.faults import (
+    STEP_FAILURES,
+    check_validation_batches,
+    count_batches,
+    explain_step_failure,
+    non_finite_loss_error,
+)
 from kdistill.training.history import append_record, rewrite_records
 from kdistill.training.optim import build_optimizer, build_scheduler
 from kdistill.training.running import RunningMeans
@@ -54,6 +61,7 @@ def train(
     resume: bool = False,
     desc: str = "train",
     device: str | torch.device = "cpu",
+    progress: bool = True,
 ) -> TrainResult:
     """Train ``student`` with ``strategy`` and return its history; the student ends with the selected weights.
 
@@ -64,10 +72,16 @@ def train(
     Under torchrun (see ``kdistill.distributed``) the student is wrapped in DistributedDataParallel, epoch metrics are
     summed over ranks, and only rank 0 logs and writes files; ``train_batches`` must be this rank's shard.
     ``config.precision == "bf16"`` runs the step under bf16 autocast (losses compute in float32).
+
+    Data the model cannot take (input shapes, label range or dtype, NaN/inf, empty or one-shot loaders) ends in a
+    one-line KdistillError (see ``kdistill.training.faults``). ``progress=False`` hides the per-step progress bar.
     """
     stage_dir = Path(run_dir) if run_dir is not None else None
     if stage_dir is not None and resume and (stage_dir / "done.json").exists():
         return finished_result(stage_dir, student)
+    steps_per_epoch = count_batches(train_batches, "train_data")
+    if val_batches is not None:
+        check_validation_batches(val_batches)
     is_main = distributed.context().is_main
     writer_dir = stage_dir if is_main else None  # rank 0 alone writes metrics and checkpoints
     student.to(device)
@@ -76,7 +90,6 @@ def train(
     strategy_parameters = [p for p in strategy.parameters() if p.requires_grad]
     parameters = list(student.parameters()) + strategy_parameters
     optimizer = build_optimizer(parameters, config)
-    steps_per_epoch = max(1, len(train_batches))  # type: ignore[arg-type]
     scheduler = build_scheduler(optimizer, config, steps_per_epoch)
 
     state = TrainingState(0, {}, {}, [], -math.inf, -1)
@@ -103,17 +116,21 @@ def train(
         strategy.train()
         running = RunningMeans()
         bar = tqdm(train_batches, desc=f"{desc} {epoch}/{config.epochs}", leave=False,
-                   disable=None if is_main else True, mininterval=0.5)
+                   disable=None if is_main and progress else True, mininterval=0.5)
         for step_index, raw in enumerate(bar):
             batch = move_batch(as_batch(raw), device)
-            with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=config.precision == "bf16"):
-                step = strategy(batch, model)
+            try:
+                with torch.autocast(torch.device(device).type, torch.bfloat16, enabled=config.precision == "bf16"):
+                    step = strategy(batch, model)
+            except STEP_FAILURES as error:
+                explained = explain_step_failure(error, batch, student)
+                if explained is None:
+                    raise
+                raise explained from error
             loss = step["loss"]
             if not torch.isfinite(loss):
-                raise NonFiniteLossError(
-                    f"{desc}: loss became {loss.item()} at epoch {epoch} step {step_index + 1}; last finite epoch "
-                    f"means {running.means() or 'none yet'}; lower the learning rate or set grad_clip"
-                )
+                raise non_finite_loss_error(desc, loss, step, batch, student, f"epoch {epoch} step {step_index + 1}",
+                                            str(running.means() or "none yet"), epoch == 1 and step_index == 0)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             distributed.average_gradients(strategy_parameters)  # DDP averages the student's; no-op on one rank
@@ -129,6 +146,9 @@ def train(
                 means = running.means()
                 bar.set_postfix(loss=f"{means['loss']:.4f}", acc=f"{100 * means.get('accuracy', float('nan')):.1f}")
 
+        if running.samples == 0:
+            raise DataError(f"{desc}: train_data yielded no batches in epoch {epoch} although its len() is "
+                            f"{steps_per_epoch}; pass a loader that can be iterated once per epoch")
         distributed.all_reduce_running(running, device)
         record = {"epoch": epoch, **{f"train_{k}": v for k, v in running.means().items()}}
         record["lr"] = optimizer.param_groups[0]["lr"]

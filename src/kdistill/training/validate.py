@@ -2,6 +2,9 @@
 
 Under DDP each rank scores every ``world_size``-th validation batch and the sums are all-reduced, so validation costs
 1/world_size of a full pass per rank and every rank reports the same global numbers.
+
+Validation data holding NaN/inf, NaN/inf outputs and labels outside the model's classes are one-line errors (see
+``predict_logits``): a NaN validation loss would otherwise pass silently into model selection.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdistill import distributed
+from kdistill.errors import DataError
 from kdistill.evaluation.predict import predict_logits
 
 
@@ -22,10 +26,11 @@ def validate(model: nn.Module, batches: Iterable, device: str | torch.device = "
         batches = [batch for index, batch in enumerate(batches) if index % ctx.world_size == ctx.rank]
     nll_sum = correct = count = 0.0
     if not isinstance(batches, list) or batches:  # a rank may get no batch of a small validation set
-        logits, labels = predict_logits(model, batches, device=device)
+        logits, labels = predict_logits(model, batches, device=device, desc="validation")
         nll_sum = float(F.cross_entropy(logits.float(), labels.long(), reduction="sum"))
         correct, count = float((logits.argmax(-1) == labels).sum()), float(len(labels))
     nll_sum, correct, count = distributed.all_reduce_sum([nll_sum, correct, count], device)
     if count == 0:
-        raise ValueError("the validation set is empty; pass val_batches=None to train without validation")
+        raise DataError("validation: the validation set is empty (no batches); give it at least one batch, or pass "
+                        "val_data=None to train without validation")
     return {"loss": nll_sum / count, "accuracy": correct / count}

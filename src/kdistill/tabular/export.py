@@ -29,7 +29,8 @@ def save_student(model: Any, path: str | Path) -> Path:
     refused = refused_types(skops.io.get_untrusted_types(data=data), STUDENT_TYPES)
     if refused:  # writing it would "succeed" and leave a file that load_student refuses
         raise CheckpointError(f"cannot save {path.name}: the model holds types load_student does not trust "
-                              f"({', '.join(refused)}); this is a kdistill bug, please report it")
+                              f"({', '.join(refused)}); convert table columns holding such values to numbers or "
+                              "text, or report it as a kdistill bug")
     with atomic_path(path) as temporary:
         temporary.write_bytes(data)
     return path

@@ -173,7 +173,7 @@ def test_tabular_dataset_pickle_payload_is_refused(tmp_path, marker, function):
 # --- torch training checkpoints --------------------------------------------------------------------------------------
 
 def plant_checkpoint_payload(stage_dir: Path, marker: Path) -> None:
-    """A real checkpoint whose ``.state.pt`` is then swapped for a pickle calling os.system; latest.json vouches for it."""
+    """A real checkpoint whose ``.state.pt`` is swapped for a pickle calling os.system; latest.json vouches for it."""
     from kdistill.training.checkpoint import TrainingState, save_checkpoint, sha256_of
 
     state = TrainingState(epoch=1, optimizer={}, scheduler={}, history=[], best_val_accuracy=0.0, best_epoch=1)

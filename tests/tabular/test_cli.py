@@ -174,7 +174,8 @@ def test_date_column_is_one_line(csv_file, tmp_path, capsys):
     frame["when"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(len(frame)) % 7, "D")
     path = tmp_path / "dated.parquet"
     frame.to_parquet(path)
-    assert_one_error_line(*run_main(fit_argv(path, "label", tmp_path / "run"), capsys), "column 'when' holds datetime64")
+    code, lines = run_main(fit_argv(path, "label", tmp_path / "run"), capsys)
+    assert_one_error_line(code, lines, "column 'when' holds datetime64")
 
 
 def test_infinite_target_is_one_line(tmp_path, capsys):

@@ -59,7 +59,8 @@ def test_student_allow_list_is_exactly_what_students_hold():
 @pytest.mark.slow
 @pytest.mark.parametrize("name", TEACHERS.names())
 def test_teachers_kdistill_trains_load_as_teachers(tmp_path, name):
-    small = {"lightgbm": {"n_estimators": 5}, "gradient_boosting": {"max_iter": 5}, "random_forest": {"n_estimators": 5}}
+    small = {"lightgbm": {"n_estimators": 5}, "gradient_boosting": {"max_iter": 5},
+             "random_forest": {"n_estimators": 5}}
     X, y = table(categorical=True)
     for task in TASKS:
         teacher = TEACHERS.build(name, task=task, X=X, random_state=0, **small.get(name, {})).fit(X, y[task])
@@ -85,7 +86,8 @@ def test_save_refuses_a_model_it_could_not_load_again(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
-@pytest.mark.parametrize("content", [b"", b"not a zip file at all", b"PK\x03\x04truncated"], ids=["empty", "text", "zip"])
+@pytest.mark.parametrize("content", [b"", b"not a zip file at all", b"PK\x03\x04truncated"],
+                         ids=["empty", "text", "zip"])
 def test_corrupt_student_file_is_one_line_checkpoint_error(tmp_path, content):
     path = tmp_path / "student.skops"
     path.write_bytes(content)

@@ -34,7 +34,8 @@ def add_tabular_commands(subparsers: Any) -> None:
         description="Distil a tabular ensemble (a CSV or Parquet table) into a small student; save it and a report.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
     fit.add_argument("--data", required=True, type=Path, help=f"table to learn from: {TABLE_KINDS}")
-    fit.add_argument("--target", required=True, help="name of the column to predict (rows where it is missing are dropped)")
+    fit.add_argument("--target", required=True,
+                     help="name of the column to predict (rows where it is missing are dropped)")
     fit.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                      help="auto: classification for string/categorical/boolean targets or <= 20 distinct integers")
     fit.add_argument("--teacher", default="lightgbm",
@@ -67,7 +68,8 @@ def check_arguments(args: argparse.Namespace) -> None:
     if not 0 < args.test_size < 1:
         raise ConfigError(f"--test-size must be a share between 0 and 1 (exclusive); got {args.test_size}")
     if args.max_depth < 1 or (args.max_leaf_nodes is not None and args.max_leaf_nodes < 2):
-        raise ConfigError(f"need --max-depth >= 1 and --max-leaf-nodes >= 2; got {args.max_depth}, {args.max_leaf_nodes}")
+        raise ConfigError(f"need --max-depth >= 1 and --max-leaf-nodes >= 2; "
+                          f"got {args.max_depth}, {args.max_leaf_nodes}")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file; give a folder for the student and its report")
 
@@ -81,7 +83,8 @@ def run_tabular_command(args: argparse.Namespace) -> int:
     frame = read_table(args.data)
     frame, n_dropped = drop_missing_target(frame, args.target)
     if n_dropped:
-        log.warning("dropped %d of %d rows whose target '%s' is missing", n_dropped, n_dropped + len(frame), args.target)
+        log.warning("dropped %d of %d rows whose target '%s' is missing",
+                    n_dropped, n_dropped + len(frame), args.target)
     task = infer_task(frame[args.target], args.task)
     X, y = split_features(frame, args.target, task)
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None

@@ -54,7 +54,8 @@ def _load_trusted(path: Path, allowed: frozenset[str], how_to_make_one: str) -> 
     try:
         untrusted = skops.io.get_untrusted_types(file=path)  # reads the schema only: builds nothing
     except Exception as error:  # zipfile, json and skops raise several types for a file that is not skops
-        raise CheckpointError(f"cannot read {path} as a skops file ({_first_line(error)}); {how_to_make_one}") from error
+        raise CheckpointError(f"cannot read {path} as a skops file ({_first_line(error)}); "
+                              f"{how_to_make_one}") from error
     refused = refused_types(untrusted, allowed)
     if refused:
         raise CheckpointError(f"{path} contains types kdistill does not trust ({', '.join(refused)}); refusing to "

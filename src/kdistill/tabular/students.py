@@ -141,7 +141,7 @@ def check_float_array(X: Any) -> np.ndarray:
 
 
 def name_numeric_check(model: Any) -> None:
-    """Swap the ``functools.partial(check_array, ...)`` a categorical HistGradientBoosting keeps for ``check_float_array``.
+    """Swap the ``partial(check_array, ...)`` a categorical HistGradientBoosting keeps for ``check_float_array``.
 
     With categorical features scikit-learn stores that partial in a FunctionTransformer of its internal
     ``_preprocessor``. A partial can wrap any callable, so the skops allow-list (:mod:`kdistill.tabular.trusted_types`)

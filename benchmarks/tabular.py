@@ -216,7 +216,7 @@ def main(argv: list[str] | None = None) -> int:
               "recovered = (distilled - direct) / (teacher - direct) on the headline metric (means over seeds); "
               "speed-up = teacher latency / model latency: predict_proba / predict on the raw test DataFrame "
               "(teacher: LightGBM on the DataFrame; students: validation, category lookup and the tree), best of 3, "
-              "one thread, 2 shared CPU cores. Size = pickled bytes without the teacher.\n")
+              "one thread, 2 shared CPU cores. Size = skops bytes without the teacher.\n")
     (args.out.with_suffix(".md")).write_text(header + summarise(results) + "\n")
     print(summarise(results))
     return 0

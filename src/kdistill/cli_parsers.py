@@ -109,8 +109,10 @@ def add_tabular_commands(subparsers: Any) -> None:
         "fit", help="train (or take) a teacher, distil it into a student, save the student and a report",
         description="Distil a tabular ensemble (a CSV or Parquet table) into a small student; save it and a report.",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter)
-    fit.add_argument("--data", required=True, type=Path, help="table to learn from: .csv or .parquet")
-    fit.add_argument("--target", required=True, help="name of the column to predict")
+    fit.add_argument("--data", required=True, type=Path,
+                     help="table to learn from: .csv or .parquet (also .csv.gz, .parquet.brotli, ...)")
+    fit.add_argument("--target", required=True,
+                     help="name of the column to predict (rows where it is missing are dropped)")
     fit.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                      help="auto: classification for string/categorical/boolean targets or <= 20 distinct integers")
     teacher = fit.add_argument("--teacher", default="lightgbm",

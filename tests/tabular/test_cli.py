@@ -70,5 +70,126 @@ def test_teacher_without_predict_proba_is_refused(csv_file, tmp_path):
 def test_bad_file_type_is_refused(tmp_path):
     path = tmp_path / "table.xlsx"
     path.write_text("x")
-    with pytest.raises(DataError, match=".csv or .parquet"):
+    with pytest.raises(DataError, match=r"\.csv or \.parquet"):
         run_tabular_command(parse(["tabular", "fit", "--data", str(path), "--target", "y"]))
+
+
+def run_main(argv, capsys):
+    """(exit code, stderr lines) of the real entry point ``kdistill.cli.main``."""
+    from kdistill.cli import main
+
+    code = main(argv)
+    return code, capsys.readouterr().err.strip().splitlines()
+
+
+def fit_argv(data, target="label", out=None, *extra):
+    argv = ["tabular", "fit", "--data", str(data), "--target", target, "--teacher", "random_forest",
+            "--augmentation", "none", "--tree-format", "text", *extra]
+    return argv + (["--out", str(out)] if out else [])
+
+
+def assert_one_error_line(code, lines, *words):
+    assert code == 2
+    assert len(lines) == 1 and lines[0].startswith("kdistill: error:"), lines
+    for word in words:
+        assert word in lines[0]
+
+
+def test_report_size_is_the_saved_file_size(csv_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_main(fit_argv(csv_file, "label", out), capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["student_report"]["size_bytes"] == (out / "student.skops").stat().st_size
+
+
+def test_all_missing_target_is_refused(tmp_path, capsys):
+    path = tmp_path / "table.csv"
+    pd.DataFrame({"x": np.arange(20), "label": [np.nan] * 20}).to_csv(path, index=False)
+    assert_one_error_line(*run_main(fit_argv(path), capsys), "'label' is missing", "all 20 rows")
+
+
+def test_rows_with_missing_target_are_dropped_and_counted(csv_file, tmp_path, capsys, caplog):
+    frame = pd.read_csv(csv_file)
+    frame.loc[::10, "label"] = np.nan  # 20 of 200 rows
+    path = tmp_path / "holes.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "run"
+    assert run_main(fit_argv(path, "label", out), capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    assert report["dropped_rows_missing_target"] == 20
+    assert report["n_train"] + report["n_test"] == 180
+    assert "dropped 20 of 200 rows whose target 'label' is missing" in caplog.text
+
+
+def test_brotli_parquet_is_read(csv_file, tmp_path, capsys):
+    path = tmp_path / "table.parquet.brotli"
+    pd.read_csv(csv_file).to_parquet(path, compression="brotli")
+    out = tmp_path / "run"
+    assert run_main(fit_argv(path, "label", out), capsys)[0] == 0
+    assert json.loads((out / "report.json").read_text())["n_train"] == 160
+
+
+def test_missing_target_column_is_one_line(csv_file, capsys):
+    assert_one_error_line(*run_main(fit_argv(csv_file, "price"), capsys), "target column 'price' is not in the data")
+
+
+@pytest.mark.parametrize("name, content", [
+    ("table.parquet", b"PAR1 this is not parquet"),
+    ("table.parquet.brotli", b"\x00\x01 garbage"),
+    ("table.csv", b"\xff\xfe\x00\x81\x82 binary \x00\x9f"),
+    ("table.csv", b""),
+    ("table.csv.gz", b"not gzip"),
+], ids=["parquet", "parquet.brotli", "binary-csv", "empty-csv", "csv.gz"])
+def test_corrupt_table_file_is_one_line(tmp_path, capsys, name, content):
+    path = tmp_path / name
+    path.write_bytes(content)
+    assert_one_error_line(*run_main(fit_argv(path), capsys), f"cannot read {path}", "the file is complete")
+
+
+def test_directory_as_data_is_one_line(tmp_path, capsys):
+    (tmp_path / "table.csv").mkdir()
+    assert_one_error_line(*run_main(fit_argv(tmp_path / "table.csv"), capsys), "is not a file")
+
+
+def test_too_few_rows_to_hold_out_a_test_set_is_one_line(tmp_path, capsys):
+    path = tmp_path / "tiny.csv"
+    pd.DataFrame({"x": range(5), "label": ["a", "a", "a", "b", "b"]}).to_csv(path, index=False)
+    assert_one_error_line(*run_main(fit_argv(path), capsys), "cannot hold out 0.2 of 5 rows")
+
+
+@pytest.mark.parametrize("share", ["0", "1", "1.5"])
+def test_test_size_outside_zero_one_is_one_line(csv_file, capsys, share):
+    assert_one_error_line(*run_main(fit_argv(csv_file, "label", None, "--test-size", share), capsys), "--test-size")
+
+
+def test_table_with_only_the_target_is_one_line(tmp_path, capsys):
+    path = tmp_path / "target_only.csv"
+    pd.DataFrame({"label": ["a", "b"] * 10}).to_csv(path, index=False)
+    assert_one_error_line(*run_main(fit_argv(path), capsys), "no feature columns")
+
+
+def test_date_column_is_one_line(csv_file, tmp_path, capsys):
+    """It used to exit 0 with a student holding pandas.Timestamp categories, which load_student refuses."""
+    frame = pd.read_csv(csv_file)
+    frame["when"] = pd.Timestamp("2020-01-01") + pd.to_timedelta(np.arange(len(frame)) % 7, "D")
+    path = tmp_path / "dated.parquet"
+    frame.to_parquet(path)
+    code, lines = run_main(fit_argv(path, "label", tmp_path / "run"), capsys)
+    assert_one_error_line(code, lines, "column 'when' holds datetime64")
+
+
+def test_infinite_target_is_one_line(tmp_path, capsys):
+    path = tmp_path / "inf.csv"
+    pd.DataFrame({"x": range(30), "price": [1.5, float("inf"), 3.0] * 10}).to_csv(path, index=False)
+    assert_one_error_line(*run_main(fit_argv(path, "price"), capsys), "column 'price' is infinite in 10 rows")
+
+
+@pytest.mark.parametrize("flag, value", [("--max-depth", "0"), ("--max-leaf-nodes", "1")])
+def test_tree_size_out_of_range_is_one_line(csv_file, capsys, flag, value):
+    assert_one_error_line(*run_main(fit_argv(csv_file, "label", None, flag, value), capsys), "--max-depth >= 1")
+
+
+def test_out_that_is_a_file_is_one_line(csv_file, tmp_path, capsys):
+    taken = tmp_path / "taken"
+    taken.write_text("x")
+    assert_one_error_line(*run_main(fit_argv(csv_file, "label", taken), capsys), "is a file")

@@ -3,70 +3,48 @@
     kdistill tabular fit --data adult.parquet --target income --teacher lightgbm --student tree --out runs/adult
 
 Writes ``student.skops`` (load with ``kdistill.tabular.export.load_student``), ``report.json`` (test metrics for
-teacher and student, latency per 1k rows, size, tree depth/leaves) and, for tree students, ``tree.txt`` and
-``tree.png``. The lead wires ``add_tabular_commands`` / ``run_tabular_command`` into the main CLI.
+teacher and student, latency per 1k rows, size - the student's is the saved file's -, tree depth/leaves) and, for tree
+students, ``tree.txt`` and ``tree.png``. Rows whose target is missing are dropped, logged and counted in the report
+(:mod:`kdistill.tabular.tables`). ``kdistill.cli`` wires ``add_tabular_commands`` / ``run_tabular_command`` in.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-from pathlib import Path
+import logging
 from typing import Any
 
-import pandas as pd
-
-from kdistill.cli_parsers import add_tabular_commands  # noqa: F401  (defined there, without heavy imports)
+from kdistill.cli_parsers import add_tabular_commands
 from kdistill.errors import ConfigError, DataError
 from kdistill.tabular import TEACHERS, DistilledClassifier, DistilledRegressor
-from kdistill.tabular.export import load_student, save_student, tree_picture, tree_text
+from kdistill.tabular.export import load_teacher, save_student, tree_picture, tree_text
 from kdistill.tabular.report import student_report
+from kdistill.tabular.tables import drop_missing_target, infer_task, read_table, split_features
+
+log = logging.getLogger(__name__)
 
 
-def read_table(path: Path) -> pd.DataFrame:
-    if not path.exists():
-        raise DataError(f"data file {path} does not exist; pass --data FILE.csv or FILE.parquet")
-    if path.suffix.lower() == ".csv":
-        return pd.read_csv(path)
-    if path.suffix.lower() in (".parquet", ".pq"):
-        return pd.read_parquet(path)
-    raise DataError(f"cannot read {path.name}: --data must be a .csv or .parquet file")
-
-
-def infer_task(target: pd.Series, requested: str) -> str:
-    if requested != "auto":
-        return requested
-    if not pd.api.types.is_numeric_dtype(target.dtype) or pd.api.types.is_bool_dtype(target.dtype):
-        return "classification"
-    integral = pd.api.types.is_integer_dtype(target.dtype) or (target.dropna() % 1 == 0).all()
-    return "classification" if integral and target.nunique() <= 20 else "regression"
-
-
-def split_features(frame: pd.DataFrame, target: str, task: str):
-    if target not in frame.columns:
-        shown = ", ".join(map(str, frame.columns[:20]))
-        raise DataError(f"target column '{target}' is not in the data; columns are: {shown}")
-    frame = frame[frame[target].notna()]
-    y = frame[target]
-    if task == "classification" and y.nunique() < 2:
-        raise DataError(f"target '{target}' has a single class ({y.iloc[0]!r} in all {len(y)} rows); "
-                        "a classifier needs at least 2 classes")
-    if task == "regression" and not pd.api.types.is_numeric_dtype(y.dtype):
-        raise DataError(f"target '{target}' is not numeric; use --task classification or pick a numeric column")
-    X = frame.drop(columns=[target])
-    for column in X.columns:  # strings become categories: the encoders and augmenters read them as such
-        if X[column].dtype == object or pd.api.types.is_string_dtype(X[column].dtype):
-            X[column] = X[column].astype("category")
-    return X, y
 
 
 def resolve_teacher_argument(teacher: str) -> Any:
-    """A registered teacher name stays a name; a ``.skops`` path is loaded (kdistill/scikit-learn types only)."""
+    """A registered teacher name stays a name; a ``.skops`` path is loaded (allow-listed types only)."""
     if teacher in TEACHERS:
         return teacher
     if teacher.endswith(".skops"):
-        return load_student(teacher)
+        return load_teacher(teacher)
     raise ConfigError(f"unknown teacher '{teacher}'; choose one of {', '.join(TEACHERS.names())} or pass a FILE.skops")
+
+
+def check_arguments(args: argparse.Namespace) -> None:
+    """Refuse bad numbers and an unusable --out before reading data or training anything."""
+    if not 0 < args.test_size < 1:
+        raise ConfigError(f"--test-size must be a share between 0 and 1 (exclusive); got {args.test_size}")
+    if args.max_depth < 1 or (args.max_leaf_nodes is not None and args.max_leaf_nodes < 2):
+        raise ConfigError(f"need --max-depth >= 1 and --max-leaf-nodes >= 2; "
+                          f"got {args.max_depth}, {args.max_leaf_nodes}")
+    if args.out.exists() and not args.out.is_dir():
+        raise ConfigError(f"--out {args.out} is a file; give a folder for the student and its report")
 
 
 def run_tabular_command(args: argparse.Namespace) -> int:
@@ -74,12 +52,21 @@ def run_tabular_command(args: argparse.Namespace) -> int:
 
     if args.tabular_command != "fit":
         raise ConfigError(f"unknown tabular command '{args.tabular_command}'")
+    check_arguments(args)
     frame = read_table(args.data)
-    task = infer_task(frame[args.target], args.task) if args.target in frame.columns else args.task
+    frame, n_dropped = drop_missing_target(frame, args.target)
+    if n_dropped:
+        log.warning("dropped %d of %d rows whose target '%s' is missing",
+                    n_dropped, n_dropped + len(frame), args.target)
+    task = infer_task(frame[args.target], args.task)
     X, y = split_features(frame, args.target, task)
     stratify = y if task == "classification" and y.value_counts().min() >= 2 else None
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=args.test_size, stratify=stratify,
-                                                        random_state=args.seed)
+    try:
+        X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=args.test_size, stratify=stratify,
+                                                            random_state=args.seed)
+    except ValueError as error:  # too few rows for the split (or for one test row per class)
+        raise DataError(f"cannot hold out {args.test_size:g} of {len(y)} rows for the report "
+                        f"({str(error).splitlines()[0]}); give more rows or change --test-size") from error
     estimator = DistilledClassifier if task == "classification" else DistilledRegressor
     teacher = resolve_teacher_argument(args.teacher)
     extra = {"temperature": args.temperature} if task == "classification" else {}
@@ -93,12 +80,12 @@ def run_tabular_command(args: argparse.Namespace) -> int:
     ).fit(X_train, y_train)
 
     args.out.mkdir(parents=True, exist_ok=True)
-    save_student(model, args.out / "student.skops")
+    saved = save_student(model, args.out / "student.skops")
     report = {"task": task, "data": str(args.data), "target": args.target, "n_train": len(X_train),
-              "n_test": len(X_test), "teacher": str(args.teacher), "student": args.student,
-              "augmentation": args.augmentation, "multiplier": args.multiplier,
+              "n_test": len(X_test), "dropped_rows_missing_target": n_dropped, "teacher": str(args.teacher),
+              "student": args.student, "augmentation": args.augmentation, "multiplier": args.multiplier,
               "teacher_report": student_report(model.teacher_, X_test, y_test, task),
-              "student_report": student_report(model, X_test, y_test, task)}
+              "student_report": student_report(model, X_test, y_test, task, size_bytes=saved.stat().st_size)}
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     if args.student == "tree":
         if args.tree_format in ("text", "both"):
@@ -122,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         return run_tabular_command(args)
     except KdistillError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"kdistill: error: {error}", file=sys.stderr)
         return 2
 
 

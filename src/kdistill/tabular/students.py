@@ -17,6 +17,7 @@ How soft class targets are fitted (why two ways):
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any, Literal
 
 import numpy as np
@@ -24,6 +25,7 @@ from sklearn.base import BaseEstimator
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
+from sklearn.utils.validation import check_array
 
 from kdistill.registry import Registry
 
@@ -121,12 +123,39 @@ class BoostingStudent(SoftStudent):
             self.n_classes_ = targets.shape[1]
             X_rep, labels, weights = replicate_soft_labels(X, targets)
             self.model_ = HistGradientBoostingClassifier(**params).fit(X_rep, labels, sample_weight=weights)
+        name_numeric_check(self.model_)
         return self
 
     def predict_soft(self, X: np.ndarray) -> np.ndarray:
         if self.task == "regression":
             return self.model_.predict(X)
         return _class_probabilities(self.model_, X, self.n_classes_)
+
+
+NUMERIC_CHECK_KEYWORDS = {"dtype": [np.float64], "ensure_all_finite": False}
+
+
+def check_float_array(X: Any) -> np.ndarray:
+    """HistGradientBoosting's check of its numeric columns (float64, NaN allowed), as a function skops can name."""
+    return check_array(X, **NUMERIC_CHECK_KEYWORDS)
+
+
+def name_numeric_check(model: Any) -> None:
+    """Swap the ``partial(check_array, ...)`` a categorical HistGradientBoosting keeps for ``check_float_array``.
+
+    With categorical features scikit-learn stores that partial in a FunctionTransformer of its internal
+    ``_preprocessor``. A partial can wrap any callable, so the skops allow-list (:mod:`kdistill.tabular.trusted_types`)
+    does not trust students holding one; the named function does the same thing. A partial of another shape (a future
+    scikit-learn) is left alone, and ``save_student`` refuses it loudly rather than writing a file it cannot load.
+    """
+    preprocessor = getattr(model, "_preprocessor", None)
+    if preprocessor is None:  # no categorical features
+        return
+    for _, transformer, _ in [*preprocessor.transformers, *getattr(preprocessor, "transformers_", [])]:
+        check = getattr(transformer, "func", None)
+        if (isinstance(check, partial) and check.func is check_array and not check.args
+                and check.keywords == NUMERIC_CHECK_KEYWORDS):
+            transformer.func = check_float_array
 
 
 @STUDENTS.register("linear")

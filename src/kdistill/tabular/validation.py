@@ -29,6 +29,8 @@ def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_
     DataFrame's column names and count: scanning every cell of a mixed frame costs more than a small tree.
     """
     is_frame = isinstance(X, pd.DataFrame)
+    if is_frame and reset:
+        check_column_kinds(X)
     if is_frame and y is None and not reset and not check_frame_values:
         validate_data(estimator, X, reset=False, skip_check_array=True)
         return X, None
@@ -45,6 +47,38 @@ def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_
     if is_frame:
         return X.reset_index(drop=True), y
     return np.asarray(array, dtype=np.float64), y
+
+
+def check_column_kinds(frame: pd.DataFrame) -> None:
+    """Refuse columns the encoders cannot turn into numbers, by name, before any model is fit.
+
+    Numbers and booleans are features as they are; text (and boolean) values are categories. Anything else -
+    dates, durations, decimals, a column mixing text and numbers - would fail deep inside an encoder, or end up
+    as category values in the student that its skops allow-list refuses to load.
+    """
+    for name in frame.columns:
+        column = frame[name]
+        dtype = column.dtype
+        if isinstance(dtype, pd.CategoricalDtype):
+            if pd.api.types.is_numeric_dtype(dtype.categories.dtype):  # numbers as categories: fine
+                continue
+            values = dtype.categories
+        elif pd.api.types.is_complex_dtype(dtype):
+            values = column
+        elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
+            continue
+        elif pd.api.types.is_string_dtype(dtype) and dtype != object:  # pandas' own string dtypes hold only str
+            continue
+        elif dtype == object:
+            values = column.dropna()
+        else:  # datetime64, timedelta64, period, interval, ...
+            raise TableError(f"column '{name}' holds {dtype} values; kdistill reads numbers, booleans and text: "
+                             "convert it (e.g. dates to days since a start date) or drop it")
+        kinds = {type(value) for value in values}
+        if not (kinds <= {str} or kinds <= {bool, np.bool_}):
+            shown = ", ".join(sorted(kind.__name__ for kind in kinds))
+            raise TableError(f"column '{name}' holds {shown} values; kdistill reads numbers, booleans and text: "
+                             "convert it to one of those (e.g. .astype(str)) or drop it")
 
 
 def stack_rows(first: Any, second: Any) -> Any:

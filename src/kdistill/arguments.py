@@ -11,8 +11,10 @@ out of range - *before* anything trains, with one-line errors that name the key,
 
 from __future__ import annotations
 
+import collections.abc
 import inspect
 import math
+import types
 import typing
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -100,11 +102,26 @@ class Argument:
 
     def describe(self) -> str:
         """``temperature: float > 0 = 4.0`` for listings."""
-        type_name = getattr(self.annotation, "__name__", None) or str(self.annotation).replace("typing.", "")
+        type_name = "value" if any(isinstance(c, Check) for c in self.constraints) else describe_type(self.annotation)
         rules = " ".join(c.describe() if isinstance(c, Range) else f"in {{{', '.join(map(str, c.choices))}}}"
                          for c in self.constraints if isinstance(c, (Range, OneOf)))
         default = "" if self.required else f" = {self.default!r}"
         return f"{self.name}: {type_name}{' ' + rules if rules else ''}{default}"
+
+
+def describe_type(annotation: Any) -> str:
+    """``Sequence[Annotated[int, Range(ge=1)]] | None`` -> ``list[int >= 1] | None``: readable in listings."""
+    origin, args = typing.get_origin(annotation), typing.get_args(annotation)
+    if origin is Annotated:
+        rules = [c.describe() for c in args[1:] if isinstance(c, Range)]
+        return " ".join([describe_type(args[0]), *rules])
+    if origin in (typing.Union, types.UnionType):
+        return " | ".join("None" if a is type(None) else describe_type(a) for a in args)
+    if origin in (list, tuple, collections.abc.Sequence):
+        return f"list[{describe_type(args[0])}]" if args else "list"
+    if origin is typing.Literal:
+        return "{" + ", ".join(map(str, args)) + "}"
+    return getattr(annotation, "__name__", str(annotation))
 
 
 def declared_arguments(builder: Callable[..., Any], skip: Sequence[str] = ()) -> dict[str, Argument]:

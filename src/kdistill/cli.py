@@ -13,7 +13,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-from kdistill.cli_parsers import add_data_commands, add_procedure_commands, add_tabular_commands, tabular_available
+from kdistill.cli_parsers import (
+    add_data_commands,
+    add_plugin_option,
+    add_procedure_commands,
+    add_tabular_commands,
+    tabular_available,
+)
 from kdistill.errors import KdistillError
 from kdistill.logs import LOG_DATE_FORMAT, LOG_FORMAT
 
@@ -59,6 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nproc", type=int, default=1, metavar="N",
                      help="train in N processes with DistributedDataParallel (launches torchrun on this machine; "
                      "gloo on CPU, nccl on GPUs); train.batch_size stays the global batch size")
+    add_plugin_option(run)
 
     cache = commands.add_parser("cache", help="build a recipe's teacher cache ahead of training",
                                 description="Teacher-output caches (see distill.cache in a recipe).")
@@ -73,13 +80,21 @@ def build_parser() -> argparse.ArgumentParser:
     cache_build.add_argument("--run-dir", type=Path, default=None,
                              help="run directory holding (or receiving) the teacher; default: a new one in ./runs")
     cache_build.add_argument("--nproc", type=int, default=1, metavar="N", help="build shards in N processes")
+    add_plugin_option(cache_build)
 
     commands.add_parser("recipes", help="list the built-in recipes with one-line descriptions",
                         description="List the built-in recipes.")
-    commands.add_parser("methods", help="list the distillation methods a recipe can select",
-                        description="List distillation methods (distill.method in a recipe).")
-    commands.add_parser("models", help="list the model architectures a recipe can build",
-                        description="List model builders (teacher.model / student.model in a recipe).")
+    methods = commands.add_parser(
+        "methods", help="list the distillation methods a recipe can select, or one method's arguments",
+        description="List distillation methods (distill.method in a recipe); with NAME, the method's arguments "
+        "(distill.method_args) with their types, allowed ranges and defaults, and what it needs.")
+    methods.add_argument("name", nargs="?", default=None, help="a method name, e.g. hinton")
+    add_plugin_option(methods)
+    models = commands.add_parser(
+        "models", help="list the model architectures a recipe can build, or one model's arguments",
+        description="List model builders (teacher.model / student.model in a recipe); with NAME, its model_args.")
+    models.add_argument("name", nargs="?", default=None, help="a model name, e.g. mlp")
+    add_plugin_option(models)
 
     report = commands.add_parser("report", help="re-render a run's report (markdown + console table)",
                                  description="Re-render RUN_DIR/report.md from RUN_DIR/report.json and print it.")
@@ -99,6 +114,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--num-classes", type=int, default=10)
     profile.add_argument("--weights", type=Path, default=None, help="safetensors weights to load into --model")
     profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
+    add_plugin_option(profile)
 
     add_data_commands(commands)
     add_procedure_commands(commands)
@@ -125,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from kdistill.commands import dispatch
 
+        if args.command not in ("recipes", "report"):  # listings of names, runs: the user's components too
+            from kdistill.plugins import load_plugins
+
+            load_plugins(getattr(args, "plugins", None))
         with environment(DEBUG_ENV, "1" if debug else None):  # seen by the processes `--nproc N` starts
             return dispatch(args)
     except KdistillError as error:

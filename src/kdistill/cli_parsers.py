@@ -52,6 +52,14 @@ class RegistryChoices(Sequence[str]):
         return ", ".join(self.names())
 
 
+def add_plugin_option(parser: argparse.ArgumentParser) -> None:
+    """``--plugin FILE.py`` (repeatable): a Python file that registers the user's models, datasets and methods with
+    ``kdistill.register_model`` / ``register_dataset`` / ``register_method`` before the command runs."""
+    parser.add_argument("--plugin", dest="plugins", action="append", default=None, metavar="FILE.py",
+                        help="a Python file registering your own models, datasets or methods (repeatable); "
+                        "installed packages can register through the 'kdistill.plugins' entry-point group")
+
+
 def builtin_spec_names() -> list[str]:
     """Stems of the shipped procedure specs (``kdistill.procedures.spec.builtin_specs`` imports torch)."""
     folder = resources.files("kdistill") / "procedures" / "specs"
@@ -100,6 +108,7 @@ def add_procedure_commands(subparsers: Any) -> None:
     run.add_argument("spec", help=f"builtin spec ({', '.join(builtin_spec_names())}) or a .yaml file")
     run.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="e.g. args.omitted=[7] seed=1")
     run.add_argument("--out", type=Path, default=Path("runs/procedure"), help="output folder")
+    add_plugin_option(run)
 
 
 def add_tabular_commands(subparsers: Any) -> None:

@@ -60,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         from kdistill.distributed import launch
 
         argv = ["run", "--run-dir", str(run_dir)] if args.resume is None else ["run", "--resume", str(run_dir)]
-        return launch(args.nproc, argv + ([recipe_name] if recipe_name else []) + overrides)
+        return launch(args.nproc, argv + plugin_arguments(args) + ([recipe_name] if recipe_name else []) + overrides)
     from kdistill import distributed
 
     ctx = distributed.init_from_env()
@@ -86,7 +86,8 @@ def cache(args: argparse.Namespace) -> int:
     if args.nproc > 1:
         from kdistill.distributed import launch
 
-        return launch(args.nproc, ["cache", "build", args.recipe, *args.overrides, "--run-dir", str(run_dir)])
+        return launch(args.nproc, ["cache", "build", args.recipe, *args.overrides, "--run-dir", str(run_dir),
+                                   *plugin_arguments(args)])
     ctx = distributed.init_from_env()
     run_dir = distributed.broadcast_object(run_dir)
     try:
@@ -103,6 +104,11 @@ def cache(args: argparse.Namespace) -> int:
     return 0
 
 
+def plugin_arguments(args: argparse.Namespace) -> list[str]:
+    """``--plugin FILE`` again for the processes ``--nproc`` starts: each must register the same components."""
+    return [part for path in getattr(args, "plugins", None) or [] for part in ("--plugin", str(Path(path).resolve()))]
+
+
 def recipes(args: argparse.Namespace) -> int:
     from kdistill.config import DEFAULT_RECIPE, recipe_descriptions
 
@@ -113,18 +119,40 @@ def recipes(args: argparse.Namespace) -> int:
 
 
 def methods(args: argparse.Namespace) -> int:
-    from kdistill.strategies import STRATEGIES
+    from kdistill.strategies import STRATEGIES, method_spec
 
-    for name, description in STRATEGIES.describe().items():
-        print(f"{name:<20} {description}")
+    if args.name is None:
+        for name, description in STRATEGIES.describe().items():
+            print(f"{name:<20} {description}")
+        return 0
+    spec = method_spec(args.name)
+    needs = [label for flag, label in ((spec.uses_teacher, "a pre-trained teacher"),
+                                       (spec.reads_features, "intermediate features (one teacher network)"),
+                                       (spec.needs_index, "sample ids (batch['index'])")) if flag]
+    print(f"{spec.name}: {spec.summary}")
+    print(f"needs: {', '.join(needs) or 'no teacher (online / self-distillation)'}")
+    print("arguments (distill.method_args):")
+    for argument in spec.arguments.values():
+        print(f"  {argument.describe()}")
+    if spec.search_space:
+        print("search space: " + ", ".join(f"{name} {dimension}" for name, dimension in spec.search_space.items()))
     return 0
 
 
 def models(args: argparse.Namespace) -> int:
+    from kdistill.arguments import declared_arguments
+    from kdistill.experiment.check import MODEL_CONTEXT
     from kdistill.models import MODELS
 
-    for name, description in MODELS.describe().items():
-        print(f"{name:<20} {description}")
+    if args.name is None:
+        for name, description in MODELS.describe().items():
+            print(f"{name:<20} {description}")
+        return 0
+    builder = MODELS.get(args.name)
+    print(f"{args.name}: {MODELS.describe()[args.name]}")
+    print("arguments (model_args; input shape and class count come from the dataset):")
+    for argument in declared_arguments(builder, skip=MODEL_CONTEXT).values():
+        print(f"  {argument.describe()}")
     return 0
 
 

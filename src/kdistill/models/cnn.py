@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kdistill.arguments import Fraction, PositiveInt
 from kdistill.models.registry import MODELS
 
 
@@ -50,9 +51,9 @@ class SmallCNN(nn.Module):
 def cnn(
     input_shape: tuple[int, ...],
     num_classes: int,
-    channels: Sequence[int] = (32, 64),
-    hidden: int = 128,
-    dropout: float = 0.0,
+    channels: Sequence[PositiveInt] = (32, 64),
+    hidden: PositiveInt = 128,
+    dropout: Fraction = 0.0,
 ) -> SmallCNN:
     """Small CNN: conv-BN-ReLU-pool stages, global pooling, two-layer head."""
     if len(input_shape) != 3:

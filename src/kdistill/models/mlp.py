@@ -13,6 +13,7 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from kdistill.arguments import Fraction, Positive, PositiveInt
 from kdistill.models.registry import MODELS
 
 
@@ -56,10 +57,10 @@ class MLP(nn.Module):
 def mlp(
     input_shape: tuple[int, ...],
     num_classes: int,
-    hidden: Sequence[int] = (800, 800),
-    dropout: float = 0.0,
-    input_dropout: float = 0.0,
-    max_norm: float | None = None,
+    hidden: Sequence[PositiveInt] = (800, 800),
+    dropout: Fraction = 0.0,
+    input_dropout: Fraction = 0.0,
+    max_norm: Positive | None = None,
 ) -> MLP:
     """Multi-layer perceptron on flattened inputs (hidden sizes, dropout, input dropout, max-norm)."""
     return MLP(math.prod(input_shape), num_classes, hidden, dropout, input_dropout, max_norm)

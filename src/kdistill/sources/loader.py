@@ -113,8 +113,12 @@ class SourceLoader(DataLoader):
                 batch = next(iterator)
             except StopIteration:
                 return
-            except KdistillError as error:
-                if "\n" not in str(error):
+            except Exception as error:
+                # Stop the workers now: left to garbage collection after a worker error, torch waits ~5 s for them.
+                shutdown = getattr(iterator, "_shutdown_workers", None)
+                if callable(shutdown):
+                    shutdown()
+                if not isinstance(error, KdistillError) or "\n" not in str(error):
                     raise
                 raise type(error)(worker_error_line(str(error), type(error))) from error
             yield batch

@@ -104,7 +104,8 @@ def parse_options(options_class: type, options: dict[str, Any] | None, path: str
         required = [f.name for f in fields if f.default is dataclasses.MISSING
                     and f.default_factory is dataclasses.MISSING]
         missing = [name for name in required if name not in options]
-        if missing:
+        unknown = set(options) - {f.name for f in fields}  # reported first, by from_dict: "rot" is a typo of "root"
+        if missing and not unknown:
             raise ConfigError(f"'{path}.{missing[0]}' is required; valid keys: {', '.join(f.name for f in fields)}")
     return from_dict(options_class, options, path)
 

@@ -84,3 +84,24 @@ def test_missing_and_malformed_files(tmp_path):
         open_source("cifar10", {"root": str(folder)}).open("train")
     with pytest.raises(DataError, match="does not exist"):
         open_source("cifar10", {"root": str(tmp_path / "nowhere")}).info
+
+
+@pytest.mark.parametrize("payload", [
+    pickle.dumps(_Exploit(), protocol=2),
+    pickle.dumps(eval, protocol=2),
+    pickle.dumps(np.load, protocol=2),  # numpy, but not an array constructor
+    pickle.dumps(np.arange(3), protocol=5),  # protocol 5 rebuilds arrays through _frombuffer: not a CIFAR file
+])
+def test_cifar_unpickler_refuses_every_other_global(payload):
+    from kdistill.sources.cifar_pickle import load_cifar_pickle
+
+    with pytest.raises(DataError, match="refusing to unpickle global"):
+        load_cifar_pickle(payload)
+
+
+def test_python3_protocol2_copies_load(tmp_path):
+    from kdistill.sources.cifar_pickle import load_cifar_pickle
+
+    batch = {"data": np.arange(3072 * 2, dtype=np.uint8).reshape(2, 3072) % 251, "labels": [3, 4], "name": b"x"}
+    loaded = load_cifar_pickle(pickle.dumps(batch, protocol=2))
+    assert np.array_equal(loaded["data"], batch["data"]) and loaded["labels"] == [3, 4] and loaded["name"] == b"x"

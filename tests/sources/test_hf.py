@@ -18,7 +18,7 @@ def fashion_hf(tmp_path_factory, fashion):
 
     x_train, y_train, x_test, y_test, names = fashion
     features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=names),
-                                  "pixels_sum": datasets.Value("float32"), "tokens": datasets.List(
+                                  "pixels_sum": datasets.Value("float32"), "tokens": datasets.Sequence(
                                       datasets.Value("int64"), length=3)})
 
     def table(images, labels):

@@ -1,7 +1,7 @@
 """``cifar10`` / ``cifar100``: the "python version" batch files of CIFAR, from a folder the user already has.
 
 Nothing is downloaded. The files are pickles of dicts of numpy arrays, so they are read with
-:func:`kdistill.data.unpickle.load_numpy_pickle`, whose allow-list names the exact numpy reconstruction globals
+:func:`kdistill.sources.cifar_pickle.load_cifar_pickle`, whose allow-list names the exact globals a batch needs
 (``numpy.core.multiarray._reconstruct``, ``numpy.ndarray``, ``numpy.dtype``, ...) and nothing else: a batch file that
 names any other global is refused, never executed. Images are held in memory as uint8 (N, 3, 32, 32) (150 MB for
 CIFAR's 50,000 training images) and scaled to float32 [0, 1] per sample.
@@ -20,10 +20,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from kdistill.data.unpickle import load_numpy_pickle
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources.arrays import ArrayConverter, ArrayDataset
 from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo
+from kdistill.sources.cifar_pickle import load_cifar_pickle
 
 CIFAR_SHAPE = (3, 32, 32)
 
@@ -57,7 +57,7 @@ def read_batch(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise DataError(f"CIFAR batch file {path} is missing; point root at the extracted python-version folder")
     try:
-        content = load_numpy_pickle(path.read_bytes())
+        content = load_cifar_pickle(path.read_bytes())
     except DataError as error:
         raise DataError(f"{path}: {error}") from error
     except Exception as error:  # truncated or not a pickle at all

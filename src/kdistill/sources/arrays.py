@@ -38,7 +38,7 @@ class ArrayConverter:
 
     def __call__(self, sample: Any) -> torch.Tensor:
         if isinstance(sample, torch.Tensor):
-            array = sample
+            array = sample.clone()  # a row of an in-memory tensor is a view: callers may change it in place
         else:
             array = torch.from_numpy(np.array(sample, copy=True))  # copy: a memmap slice must not outlive its map
         scaled = array.dtype == torch.uint8 and self.scale_uint8

@@ -70,6 +70,11 @@ def sample_position(index: Any, length: int) -> int:
     return position
 
 
+def one_line(error: BaseException) -> str:
+    """An exception's message on one line (for the ``reason`` part of a DataError)."""
+    return " ".join(str(error).split()) or type(error).__name__
+
+
 class DataSource(abc.ABC):
     """A registered source of labelled samples. ``Options`` is its typed options dataclass (see :func:`open_source`).
 

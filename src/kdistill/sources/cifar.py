@@ -22,7 +22,7 @@ import torch
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources.arrays import ArrayConverter, ArrayDataset
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, one_line
 from kdistill.sources.cifar_pickle import load_cifar_pickle
 
 CIFAR_SHAPE = (3, 32, 32)
@@ -61,8 +61,8 @@ def read_batch(path: Path) -> dict[str, Any]:
     except DataError as error:
         raise DataError(f"{path}: {error}") from error
     except Exception as error:  # truncated or not a pickle at all
-        raise DataError(f"cannot read CIFAR batch {path} ({type(error).__name__}: {error}); re-extract the archive") \
-            from error
+        raise DataError(f"cannot read CIFAR batch {path} ({type(error).__name__}: {one_line(error)}); re-extract "
+                        "the archive") from error
     if not isinstance(content, dict):
         raise DataError(f"{path} is not a CIFAR batch (a pickled dict); got {type(content).__name__}")
     return {text(key): value for key, value in content.items()}

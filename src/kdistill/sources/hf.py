@@ -19,8 +19,7 @@ import numpy as np
 import torch
 
 from kdistill.errors import DataError
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo
-from kdistill.sources.image_folder import one_line
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo, one_line
 from kdistill.sources.images import ImageDecoder, ImageOptions, pil_mode
 from kdistill.sources.splits import SplitOptions, stratified_split
 

@@ -5,6 +5,8 @@ Layouts (class names are the sorted sub-folder names, as in torchvision's ImageF
     root/cat/001.png, root/dog/002.jpg, ...                 one pool, cut by a seeded stratified split
     root/train/cat/001.png, root/test/cat/104.png, ...      the split folders present (train, val or validation, test)
 
+Images must lie directly in their class folder (not in sub-folders); other files and hidden entries are ignored.
+
 A dataset stores relative paths in one numpy bytes array (no per-path Python objects, so forked DataLoader workers
 do not copy them on access) and labels: memory does not grow with image size, and only a few bytes per file.
 With ``resize`` unset, ``info`` reads every file's header (no pixels) to check that all images share one size.
@@ -21,7 +23,7 @@ import numpy as np
 import torch
 
 from kdistill.errors import DataError
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo, one_line
 from kdistill.sources.images import ImageDecoder, ImageOptions, pil_mode, require_pillow
 from kdistill.sources.splits import SplitOptions, stratified_split
 
@@ -38,10 +40,6 @@ class ImageFolderOptions(ImageOptions, SplitOptions):
     def __post_init__(self) -> None:
         ImageOptions.__post_init__(self)
         SplitOptions.__post_init__(self)
-
-
-def one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
 
 
 def visible_entries(folder: Path) -> list[os.DirEntry]:
@@ -115,39 +113,37 @@ class ImageFolderSource(DataSource):
     Options = ImageFolderOptions
 
     @cached_property
-    def _scan(self) -> dict[str, ScannedSplit]:
+    def _scan(self) -> tuple[list[str], dict[str, ScannedSplit]]:
+        """(class names, split -> paths and labels): one directory walk, no file opened."""
         root = Path(self.options.root)
         if not root.is_dir():
             raise DataError(f"image folder {root} does not exist; set root to a folder with one sub-folder per class")
         split_dirs = {SPLIT_FOLDERS[name]: root / name for name in class_folders(root) if name in SPLIT_FOLDERS}
-        if "train" in split_dirs:
-            self.class_names = class_folders(split_dirs["train"])
-            self._require_classes(split_dirs["train"])
-            scanned = {}
-            for split in ("train", "val", "test"):
-                if split in split_dirs:
-                    extra = sorted(set(class_folders(split_dirs[split])) - set(self.class_names))
-                    if extra:
-                        raise DataError(f"{split_dirs[split]} has class folder '{extra[0]}' that "
-                                        f"{split_dirs['train']} lacks; add it to train/ or remove it")
-                    paths, labels = scan_classes(split_dirs[split], self.class_names, root)
-                    scanned[split] = ScannedSplit(np.array(paths, dtype=bytes), torch.tensor(labels, dtype=torch.long))
-            return scanned
-        self.class_names = class_folders(root)
-        self._require_classes(root)
-        paths, labels = scan_classes(root, self.class_names, root)
-        all_paths, all_labels = np.array(paths, dtype=bytes), torch.tensor(labels, dtype=torch.long)
-        index = stratified_split(all_labels, self.options, f"image folder {root}")
-        return {split: ScannedSplit(all_paths[rows.numpy()], all_labels[rows]) for split, rows in index.items()}
-
-    def _require_classes(self, folder: Path) -> None:
-        if not self.class_names:
-            raise DataError(f"no class folders in {folder}; expected {folder}/<class>/*.png "
-                            f"(or {folder}/train/<class>/*.png and test/<class>/...)")
+        class_root = split_dirs.get("train", root)
+        class_names = class_folders(class_root)
+        if not class_names:
+            raise DataError(f"no class folders in {class_root}; expected {class_root}/<class>/*.png "
+                            f"(or {class_root}/train/<class>/*.png and test/<class>/...)")
+        if "train" not in split_dirs:  # one pool: cut it
+            paths, labels = scan_classes(root, class_names, root)
+            all_paths, all_labels = np.array(paths, dtype=bytes), torch.tensor(labels, dtype=torch.long)
+            index = stratified_split(all_labels, self.options, f"image folder {root}")
+            return class_names, {split: ScannedSplit(all_paths[rows.numpy()], all_labels[rows])
+                                 for split, rows in index.items()}
+        scanned = {}
+        for split in ("train", "val", "test"):
+            if split in split_dirs:
+                extra = sorted(set(class_folders(split_dirs[split])) - set(class_names))
+                if extra:
+                    raise DataError(f"{split_dirs[split]} has class folder '{extra[0]}' that {class_root} lacks; "
+                                    "add it to train/ or remove it")
+                paths, labels = scan_classes(split_dirs[split], class_names, root)
+                scanned[split] = ScannedSplit(np.array(paths, dtype=bytes), torch.tensor(labels, dtype=torch.long))
+        return class_names, scanned
 
     @cached_property
     def _decoder_and_shape(self) -> tuple[ImageDecoder, tuple[int, int, int]]:
-        scanned = self._scan
+        _, scanned = self._scan
         first = next(iter(scanned.values()))
         first_path = os.path.join(self.options.root, os.fsdecode(first.paths[0]))
         size, file_mode = self._header(first_path)
@@ -178,12 +174,12 @@ class ImageFolderSource(DataSource):
 
     @property
     def info(self) -> SourceInfo:
-        scanned = self._scan
+        class_names, scanned = self._scan
         _, input_shape = self._decoder_and_shape
-        return SourceInfo(len(self.class_names), tuple(self.class_names), input_shape, tuple(scanned))
+        return SourceInfo(len(class_names), tuple(class_names), input_shape, tuple(scanned))
 
     def open(self, split: str) -> ImageFileDataset:
         self.check_split(split)
         decoder, input_shape = self._decoder_and_shape
-        scanned = self._scan[split]
+        scanned = self._scan[1][split]
         return ImageFileDataset(self.options.root, scanned.paths, scanned.labels, decoder, input_shape)

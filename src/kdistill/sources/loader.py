@@ -71,7 +71,8 @@ class EpochSampler(Sampler):
 
     def __iter__(self) -> Iterator[tuple[int, int]]:
         view = self.view
-        return iter([(index, view) for index in self.order().tolist()])
+        for index in self.order().tolist():
+            yield index, view
 
 
 class SourceCollate:

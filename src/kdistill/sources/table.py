@@ -17,7 +17,7 @@ import torch
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources.arrays import ArrayConverter, ArrayDataset
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, one_line
 from kdistill.sources.splits import SplitOptions, stratified_split
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst", ".csv.zip")
@@ -57,8 +57,7 @@ def read_table(path: Path) -> Any:
         raise DataError(f"reading {path.name} needs pyarrow; install it with `pip install 'kdistill[tabular]'`") \
             from error
     except Exception as error:
-        reason = " ".join(str(error).split())
-        raise DataError(f"cannot read {path} as {fmt} ({reason}); check the file") from error
+        raise DataError(f"cannot read {path} as {fmt} ({one_line(error)}); check the file") from error
 
 
 def class_ids(target: Any, path: Path, column: str) -> tuple[torch.Tensor, tuple[str, ...]]:

@@ -1,3 +1,4 @@
+import hashlib
 import os
 import subprocess
 import sys
@@ -22,32 +23,25 @@ from kdistill.sources import (
 from kdistill.sources.mix import apply_mix
 
 FULL = AugmentOptions(crop_padding=4, flip=True, jitter=2)
-SRC = Path(__file__).resolve().parents[2] / "src"
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parents[1] / "src"
 
-DIGEST_SCRIPT = """
-import hashlib, torch
-from kdistill.sources import AugmentOptions, apply_augment, augment_params
-options = AugmentOptions(crop_padding=4, flip=True, jitter=2)
-image = torch.arange(3 * 12 * 10, dtype=torch.float32).view(3, 12, 10)
-digest = hashlib.sha256()
-for view in range(3):
-    for index in range(40):
-        digest.update(apply_augment(image, augment_params(options, 7, view, index), options).numpy().tobytes())
-print(digest.hexdigest())
-"""
-
-
-def digest_here() -> str:
-    namespace: dict = {}
-    exec(DIGEST_SCRIPT.replace("print(digest.hexdigest())", "result = digest.hexdigest()"), namespace)
-    return namespace["result"]
+def augment_digest() -> str:
+    """sha256 over the augmented tensors of 3 views x 40 indices of one fixed image."""
+    image = torch.arange(3 * 12 * 10, dtype=torch.float32).view(3, 12, 10)
+    digest = hashlib.sha256()
+    for view in range(3):
+        for index in range(40):
+            digest.update(apply_augment(image, augment_params(FULL, 7, view, index), FULL).numpy().tobytes())
+    return digest.hexdigest()
 
 
 @pytest.mark.slow  # a fresh interpreter imports torch: ~3 s
 def test_same_seed_view_index_give_identical_tensors_in_another_process():
-    env = {**os.environ, "PYTHONPATH": str(SRC), "PYTHONHASHSEED": "123"}
-    other = subprocess.run([sys.executable, "-c", DIGEST_SCRIPT], capture_output=True, text=True, env=env, check=True)
-    assert other.stdout.strip() == digest_here()
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(SRC), str(HERE)]), "PYTHONHASHSEED": "123"}
+    script = "from test_augment import augment_digest; print(augment_digest())"
+    other = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, env=env, check=True)
+    assert other.stdout.strip() == augment_digest()
 
 
 def test_params_are_a_pure_function_and_differ_between_views_indices_and_seeds():

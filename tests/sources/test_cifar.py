@@ -37,7 +37,7 @@ def test_cifar10_reads_batches_in_order_with_rgb_planes(cifar10):
 
 
 def test_cifar100_fine_and_coarse_labels(tmp_path, fashion):
-    x_train, y_train, _, _, _ = fashion
+    x_train = fashion[0]
     folder = tmp_path / "cifar-100-python"
     folder.mkdir()
     images = fashion_as_cifar(x_train[:30])
@@ -83,7 +83,7 @@ def test_missing_and_malformed_files(tmp_path):
     with pytest.raises(DataError, match="cannot read CIFAR batch .*data_batch_4"):
         open_source("cifar10", {"root": str(folder)}).open("train")
     with pytest.raises(DataError, match="does not exist"):
-        open_source("cifar10", {"root": str(tmp_path / "nowhere")}).info
+        _ = open_source("cifar10", {"root": str(tmp_path / "nowhere")}).info
 
 
 @pytest.mark.parametrize("payload", [

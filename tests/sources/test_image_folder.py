@@ -85,7 +85,7 @@ def test_color_resize_and_normalisation(flat_folder):
     normalised = open_source("image-folder", {"root": root, "mean": [0.5], "std": [0.25]}).open("train")[0]["inputs"]
     assert torch.allclose(normalised, (gray - 0.5) / 0.25)
     with pytest.raises(ConfigError, match="mean needs 1 or 3 values"):
-        open_source("image-folder", {"root": root, "color": "rgb", "mean": [0.1, 0.2], "std": [1.0, 1.0]}).info
+        _ = open_source("image-folder", {"root": root, "color": "rgb", "mean": [0.1, 0.2], "std": [1.0, 1.0]}).info
 
 
 def test_jpeg_files_are_read(tmp_path, fashion):
@@ -140,7 +140,8 @@ def test_empty_class_folder(tmp_path):
 
 def test_no_class_folders(tmp_path):
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "loose.png")
-    one_line_error(DataError, "no class folders in", lambda: open_source("image-folder", {"root": str(tmp_path), "test_fraction": 0.0}).info)
+    one_line_error(DataError, "no class folders in", lambda: open_source(
+        "image-folder", {"root": str(tmp_path), "test_fraction": 0.0}).info)
 
 
 def test_missing_root(tmp_path):
@@ -171,7 +172,8 @@ def test_truncated_image_is_named_when_decoded_also_in_a_worker(tmp_path):
 
 def test_mixed_sizes_need_resize(tmp_path):
     tiny_folder(tmp_path, sizes=[(8, 8), (8, 8), (9, 8), (8, 8)])
-    message = one_line_error(DataError, "mixed sizes", lambda: open_source("image-folder", {"root": str(tmp_path), "test_fraction": 0.0}).info)
+    message = one_line_error(DataError, "mixed sizes", lambda: open_source(
+        "image-folder", {"root": str(tmp_path), "test_fraction": 0.0}).info)
     assert "2.png is 9x8" in message and "resize" in message
     resized = open_source("image-folder", {"root": str(tmp_path), "resize": [8, 8], "test_fraction": 0.0})
     assert {tuple(resized.open("train")[i]["inputs"].shape) for i in range(4)} == {(1, 8, 8)}

@@ -4,7 +4,6 @@ import gc
 import os
 import resource
 
-import numpy as np
 import pytest
 from PIL import Image
 

@@ -82,26 +82,26 @@ def test_fortran_order_arrays_map_correctly(tmp_path):
 
 def test_missing_key_lists_the_arrays(npz_file):
     with pytest.raises(DataError, match=r"has no array 'x_val'; arrays in it: x_test, x_train, y_test, y_train$"):
-        open_source("npz", {"path": str(npz_file), "x_val": "x_val", "y_val": "y_val"}).info
+        _ = open_source("npz", {"path": str(npz_file), "x_val": "x_val", "y_val": "y_val"}).info
 
 
 def test_errors(tmp_path, npz_file):
     with pytest.raises(DataError, match="does not exist"):
-        open_source("npz", {"path": str(tmp_path / "none.npz")}).info
+        _ = open_source("npz", {"path": str(tmp_path / "none.npz")}).info
     (tmp_path / "junk.npz").write_bytes(b"not a zip")
     with pytest.raises(DataError, match="cannot read .*junk.npz as an .npz archive"):
-        open_source("npz", {"path": str(tmp_path / "junk.npz")}).info
+        _ = open_source("npz", {"path": str(tmp_path / "junk.npz")}).info
     np.savez(tmp_path / "short.npz", x_train=np.zeros((3, 2)), y_train=np.zeros(2, np.int64), x_test=np.zeros((1, 2)),
              y_test=np.zeros(1, np.int64))
     with pytest.raises(DataError, match="'x_train' has 3 samples but 'y_train' has 2 labels"):
-        open_source("npz", {"path": str(tmp_path / "short.npz")}).info
+        _ = open_source("npz", {"path": str(tmp_path / "short.npz")}).info
     np.savez(tmp_path / "objects.npz", x_train=np.array([{"a": 1}], dtype=object), y_train=np.zeros(1, np.int64),
              x_test=np.zeros((1, 2)), y_test=np.zeros(1, np.int64))
     with pytest.raises(DataError, match="holds Python objects"):
-        open_source("npz", {"path": str(tmp_path / "objects.npz")}).info
+        _ = open_source("npz", {"path": str(tmp_path / "objects.npz")}).info
     with pytest.raises(ConfigError, match="set both x_val and y_val"):
         open_source("npz", {"path": str(npz_file), "x_val": "x_test"})
     with pytest.raises(ConfigError, match="layout must be one of"):
         open_source("npz", {"path": str(npz_file), "layout": "chw"})
     with pytest.raises(DataError, match="class_names lists 2 names"):
-        open_source("npz", {"path": str(npz_file), "class_names": ["a", "b"]}).info
+        _ = open_source("npz", {"path": str(npz_file), "class_names": ["a", "b"]}).info

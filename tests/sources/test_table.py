@@ -48,29 +48,30 @@ def test_feature_subset_and_integer_target(tmp_path, frame):
 def test_missing_column_is_named_with_the_columns(tmp_path, frame):
     frame.to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataError, match=r"column 'salary' is not in .*t.csv; columns: age, hours, married, income$"):
-        open_source("table", {"path": str(tmp_path / "t.csv"), "target": "salary"}).info
+        _ = open_source("table", {"path": str(tmp_path / "t.csv"), "target": "salary"}).info
     with pytest.raises(DataError, match="column 'weight' is not in"):
-        open_source("table", {"path": str(tmp_path / "t.csv"), "target": "income", "features": ["age", "weight"]}).info
+        _ = open_source("table", {"path": str(tmp_path / "t.csv"), "target": "income",
+                                  "features": ["age", "weight"]}).info
 
 
 def test_non_numeric_feature_suggests_tabular_or_dropping(tmp_path, frame):
     frame.assign(job=["clerk", "chef"] * 30).to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(DataError, match=r"feature column 'job' .* is not numeric .*drop it from features.*tabular"):
-        open_source("table", {"path": str(tmp_path / "t.csv"), "target": "income"}).info
+        _ = open_source("table", {"path": str(tmp_path / "t.csv"), "target": "income"}).info
 
 
 def test_other_errors(tmp_path, frame):
     frame.to_csv(tmp_path / "t.csv", index=False)
     with pytest.raises(ConfigError, match="also listed in features"):
-        open_source("table", {"path": str(tmp_path / "t.csv"), "target": "income", "features": ["income"]}).info
+        _ = open_source("table", {"path": str(tmp_path / "t.csv"), "target": "income", "features": ["income"]}).info
     with pytest.raises(DataError, match="does not exist"):
-        open_source("table", {"path": str(tmp_path / "none.csv"), "target": "income"}).info
+        _ = open_source("table", {"path": str(tmp_path / "none.csv"), "target": "income"}).info
     (tmp_path / "t.xlsx").write_bytes(b"")
     with pytest.raises(DataError, match="name it .csv or .parquet"):
-        open_source("table", {"path": str(tmp_path / "t.xlsx"), "target": "income"}).info
+        _ = open_source("table", {"path": str(tmp_path / "t.xlsx"), "target": "income"}).info
     frame.assign(age=frame["age"].astype(float).where(frame.index != 3)).to_csv(tmp_path / "gap.csv", index=False)
     with pytest.raises(DataError, match="feature column 'age' .* has 1 missing values"):
-        open_source("table", {"path": str(tmp_path / "gap.csv"), "target": "income"}).info
+        _ = open_source("table", {"path": str(tmp_path / "gap.csv"), "target": "income"}).info
     frame.assign(income=frame["hours"]).to_csv(tmp_path / "reg.csv", index=False)
     with pytest.raises(DataError, match="non-integer numbers; this source is for class labels"):
-        open_source("table", {"path": str(tmp_path / "reg.csv"), "target": "income", "features": ["age"]}).info
+        _ = open_source("table", {"path": str(tmp_path / "reg.csv"), "target": "income", "features": ["age"]}).info

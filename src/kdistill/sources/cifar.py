@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import torch
@@ -95,9 +95,9 @@ def find_folder(root: str, expected: str, marker: str) -> Path:
 class CifarSource(DataSource):
     """Shared by cifar10 and cifar100: ``files`` maps split -> batch files, ``meta`` names the class-name list."""
 
-    folder_name: str
-    files: dict[str, tuple[str, ...]]
-    meta_file: str
+    folder_name: ClassVar[str]
+    files: ClassVar[dict[str, tuple[str, ...]]]
+    meta_file: ClassVar[str]
 
     @property
     def label_key(self) -> str:
@@ -138,7 +138,9 @@ class Cifar10Source(CifarSource):
 
     Options = Cifar10Options
     folder_name = "cifar-10-batches-py"
-    files = {"train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)}
+    files: ClassVar[dict[str, tuple[str, ...]]] = {
+        "train": tuple(f"data_batch_{i}" for i in range(1, 6)), "test": ("test_batch",)
+    }
     meta_file = "batches.meta"
     label_key = "labels"
     names_key = "label_names"
@@ -150,7 +152,7 @@ class Cifar100Source(CifarSource):
 
     Options = Cifar100Options
     folder_name = "cifar-100-python"
-    files = {"train": ("train",), "test": ("test",)}
+    files: ClassVar[dict[str, tuple[str, ...]]] = {"train": ("train",), "test": ("test",)}
     meta_file = "meta"
 
     @property

@@ -19,7 +19,11 @@ from kdistill.training.config import TrainConfig
 class DataSection:
     """Which dataset, and how it is split and batched."""
 
+    # a built-in dataset (kdistill data list), a data source (kdistill.sources: image-folder, npz, table,
+    # hf-datasets, cifar10, cifar100) or a path to a folder / .npz / .csv / .parquet
     dataset: str = "mnist"
+    options: dict[str, Any] = field(default_factory=dict)  # the data source's options (see docs/data-sources.md)
+    workers: NonNegativeInt = 0  # DataLoader worker processes decoding a streamed source (0 = in this process)
     val_size: NonNegativeInt = 5000  # carved from the training set; the test set is never used for selection
     train_limit: PositiveInt | None = None  # use only this many training examples (after the validation carve)
     eval_batch_size: PositiveInt = 1000

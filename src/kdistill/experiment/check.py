@@ -22,6 +22,7 @@ from kdistill.arguments import validate_arguments
 from kdistill.config import ModelSection, Recipe
 from kdistill.errors import ConfigError, KdistillError, ShapeError
 from kdistill.experiment.models import check_class_counts
+from kdistill.experiment.sourcing import check_data_section
 from kdistill.experiment.splits import ExperimentData
 from kdistill.models import MODELS, build_model
 from kdistill.strategies import build_strategy, method_spec
@@ -33,9 +34,7 @@ DRY_RUN_BATCH = 4  # > 1: batch norm in training mode needs two values per chann
 
 def check_recipe(recipe: Recipe) -> Recipe:
     """Return ``recipe`` with model and method arguments checked and coerced; ConfigError on the first problem."""
-    from kdistill.data.registry import DATASETS
-
-    DATASETS.get(recipe.data.dataset)  # unknown dataset -> the list of known ones
+    check_data_section(recipe.data)  # unknown dataset, source or path; the source's options
     spec = method_spec(recipe.distill.method)
     method_args = spec.validate(recipe.distill.method_args)
     sections = {"student": recipe.student}

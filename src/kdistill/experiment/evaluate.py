@@ -45,7 +45,7 @@ def build_report(
              len(data.test_labels), recipe.report.latency_batch_sizes)
     logits = {name: predict_logits(model, test_batches, desc=f"test {name}", progress=True)[0]
               for name, model in models.items()}
-    example = data.test_images[:1]  # (1, C, H, W)
+    example = data.example_inputs(1)  # (1, C, H, W)
     rows: dict[str, dict[str, Any]] = {}
     for name, model in models.items():
         teacher_logits = logits.get("teacher") if name != "teacher" else None

@@ -20,7 +20,6 @@ from torch import nn
 
 from kdistill import distributed
 from kdistill.config import Recipe
-from kdistill.data import ArrayLoader
 from kdistill.errors import ConfigError
 from kdistill.experiment.check import check_recipe, dry_run
 from kdistill.experiment.evaluate import build_report
@@ -90,6 +89,9 @@ def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, Ex
     torch.set_num_threads(recipe.threads)  # the same numbers on any machine: results depend on the thread count
     recipe = check_recipe(recipe)
     data = prepare_data(recipe.data, recipe.seed)
+    if data.streaming and recipe.distill.cache.enabled:
+        raise ConfigError(f"distill.cache stores teacher outputs for in-memory datasets; data.dataset "
+                          f"{recipe.data.dataset} is streamed from disk - set distill.cache.enabled: false")
     dry_run(recipe, data)
     if distributed.context().is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -159,7 +161,7 @@ def teacher_cost(
     live_teacher = FrozenTeacher(distillation_view(teacher, recipe))
     seconds = [record["seconds"] for record in result.history]
     return teacher_cost_report(
-        teacher, student, data.test_images[:1], len(live_batches),
+        teacher, student, data.example_inputs(1), len(live_batches),
         (strategy_with(live_teacher, live_batches), live_batches),
         recipe.student.train, cached, cache_info, sum(seconds) / len(seconds) if seconds else None,
     )
@@ -170,11 +172,10 @@ def per_rank_batch_size(batch_size: int) -> int:
     return max(1, batch_size // distributed.context().world_size)
 
 
-def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int) -> ArrayLoader:
+def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int) -> Any:
     """This rank's shard of the training set (the whole set in a single process)."""
     ctx = distributed.context()
-    return ArrayLoader(data.train_images, data.train_labels, per_rank_batch_size(batch_size), shuffle=True,
-                       max_shift=jitter, seed=seed, rank=ctx.rank, world_size=ctx.world_size)
+    return data.train_loader(per_rank_batch_size(batch_size), jitter, seed, ctx.rank, ctx.world_size)
 
 
 def teacher_stage(

@@ -17,6 +17,7 @@ _EXPORTS = {
     "evaluate": "kdistill.api",
     "fit": "kdistill.api",
     "load_student": "kdistill.experiment.student",
+    "predict_inputs": "kdistill.experiment.predict",
     "KdistillError": "kdistill.errors",
     # bring your own data and models: sample ids for a plain DataLoader, logits out of any model output
     "with_index": "kdistill.data.indexed",

@@ -116,6 +116,21 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
     add_plugin_option(profile)
 
+    predict = commands.add_parser(
+        "predict", help="label new inputs with a run's trained student and write a CSV",
+        description="Label INPUTS - an image or folder of images, an .npz, a .csv or .parquet table - with the "
+        "student of RUN_DIR (the fine-tuned one if the run fine-tuned, else the distilled one) and write one CSV row "
+        "per input: prediction, class name, confidence and every class probability.",
+        epilog="example:\n  kdistill predict runs/quick-20261123-140000 new_digits/ --out labels.csv",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    predict.add_argument("run_dir", type=Path, help="a run directory written by `kdistill run`")
+    predict.add_argument("inputs", type=Path, help="image, folder of images, .npz, .csv or .parquet")
+    predict.add_argument("--out", type=Path, default=None, help="CSV to write (default: RUN_DIR/predictions.csv)")
+    predict.add_argument("--stage", choices=("teacher", "baseline", "distilled", "finetuned"), default=None,
+                         help="which of the run's models labels the inputs (default: the final student)")
+    predict.add_argument("--key", default=None, help=".npz inputs: the array to read (default: x)")
+    add_plugin_option(predict)
+
     add_data_commands(commands)
     add_procedure_commands(commands)
     if tabular_available():  # the tabular extra's packages are installed

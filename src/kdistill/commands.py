@@ -21,7 +21,7 @@ log = logging.getLogger("kdistill")
 
 def dispatch(args: argparse.Namespace) -> int:
     handlers = {"run": run, "recipes": recipes, "methods": methods, "models": models, "report": report,
-                "profile": profile, "cache": cache}
+                "profile": profile, "cache": cache, "predict": predict}
     if args.command in handlers:
         return handlers[args.command](args)
     if args.command == "data":
@@ -101,6 +101,14 @@ def cache(args: argparse.Namespace) -> int:
               f"{summary['build_seconds']:.1f}s")
         print(f"train from it: kdistill run --run-dir {run_dir} {args.recipe} {' '.join(args.overrides)} "
               "distill.cache.enabled=true")
+    return 0
+
+
+def predict(args: argparse.Namespace) -> int:
+    from kdistill.experiment.predict import predict_inputs
+
+    out = predict_inputs(args.run_dir, args.inputs, args.out, args.stage, args.key)
+    print(f"predictions: {out}")
     return 0
 
 

@@ -7,7 +7,8 @@ touches only its own file, and tests parametrised over ``registry.names()`` cove
 from __future__ import annotations
 
 import inspect
-from typing import Any, Callable, Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 from kdistill.errors import ConfigError
 

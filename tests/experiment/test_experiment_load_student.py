@@ -46,3 +46,45 @@ def test_load_student_errors_name_the_fix(finished_run, tmp_path):
         kdistill.load_student(run_dir, "best")
     with pytest.raises(ConfigError, match="not a kdistill run directory"):
         kdistill.load_student(tmp_path)
+
+
+def test_predict_labels_npz_images_and_writes_the_csv(finished_run, tmp_path, capsys):
+    import csv
+
+    import numpy as np
+    from PIL import Image
+
+    from kdistill.cli import main
+
+    run_dir, report = finished_run
+    digits = load_dataset("digits")
+    model = kdistill.load_student(run_dir)
+    expected = model(digits.test_images[:20]).argmax(-1).tolist()
+    # an .npz of the inputs as they were stored (float [0, 1] images, no labels)
+    np.savez(tmp_path / "new.npz", x=digits.test_images[:20].squeeze(1).numpy())
+    assert main(["predict", str(run_dir), str(tmp_path / "new.npz"), "--out", str(tmp_path / "p.csv")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "p.csv")))
+    assert [int(row["prediction"]) for row in rows] == expected
+    assert rows[0]["class"] == str(expected[0]) and len(rows[0]) == 4 + 10
+    # the same inputs as 8-bit PNG files in a flat folder: decoded to the model's 1x8x8 grayscale in [0, 1]
+    folder = tmp_path / "pngs"
+    folder.mkdir()
+    pixels = digits.test_images[:20].squeeze(1).mul(255).round().byte().numpy()
+    for index, image in enumerate(pixels):
+        Image.fromarray(image).save(folder / f"{index:02d}.png")
+    assert main(["predict", str(run_dir), str(folder), "--out", str(tmp_path / "q.csv")]) == 0
+    rows = list(csv.DictReader(open(tmp_path / "q.csv")))
+    assert [int(row["prediction"]) for row in rows] == expected
+    assert rows[3]["input"].endswith("03.png")
+
+
+def test_predict_refuses_inputs_of_another_shape(finished_run, tmp_path, capsys):
+    import numpy as np
+
+    from kdistill.cli import main
+
+    run_dir, _ = finished_run
+    np.savez(tmp_path / "wrong.npz", x=np.zeros((3, 5, 5), dtype=np.float32))
+    assert main(["predict", str(run_dir), str(tmp_path / "wrong.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "shape (1, 5, 5)" in err and "(1, 8, 8)" in err and "\n" not in err

@@ -89,6 +89,12 @@ def test_a_csv_table(tmp_path, fashion_subset):
     report = run_on(tmp_path, tmp_path / "table.csv", "data.options={target: label, test_fraction: 0.25}")
     assert report["models"]["distilled"]["params"] == 196 * 16 + 16 + 16 * 10 + 10
     assert_learned(report, len(labels) - len(labels) // 4 - 60)
+    # the student labels new rows of the same table: the trained feature columns, the label column ignored
+    shuffled = frame.sample(frac=1.0, random_state=0)
+    shuffled.drop(columns=["label"]).iloc[:, ::-1].to_csv(tmp_path / "new.csv", index=False)  # columns reordered
+    assert main(["predict", str(tmp_path / "run"), str(tmp_path / "new.csv"), "--out", str(tmp_path / "p.csv")]) == 0
+    predicted = pd.read_csv(tmp_path / "p.csv")["prediction"].to_numpy()
+    assert len(predicted) == len(frame) and (predicted == shuffled["label"].to_numpy()).mean() > 0.4
 
 
 @pytest.mark.slow

@@ -31,7 +31,7 @@ def split_validation(
     return images[train_index], labels[train_index], images[val_index], labels[val_index]
 
 
-def subset_indices(labels: torch.Tensor, size: float | int, seed: int, stratified: bool = True) -> torch.Tensor:
+def subset_indices(labels: torch.Tensor, size: float, seed: int, stratified: bool = True) -> torch.Tensor:
     """Sorted indices of a seeded subset; ``size`` is a fraction in (0, 1] (float) or a count (int).
 
     Stratified: each class keeps its share (count * class_fraction, rounded down, then the leftover samples go to the
@@ -59,7 +59,7 @@ def subset_indices(labels: torch.Tensor, size: float | int, seed: int, stratifie
 
 
 def subset(
-    images: torch.Tensor, labels: torch.Tensor, size: float | int, seed: int, stratified: bool = True
+    images: torch.Tensor, labels: torch.Tensor, size: float, seed: int, stratified: bool = True
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """A seeded subset of (images (N, ...), labels (N,)); ``size`` is a fraction (float) or a count (int)."""
     index = subset_indices(labels, size, seed, stratified)

@@ -13,8 +13,8 @@ from typing import Any
 
 import torch
 
-from kdistill.errors import KdistillError
 from kdistill.atomic import atomic_path
+from kdistill.errors import KdistillError
 from kdistill.evaluation.metrics import confusion_matrix, expected_calibration_error, reliability_bins
 
 PLOTS_EXTRA_HINT = "install the plots extra: pip install 'kdistill[plots]'"

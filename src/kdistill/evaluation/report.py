@@ -20,8 +20,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from kdistill.errors import KdistillError
 from kdistill.atomic import atomic_write_text
+from kdistill.errors import KdistillError
 
 MISSING = "-"
 REPORT_JSON = "report.json"

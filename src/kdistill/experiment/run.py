@@ -96,7 +96,8 @@ def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, Ex
     if distributed.context().is_main:
         run_dir.mkdir(parents=True, exist_ok=True)
         write_config(run_dir, recipe)
-        write_model_description(run_dir, recipe, data.input_shape, data.num_classes, data.class_names)
+        write_model_description(run_dir, recipe, data.input_shape, data.num_classes, data.class_names,
+                                data.feature_names)
         log.info("run directory: %s", run_dir)
     log.info("data: %s, %d train / %d val / %d test; %d thread(s)", recipe.data.dataset, len(data.train_labels),
              len(data.val_labels), len(data.test_labels), recipe.threads)

@@ -38,6 +38,7 @@ class ExperimentData:
     class_names: list[str]
     streams: dict[str, Dataset] | None = None  # "train" / "val" / "test" datasets of a streamed source
     workers: int = 0
+    feature_names: list[str] | None = None  # a table source's input columns, in input order
 
     @property
     def streaming(self) -> bool:
@@ -144,4 +145,5 @@ def prepare_streams(section: DataSection, seed: int, test_limit: int | None, kin
     return ExperimentData(
         None, streams["train"].labels, None, val.labels, None, test.labels,
         info.num_classes, tuple(info.input_shape), list(info.class_names), streams, section.workers,
+        getattr(source, "feature_names", None),
     )

@@ -23,10 +23,10 @@ EXPORT = "student.safetensors"
 
 
 def write_model_description(run_dir: Path, recipe: Recipe, input_shape: tuple[int, ...], num_classes: int,
-                            class_names: list[str]) -> None:
+                            class_names: list[str], feature_names: list[str] | None = None) -> None:
     description = {
         "input_shape": list(input_shape), "num_classes": num_classes, "class_names": list(class_names),
-        "dataset": recipe.data.dataset,
+        "dataset": recipe.data.dataset, "data_options": recipe.data.options, "feature_names": feature_names,
         "student": {"model": recipe.student.model, "model_args": recipe.student.model_args},
         "teacher": {"model": recipe.teacher.model, "model_args": recipe.teacher.model_args,
                     "members": recipe.teacher.members},

@@ -79,7 +79,7 @@ class FeatureTaps:
         self._handles: list[torch.utils.hooks.RemovableHandle] = []
         self._features: dict[str, torch.Tensor] = {}
 
-    def __enter__(self) -> "FeatureTaps":
+    def __enter__(self) -> FeatureTaps:
         for name, module in zip(self.names, self.modules):
             self._handles.append(module.register_forward_hook(self._hook(name)))
         return self

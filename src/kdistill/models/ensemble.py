@@ -45,7 +45,7 @@ class AveragedEnsemble(nn.Module):
         self.members = nn.ModuleList(members)
         self.register_buffer("temperature", torch.tensor(float(temperature)))
 
-    def at_temperature(self, temperature: float) -> "AveragedEnsemble":
+    def at_temperature(self, temperature: float) -> AveragedEnsemble:
         """The same members (shared, not copied) averaged at another temperature."""
         return AveragedEnsemble(list(self.members), temperature)
 

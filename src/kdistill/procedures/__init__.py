@@ -14,7 +14,13 @@
 """
 
 from kdistill.procedures import (  # noqa: F401  (registers the procedures)
-    born_again, ensemble, limited_data, mutual, omitted_class, self_distillation, specialist,
+    born_again,
+    ensemble,
+    limited_data,
+    mutual,
+    omitted_class,
+    self_distillation,
+    specialist,
 )
 from kdistill.procedures.common import Splits, load_splits
 from kdistill.procedures.registry import PROCEDURES, run_procedure

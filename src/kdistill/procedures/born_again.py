@@ -14,8 +14,16 @@ from typing import Any
 from torch import nn
 
 from kdistill.procedures.common import (
-    ModelSpec, Splits, TeacherAsModel, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model,
-    frozen_copy, train_loader,
+    ModelSpec,
+    Splits,
+    TeacherAsModel,
+    accuracy_on,
+    build_seeded_model,
+    distill_model,
+    eval_loader,
+    fit_model,
+    frozen_copy,
+    train_loader,
 )
 from kdistill.procedures.registry import PROCEDURES
 from kdistill.teachers import EnsembleTeacher, FrozenTeacher

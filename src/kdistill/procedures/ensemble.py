@@ -17,7 +17,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from kdistill.procedures.common import (
-    ModelSpec, Splits, TeacherAsModel, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model,
+    ModelSpec,
+    Splits,
+    TeacherAsModel,
+    accuracy_on,
+    build_seeded_model,
+    distill_model,
+    eval_loader,
+    fit_model,
     train_loader,
 )
 from kdistill.procedures.registry import PROCEDURES

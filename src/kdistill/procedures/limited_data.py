@@ -15,7 +15,14 @@ from torch import nn
 
 from kdistill.data import subset
 from kdistill.procedures.common import (
-    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model, train_loader,
+    ModelSpec,
+    Splits,
+    accuracy_on,
+    build_seeded_model,
+    distill_model,
+    eval_loader,
+    fit_model,
+    train_loader,
     train_teacher,
 )
 from kdistill.procedures.registry import PROCEDURES

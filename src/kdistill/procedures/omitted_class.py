@@ -24,7 +24,14 @@ from torch import nn
 from kdistill.batch import as_batch
 from kdistill.errors import DataError
 from kdistill.procedures.common import (
-    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, predict, train_loader,
+    ModelSpec,
+    Splits,
+    accuracy_on,
+    build_seeded_model,
+    distill_model,
+    eval_loader,
+    predict,
+    train_loader,
     train_teacher,
 )
 from kdistill.procedures.registry import PROCEDURES

@@ -7,7 +7,13 @@ from collections.abc import Mapping
 from typing import Any
 
 from kdistill.procedures.common import (
-    ModelSpec, Splits, accuracy_on, build_seeded_model, eval_loader, fit_model, train_loader,
+    ModelSpec,
+    Splits,
+    accuracy_on,
+    build_seeded_model,
+    eval_loader,
+    fit_model,
+    train_loader,
 )
 from kdistill.procedures.registry import PROCEDURES
 from kdistill.strategies import build_strategy

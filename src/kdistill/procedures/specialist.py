@@ -5,17 +5,24 @@ student trained on the subset from labels only. Accuracy is over test examples o
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 import torch
 from torch import nn
 
 from kdistill.procedures.common import (
-    ModelSpec, Splits, accuracy_on, build_seeded_model, distill_model, eval_loader, fit_model, predict,
-    train_loader, train_teacher,
+    ModelSpec,
+    Splits,
+    accuracy_on,
+    build_seeded_model,
+    distill_model,
+    eval_loader,
+    fit_model,
+    predict,
+    train_loader,
+    train_teacher,
 )
 from kdistill.procedures.registry import PROCEDURES
 

@@ -53,7 +53,7 @@ class CategoryCodeEncoder(TransformerMixin, BaseEstimator):
     def __init__(self, order_by_target: bool = True):
         self.order_by_target = order_by_target
 
-    def fit(self, X: Any, y: Any = None) -> "CategoryCodeEncoder":
+    def fit(self, X: Any, y: Any = None) -> CategoryCodeEncoder:
         X = X if isinstance(X, pd.DataFrame) else np.asarray(X, dtype=np.float64)
         self.n_features_in_ = X.shape[1]
         if isinstance(X, pd.DataFrame):

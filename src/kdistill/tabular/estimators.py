@@ -62,7 +62,7 @@ class _Distilled(BaseEstimator):
         X, _ = validate_table(self, X, reset=False, check_frame_values=not checks_itself)
         return self.student_.predict_soft(self.encoder_.transform(X))
 
-    def without_teacher(self) -> "_Distilled":
+    def without_teacher(self) -> _Distilled:
         """A copy holding only what prediction needs (no teacher): small to save, safe to ship."""
         check_is_fitted(self, "student_")
         light = copy.copy(self)
@@ -104,7 +104,7 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         self.progress = progress
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any) -> "DistilledClassifier":
+    def fit(self, X: Any, y: Any) -> DistilledClassifier:
         X, y = validate_table(self, X, y)
         check_classification_targets(y)
         if np.unique(y).size < 2:
@@ -155,7 +155,7 @@ class DistilledRegressor(RegressorMixin, _Distilled):
         self.progress = progress
         self.random_state = random_state
 
-    def fit(self, X: Any, y: Any) -> "DistilledRegressor":
+    def fit(self, X: Any, y: Any) -> DistilledRegressor:
         X, y = validate_table(self, X, y, y_numeric=True)
         if not 0 <= self.label_weight <= 1:
             raise ConfigError(f"need 0 <= label_weight <= 1; got {self.label_weight}")

@@ -88,7 +88,7 @@ class MLPStudent(SoftStudent):
         self.weight_decay = weight_decay
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "MLPStudent":
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> MLPStudent:
         from kdistill.training import TrainConfig, train
 
         seed = int(np.random.RandomState(self.random_state).randint(2**31 - 1))

@@ -83,7 +83,7 @@ class TreeStudent(SoftStudent):
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "TreeStudent":
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> TreeStudent:
         self.model_ = DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
@@ -112,7 +112,7 @@ class BoostingStudent(SoftStudent):
         self.learning_rate = learning_rate
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "BoostingStudent":
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> BoostingStudent:
         mask = categorical if categorical is not None and categorical.any() else None
         # No early stopping: it would hold out a random slice of the transfer set and make fits data-size dependent.
         params = dict(max_iter=self.max_iter, max_depth=self.max_depth, learning_rate=self.learning_rate,
@@ -169,7 +169,7 @@ class LinearStudent(SoftStudent):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> "LinearStudent":
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> LinearStudent:
         if self.task == "regression":
             self.model_ = Ridge(alpha=1.0 / self.C).fit(X, targets)
         else:

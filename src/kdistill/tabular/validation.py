@@ -65,9 +65,7 @@ def check_column_kinds(frame: pd.DataFrame) -> None:
             values = dtype.categories
         elif pd.api.types.is_complex_dtype(dtype):
             values = column
-        elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype):
-            continue
-        elif pd.api.types.is_string_dtype(dtype) and dtype != object:  # pandas' own string dtypes hold only str
+        elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) and dtype != object:
             continue
         elif dtype == object:
             values = column.dropna()

@@ -31,7 +31,7 @@ class Teacher(nn.Module):
         with torch.no_grad():
             return logits_of(self.teacher_logits(batch)).detach()
 
-    def train(self, mode: bool = True) -> "Teacher":
+    def train(self, mode: bool = True) -> Teacher:
         # Ignore the request: a teacher with dropout active would give noisy, wrong soft targets.
         return super().train(False)
 

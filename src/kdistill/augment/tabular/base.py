@@ -28,7 +28,7 @@ class TabularAugmenter:
 
     random_state: Any
 
-    def fit(self, X: Any) -> "TabularAugmenter":
+    def fit(self, X: Any) -> TabularAugmenter:
         frame, self.was_frame_ = as_frame(X)
         if len(frame) < 2:
             raise ConfigError(f"{type(self).__name__} needs at least 2 rows to learn from; got {len(frame)}")

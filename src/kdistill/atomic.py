@@ -18,7 +18,7 @@ from pathlib import Path
 
 from kdistill.errors import CheckpointError
 
-# mkstemp's names: our prefix and suffix around 8 characters of [a-z0-9_]; nothing else in a folder matches this
+# mkstemp's names: our prefix and suffix around 8 characters of [a-z0-9_] (data/tempfiles.py matches the same)
 TEMPORARY_NAME = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
 # when this process began writing (roughly: when kdistill was imported); temporaries older than this are dead
 PROCESS_STARTED = time.time()
@@ -101,7 +101,10 @@ def remove_stale_temporaries(folder: str | os.PathLike, older_than: float = PROC
     """
     removed = []
     for path in sorted(Path(folder).rglob(".*.tmp")):
-        if is_temporary(path.name) and path.is_file() and path.stat().st_mtime < older_than:
-            path.unlink(missing_ok=True)
-            removed.append(path)
+        try:
+            if is_temporary(path.name) and path.is_file() and path.stat().st_mtime < older_than:
+                path.unlink()
+                removed.append(path)
+        except OSError:  # gone already, or not ours to delete: cleaning up never fails a run
+            continue
     return removed

@@ -3,8 +3,9 @@
 A stage folder is reused (``--run-dir``, ``--resume``) only while its keys are unchanged, so a run folder never mixes
 stages trained under different settings. Keys are dotted recipe paths, so a refusal can name them::
 
-    teacher, teacher-K  seed, data, teacher.{model, model_args, jitter, train}, teacher.member (K; 1 = "teacher")
-    baseline            seed, data, student.{model, model_args, jitter, train}
+    (every stage)       seed, threads, data (not data.eval_batch_size)
+    teacher, teacher-K  teacher.{model, model_args, jitter, train}, teacher.member (K; 1 = "teacher")
+    baseline            student.{model, model_args, jitter, train}
     distilled           the baseline's keys, distill.method and method_args, the cache settings that change what the
                         student sees (if the cache is on), and the teacher: its keys and teacher.members, or the
                         sha256 of teacher.weights (none for a method without a pre-trained teacher)
@@ -35,8 +36,8 @@ def stage_keys(recipe: Recipe) -> dict[str, dict[str, Any]]:
     """{stage folder: {dotted key: canonical value}} for every stage ``recipe`` trains, in training order."""
     from kdistill.experiment.run import member_folder  # run.py imports this module's users: import at call time
 
-    common = {"seed": recipe.seed, **flatten({k: v for k, v in to_dict(recipe.data).items()
-                                              if k != "eval_batch_size"}, "data")}
+    common = {"seed": recipe.seed, "threads": recipe.threads,  # results depend on the thread count too
+              **flatten({k: v for k, v in to_dict(recipe.data).items() if k != "eval_batch_size"}, "data")}
     stages: dict[str, dict[str, Any]] = {}
     with_teacher = uses_teacher(recipe.distill.method)
     if with_teacher and not recipe.teacher.weights:

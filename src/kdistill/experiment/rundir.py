@@ -66,14 +66,14 @@ def claim_run_dir(run_dir: str | Path, recipe: Recipe, resume: bool) -> None:
     holding results trained with other settings (or any results at all when ``resume`` is false, as they would be
     overwritten). Then it removes leftovers of interrupted writes and writes config.yaml and fingerprint.json.
     """
-    run_dir = Path(run_dir)
+    run_dir, claimed_at = Path(run_dir), time.time()
     check_writable(run_dir)
     stages = stage_keys(recipe)
     recorded = recorded_stages(run_dir)
     check_stages(run_dir, stages, recorded, resume)
     distributed.barrier()  # every rank checked the folder as it was before rank 0 writes to it
     if distributed.context().is_main:
-        write_claim(run_dir, recipe, stages, recorded or {})
+        write_claim(run_dir, recipe, stages, recorded or {}, claimed_at)
     distributed.barrier()
 
 
@@ -157,7 +157,7 @@ def has_results(stage_dir: Path) -> bool:
 
 
 def write_claim(run_dir: Path, recipe: Recipe, stages: dict[str, dict[str, Any]],
-                recorded: dict[str, dict[str, Any]]) -> None:
+                recorded: dict[str, dict[str, Any]], claimed_at: float) -> None:
     """Sweep dead temporaries, then record the recipe in config.yaml and fingerprint.json. Stage folders this recipe
     does not train (e.g. teacher-3 after teacher.members went from 3 to 2) keep their records."""
     try:
@@ -165,7 +165,8 @@ def write_claim(run_dir: Path, recipe: Recipe, stages: dict[str, dict[str, Any]]
     except OSError as error:
         raise ConfigError(f"cannot create run folder {run_dir} ({error.strerror}); pass a --run-dir you can write "
                           "to") from error
-    removed = remove_stale_temporaries(run_dir)
+    # the folder's one writer has not written yet: any temporary from before now is a killed write's leftover
+    removed = remove_stale_temporaries(run_dir, older_than=claimed_at)
     if removed:
         log.info("removed %d leftover(s) of interrupted writes in %s", len(removed), run_dir)
     config = config_keys(recipe)

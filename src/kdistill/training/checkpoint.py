@@ -17,10 +17,12 @@ one-line CheckpointError.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
 import logging
+import pickle
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -133,11 +135,20 @@ def load_checkpoint(stage_dir: Path, student: nn.Module, strategy: nn.Module) ->
         raise CheckpointError(f"checkpoint in {folder} does not fit this model ({first_line(error)}); "
                               "was the recipe changed? start a new run directory") from error
     restore_best(stage_dir, pointer, {k[5:]: v for k, v in weights.items() if k.startswith("best.")})
+    path = folder / pointer["state"]
     try:
-        raw = torch.load(folder / pointer["state"], weights_only=True)
+        raw = torch.load(path, weights_only=True)
+    except pickle.UnpicklingError as error:  # torch's own text is many lines and suggests weights_only=False
+        raise CheckpointError(f"cannot read {path}: it holds Python objects other than tensors and plain values, "
+                              "refused because loading them could run code; delete the checkpoints folder to "
+                              "restart this stage") from error
     except Exception as error:  # torch raises several types for a bad file
-        raise CheckpointError(f"cannot read {folder / pointer['state']} ({error}); delete the checkpoints "
-                              "folder to restart this stage") from error
+        raise CheckpointError(f"cannot read {path} ({first_line(error)}); delete the checkpoints folder to restart "
+                              "this stage") from error
+    fields = {field.name for field in dataclasses.fields(TrainingState)}
+    if not isinstance(raw, dict) or set(raw) != fields:
+        raise CheckpointError(f"cannot read {path}: not a kdistill training state; delete the checkpoints folder to "
+                              "restart this stage")
     return TrainingState(**raw)
 
 

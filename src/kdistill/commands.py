@@ -11,6 +11,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from kdistill.atomic import DISK_FULL, disk_full_error
 from kdistill.errors import ConfigError
 
 if TYPE_CHECKING:
@@ -67,6 +68,10 @@ def run(args: argparse.Namespace) -> int:
     run_dir = distributed.broadcast_object(run_dir)  # its timestamped name must be rank 0's on every rank
     try:
         result = run_experiment(recipe, run_dir, resume=args.resume is not None or args.run_dir is not None)
+    except OSError as error:  # a full disk anywhere in the run (metrics, plots, ...) is one line too
+        if error.errno in DISK_FULL:
+            raise disk_full_error(error, run_dir) from error
+        raise
     finally:
         distributed.shutdown()
     if ctx.is_main:
@@ -81,7 +86,8 @@ def cache(args: argparse.Namespace) -> int:
     from kdistill.experiment import new_run_dir
     from kdistill.experiment.run import build_teacher_cache
 
-    recipe = load_recipe(args.recipe, list(args.overrides))
+    # the folder records the recipe that trains from this cache, so `run ... distill.cache.enabled=true` matches
+    recipe = load_recipe(args.recipe, [*args.overrides, "distill.cache.enabled=true"])
     run_dir = args.run_dir or new_run_dir(recipe)
     if args.nproc > 1:
         from kdistill.distributed import launch
@@ -92,6 +98,10 @@ def cache(args: argparse.Namespace) -> int:
     run_dir = distributed.broadcast_object(run_dir)
     try:
         summary = build_teacher_cache(recipe, run_dir)
+    except OSError as error:
+        if error.errno in DISK_FULL:
+            raise disk_full_error(error, run_dir) from error
+        raise
     finally:
         distributed.shutdown()
     if ctx.is_main:

@@ -193,8 +193,6 @@ def test_checkpoint_state_payload_is_refused(tmp_path, marker):
         load_checkpoint(tmp_path, nn.Linear(3, 2), nn.Module())
 
 
-@pytest.mark.xfail(strict=True, reason="training/checkpoint.py (not this branch's file) embeds torch's multi-line "
-                   "weights_only message, which also suggests weights_only=False; make it one line, then drop xfail")
 def test_checkpoint_payload_error_is_one_line(tmp_path, marker):
     from kdistill.training.checkpoint import load_checkpoint
 

@@ -43,8 +43,15 @@ def resolve_recipe_path(name_or_path: str) -> Path:
     if path.suffix in (".yaml", ".yml"):
         if not path.exists():
             raise ConfigError(f"recipe file {path} does not exist")
+        if not path.is_file():  # was a raw IsADirectoryError
+            raise ConfigError(f"recipe file {path} is a folder, not a YAML file; pass the recipe file inside it")
         return path
     recipes = builtin_recipes()
+    # a built-in name wins over a same-named folder (./quick); a folder that is no recipe name gets a hint
+    if name_or_path not in recipes and path.is_dir():
+        hint = (f"continue that run with `kdistill run --resume {path}`" if (path / "config.yaml").is_file()
+                else "pass a recipe name or a .yaml file")
+        raise ConfigError(f"'{name_or_path}' is a folder, not a recipe; {hint}")
     if name_or_path not in recipes:
         raise ConfigError(
             f"unknown recipe '{name_or_path}'; built-in recipes: {', '.join(sorted(recipes))} "

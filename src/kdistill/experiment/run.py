@@ -24,7 +24,7 @@ from kdistill.errors import ConfigError
 from kdistill.experiment.check import check_recipe, dry_run
 from kdistill.experiment.evaluate import build_report
 from kdistill.experiment.models import build_seeded, load_teacher_weights
-from kdistill.experiment.rundir import write_config
+from kdistill.experiment.rundir import claim_run_dir
 from kdistill.experiment.splits import ExperimentData, prepare_data
 from kdistill.experiment.student import write_model_description
 from kdistill.features import count_extra_parameters
@@ -84,8 +84,9 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
 
 def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, ExperimentData]:
     """Everything before the first stage (shared by ``run`` and ``cache build``): pin the thread count, validate the
-    whole recipe (names, arguments, one dry training step on real samples), then - only then - create the run
-    directory and write the resolved config. Returns the checked recipe and the data."""
+    whole recipe (names, arguments, one dry training step on real samples), then - only then - claim the run
+    directory (refused if it holds stages trained with other settings) and write the resolved config. Returns the
+    checked recipe and the data."""
     torch.set_num_threads(recipe.threads)  # the same numbers on any machine: results depend on the thread count
     recipe = check_recipe(recipe)
     data = prepare_data(recipe.data, recipe.seed)
@@ -93,9 +94,8 @@ def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, Ex
         raise ConfigError(f"distill.cache stores teacher outputs for in-memory datasets; data.dataset "
                           f"{recipe.data.dataset} is streamed from disk - set distill.cache.enabled: false")
     dry_run(recipe, data)
+    claim_run_dir(run_dir, recipe, resume)  # checks the folder, then (rank 0) writes config.yaml + fingerprint.json
     if distributed.context().is_main:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        write_config(run_dir, recipe)
         write_model_description(run_dir, recipe, data.input_shape, data.num_classes, data.class_names,
                                 data.feature_names)
         log.info("run directory: %s", run_dir)

@@ -46,9 +46,9 @@ def read_model_description(run_dir: Path) -> dict[str, Any]:
 
 
 def load_verified_export(stage_dir: Path) -> dict[str, Any]:
-    from kdistill.training import load_weights
+    from kdistill.training.checkpoint import read_export  # checked against done.json's sha256
 
-    return load_weights(stage_dir / EXPORT)
+    return read_export(stage_dir)[0]
 
 
 def finished_stages(run_dir: Path) -> list[str]:

@@ -8,7 +8,6 @@ distillation method: everything method-specific happens inside ``strategy(batch,
 from __future__ import annotations
 
 import copy
-import json
 import logging
 import math
 import time
@@ -22,10 +21,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from kdistill import distributed
-from kdistill.atomic import atomic_write_text
 from kdistill.batch import as_batch, batch_size, move_batch
 from kdistill.errors import DataError
-from kdistill.training.checkpoint import TrainingState, load_checkpoint, load_weights, save_checkpoint, save_weights
+from kdistill.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint, save_weights
+from kdistill.training.checkpoint import export_stage, load_best, load_export  # verified best/export
 from kdistill.training.config import TrainConfig
 from kdistill.training.faults import (
     STEP_FAILURES,
@@ -174,23 +173,21 @@ def train(
 
     if config.select == "best" and state.best_epoch > 0:
         if writer_dir is not None:
-            student.load_state_dict(load_weights(writer_dir / "best.safetensors"))
+            load_best(writer_dir, student)  # checked against the hash the last checkpoint recorded
         elif best_weights is not None:
             student.load_state_dict(best_weights)
     result = TrainResult(state.history, state.best_epoch, state.best_val_accuracy,
                          sum(r["seconds"] for r in state.history))
     if writer_dir is not None:
-        save_weights(writer_dir / "student.safetensors", student.state_dict())
-        atomic_write_text(writer_dir / "done.json", json.dumps(result.__dict__, indent=2))
+        export_stage(writer_dir, student, result.__dict__)  # student.safetensors, then done.json with its sha256
     distributed.barrier()  # no rank moves on (e.g. reads done.json) before rank 0 has written
     log.debug("%s finished in %.1fs (this session %.1fs)", desc, result.seconds, time.perf_counter() - started)
     return result
 
 
 def finished_result(stage_dir: Path, student: nn.Module) -> TrainResult:
-    """A stage that already completed: load its exported weights instead of training again."""
-    student.load_state_dict(load_weights(stage_dir / "student.safetensors"))
-    return TrainResult(**json.loads((stage_dir / "done.json").read_text()))
+    """A stage that already completed: load its exported weights (checked against done.json) instead of training."""
+    return TrainResult(**load_export(stage_dir, student))
 
 
 def format_record(desc: str, record: dict[str, Any], epochs: int) -> str:

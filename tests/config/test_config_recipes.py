@@ -7,6 +7,7 @@ import yaml
 from kdistill.config import Recipe, builtin_recipes, from_dict, load_recipe, parse_override, to_dict
 from kdistill.config.load import read_yaml
 from kdistill.data import DATASETS
+from kdistill.sources import DATA_SOURCES
 from kdistill.errors import ConfigError
 from kdistill.experiment.models import check_class_counts
 from kdistill.models import build_model
@@ -14,7 +15,8 @@ from kdistill.strategies import build_strategy
 from kdistill.teachers import FrozenTeacher
 
 # (input shape, classes) of each registered dataset, so recipe checks need no download.
-DATASET_SHAPES = {"mnist": ((1, 28, 28), 10), "fashion-mnist": ((1, 28, 28), 10), "digits": ((1, 8, 8), 10)}
+DATASET_SHAPES = {"mnist": ((1, 28, 28), 10), "fashion-mnist": ((1, 28, 28), 10), "digits": ((1, 8, 8), 10),
+                  "cifar10": ((3, 32, 32), 10)}
 
 
 def test_shipped_recipes_exist():
@@ -25,7 +27,7 @@ def test_shipped_recipes_exist():
 def test_every_shipped_recipe_validates_and_builds(name):
     recipe = load_recipe(name)
     assert recipe.name == name and recipe.description
-    assert recipe.data.dataset in DATASETS
+    assert recipe.data.dataset in DATASETS or recipe.data.dataset in DATA_SOURCES
     assert recipe.data.dataset in DATASET_SHAPES, f"add {recipe.data.dataset}'s shape to DATASET_SHAPES"
     input_shape, num_classes = DATASET_SHAPES[recipe.data.dataset]
     teacher = build_model(recipe.teacher.model, input_shape, num_classes, **recipe.teacher.model_args)

@@ -4,7 +4,7 @@ import pickle
 import numpy as np
 import pytest
 import torch
-from conftest import fashion_as_cifar, per_class, write_cifar10, write_py2_pickle
+from source_files import fashion_as_cifar, per_class, write_cifar10, write_py2_pickle
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources import open_source
@@ -105,3 +105,30 @@ def test_python3_protocol2_copies_load(tmp_path):
     batch = {"data": np.arange(3072 * 2, dtype=np.uint8).reshape(2, 3072) % 251, "labels": [3, 4], "name": b"x"}
     loaded = load_cifar_pickle(pickle.dumps(batch, protocol=2))
     assert np.array_equal(loaded["data"], batch["data"]) and loaded["labels"] == [3, 4] and loaded["name"] == b"x"
+
+
+@pytest.mark.slow
+def test_the_lecture_cifar10_experiment_runs_on_the_users_files(cifar10, tmp_path):
+    """The shipped omitted-class-cifar10 spec and cifar10 recipe, pointed at a folder in the real format (tiny)."""
+    from kdistill.cli import main
+    from kdistill.procedures.spec import load_spec, run_spec
+
+    root, _, _ = cifar10
+    small = ["args.teacher_model={model: cnn, model_args: {channels: [4, 8]}}", "args.teacher_train.epochs=1",
+             "args.train.epochs=1", "args.student_model.model_args={channels: [4, 4, 4], hidden: 8}",
+             "data.val_size=15", f"data.options.root={root}"]
+    result = run_spec(load_spec("omitted-class-cifar10", small), tmp_path / "procedure")
+    assert result["omitted"] == [7]
+    status = main(["run", "cifar10", f"data.options.root={root}", "data.val_size=15", "teacher.model=cnn",
+                   "teacher.model_args={channels: [4, 8]}", "teacher.train.epochs=1", "student.train.epochs=1",
+                   "student.model_args={channels: [4, 4, 4], hidden: 8}", "report.latency_repeats=1",
+                   "report.plots=false", "--run-dir", str(tmp_path / "run")])
+    assert status == 0 and (tmp_path / "run" / "report.json").exists()
+
+
+def test_the_cifar10_recipe_without_the_files_is_one_line(tmp_path, capsys):
+    from kdistill.cli import main
+
+    status = main(["run", "cifar10", f"data.options.root={tmp_path / 'nowhere'}", "--run-dir", str(tmp_path / "r")])
+    err = capsys.readouterr().err.strip()
+    assert status == 2 and "CIFAR folder" in err and "\n" not in err and not (tmp_path / "r").exists()

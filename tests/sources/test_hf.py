@@ -3,7 +3,7 @@ import sys
 import numpy as np
 import pytest
 import torch
-from conftest import per_class
+from source_files import per_class
 
 from kdistill.errors import DataError
 from kdistill.sources import open_source

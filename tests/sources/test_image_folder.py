@@ -1,8 +1,8 @@
 import numpy as np
 import pytest
 import torch
-from conftest import folder_name, per_class, write_pngs
 from PIL import Image
+from source_files import folder_name, per_class, write_pngs
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources import open_source, source_loader

@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from conftest import per_class, write_cifar10, write_pngs, write_py2_pickle
+from source_files import per_class, write_cifar10, write_pngs, write_py2_pickle
 
 from kdistill.errors import ConfigError
 from kdistill.sources import DATA_SOURCES, SourceInfo, open_source, source_loader, source_options

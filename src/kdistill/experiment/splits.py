@@ -67,6 +67,18 @@ class ExperimentData:
 
         return source_loader(self.streams[split], batch_size, shuffle=False, num_workers=self.workers)
 
+    def materialize(self) -> ExperimentData:
+        """The same splits held in memory as tensors (procedures index and slice them); a no-op when they are.
+        Costs the decoded size in RAM (CIFAR-10: 50k x 3x32x32 float32 = 614 MB)."""
+        if self.streams is None:
+            return self
+        tensors = {}
+        for split, dataset in self.streams.items():
+            loader = self.eval_loader(split, 512)
+            tensors[split] = torch.cat([batch["inputs"] for batch in loader]) if len(dataset) else torch.empty(0)
+        return replace(self, train_images=tensors["train"], val_images=tensors["val"], test_images=tensors["test"],
+                       streams=None)
+
     def example_inputs(self, count: int = 1) -> torch.Tensor:
         """The first ``count`` test inputs (profiling, probes)."""
         if self.streams is None:

@@ -28,10 +28,11 @@ Splits = ExperimentData  # train / validation (carved from train) / test: the sa
 
 
 def load_splits(dataset: str, val_size: int, seed: int, train_limit: int | None = None,
-                test_limit: int | None = None) -> Splits:
-    """A registered dataset split exactly as ``kdistill run`` splits it (seeded validation carve, stratified
-    ``train_limit`` / ``test_limit`` subsets)."""
-    return prepare_data(DataSection(dataset=dataset, val_size=val_size, train_limit=train_limit), seed, test_limit)
+                test_limit: int | None = None, options: dict[str, Any] | None = None) -> Splits:
+    """A dataset (built-in, data source with ``options``, or a path) split exactly as ``kdistill run`` splits it
+    (seeded validation carve, stratified ``train_limit`` / ``test_limit`` subsets), held in memory as tensors."""
+    section = DataSection(dataset=dataset, val_size=val_size, train_limit=train_limit, options=dict(options or {}))
+    return prepare_data(section, seed, test_limit).materialize()
 
 
 def build_seeded_model(spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int, seed: int) -> nn.Module:

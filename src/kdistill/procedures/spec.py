@@ -27,7 +27,7 @@ from kdistill.procedures.registry import PROCEDURES
 from kdistill.registry import check_kwargs
 
 TOP_LEVEL_KEYS = {"description", "procedure", "seed", "data", "args"}
-DATA_KEYS = {"dataset", "val_size", "train_limit", "test_limit"}
+DATA_KEYS = {"dataset", "val_size", "train_limit", "test_limit", "options"}
 
 
 def builtin_specs() -> dict[str, Path]:
@@ -72,7 +72,8 @@ def run_spec(spec: dict[str, Any], out_dir: Path) -> dict[str, Any]:
     atomic_write_text(out_dir / "procedure.yaml", yaml.safe_dump(spec, sort_keys=False))
     seed = int(spec.get("seed", 0))
     data = {"val_size": 5000, **spec["data"]}
-    splits = load_splits(data["dataset"], data["val_size"], seed, data.get("train_limit"), data.get("test_limit"))
+    splits = load_splits(data["dataset"], data["val_size"], seed, data.get("train_limit"), data.get("test_limit"),
+                         data.get("options"))
     result = PROCEDURES.build(spec["procedure"], splits=splits, seed=seed, **dict(spec.get("args") or {}))
     atomic_write_text(out_dir / "result.json", json.dumps(result, indent=2, sort_keys=True))
     return result

@@ -84,7 +84,7 @@ def batch_arrays(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_folder(root: str, expected: str, marker: str) -> Path:
-    folder = Path(root)
+    folder = Path(root).expanduser()
     if (folder / expected).is_dir() and not (folder / marker).exists():
         folder = folder / expected
     if not folder.is_dir():

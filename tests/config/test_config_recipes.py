@@ -7,10 +7,10 @@ import yaml
 from kdistill.config import Recipe, builtin_recipes, from_dict, load_recipe, parse_override, to_dict
 from kdistill.config.load import read_yaml
 from kdistill.data import DATASETS
-from kdistill.sources import DATA_SOURCES
 from kdistill.errors import ConfigError
 from kdistill.experiment.models import check_class_counts
 from kdistill.models import build_model
+from kdistill.sources import DATA_SOURCES
 from kdistill.strategies import build_strategy
 from kdistill.teachers import FrozenTeacher
 

@@ -3,6 +3,7 @@
 import logging
 
 import pytest
+import torch
 
 from kdistill.cli import main
 from kdistill.config import load_recipe
@@ -105,3 +106,31 @@ def test_every_shipped_recipe_passes_the_whole_check():
 
     for name in builtin_recipes():
         check_recipe(load_recipe(name))
+
+
+@pytest.mark.parametrize("override, expected", [
+    ("student.augment={flp: true}", "unknown key 'student.augment.flp'"),
+    ("student.augment={jitter: 2}", "set student.jitter, not student.augment.jitter"),
+    ("teacher.augment={mix: mixup}", "teacher.augment.mix: mixup/cutmix"),
+    ("student.augment={crop_fill: mirror}", "crop_fill must be one of"),
+])
+def test_augmentation_options_are_checked(override, expected):
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.").replace("(", r"\(")):
+        check_recipe(load_recipe("quick", [override]))
+
+
+def test_crop_and_flip_augment_the_student_reproducibly():
+    from kdistill.experiment.splits import prepare_data
+
+    recipe = check_recipe(load_recipe("quick", [*FAST_DIGITS, "student.augment={crop_padding: 2, flip: true}"]))
+    data = prepare_data(recipe.data, recipe.seed)
+    batches = []
+    for _ in range(2):
+        loader = data.train_loader(16, 0, 3, augment=recipe.student.augment)
+        loader.set_epoch(1)
+        batches.append(next(iter(loader)))
+    first, again = batches
+    assert torch.equal(first["inputs"], again["inputs"]) and torch.equal(first["index"], again["index"])
+    plain = data.train_images[first["index"]]
+    assert not torch.equal(first["inputs"], plain)  # some samples are cropped or flipped
+    assert first["flip"].any() and (first["crop"] != 2).any()

@@ -36,6 +36,9 @@ class ModelSection:
     model: str = "mlp"
     model_args: dict[str, Any] = field(default_factory=dict)
     jitter: NonNegativeInt = 0  # random shifts of up to ±jitter pixels (Hinton et al. 2015 used 2 for the teacher)
+    # more image augmentation, reproducible from (seed, epoch, sample): crop_padding, crop_fill (zero | reflect),
+    # flip (kdistill.sources.AugmentOptions)
+    augment: dict[str, Any] = field(default_factory=dict)
     weights: str | None = None  # teacher only: load these safetensors weights instead of training
     # teacher only: train this many networks (seeds seed, seed+1, ...: different initialisations and batch orders)
     # and distil their averaged probabilities (Hinton et al. 2015's ensemble); 1 = a single teacher

@@ -48,7 +48,20 @@ def check_recipe(recipe: Recipe) -> Recipe:
     return recipe
 
 
+def check_augment(section: ModelSection, where: str) -> None:
+    """``augment`` options by name and type; jitter keeps its own key, mixing is not a recipe option (yet)."""
+    from kdistill.sources import AugmentOptions, parse_options
+
+    if "jitter" in section.augment:
+        raise ConfigError(f"set {where}.jitter, not {where}.augment.jitter")
+    options = parse_options(AugmentOptions, section.augment, f"{where}.augment")
+    if options.mix != "none":
+        raise ConfigError(f"{where}.augment.mix: mixup/cutmix batches need losses on mixed labels, which the "
+                          "recipe pipeline does not have yet; use kdistill.sources.mix_batch from the Python API")
+
+
 def check_model_section(section: ModelSection, where: str) -> ModelSection:
+    check_augment(section, where)
     builder = MODELS.get(section.model)
     model_args = validate_arguments(builder, section.model_args, f"{where}.model_args", skip=MODEL_CONTEXT,
                                     reserved_reason=" from the dataset (its input shape and class count)")
@@ -62,6 +75,9 @@ def check_teacher_fits_method(recipe: Recipe) -> None:
     """Refuse a feature method with an ensemble teacher (it has no single layer to tap), and a teacher cache for a
     method that uses no teacher (there is nothing to cache)."""
     spec = method_spec(recipe.distill.method)
+    if recipe.distill.cache.enabled and recipe.student.augment:
+        raise ConfigError("the teacher cache stores jitter views only; with student.augment (crop, flip) use a live "
+                          "teacher: set distill.cache.enabled: false or drop student.augment")
     if not spec.uses_teacher and recipe.distill.cache.enabled:
         raise ConfigError(f"method '{spec.name}' takes no pre-trained teacher, so distill.cache has nothing to "
                           "store; set distill.cache.enabled: false (or pick a method that uses a teacher)")

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from kdistill import distributed
-from kdistill.config import Recipe
+from kdistill.config import ModelSection, Recipe
 from kdistill.errors import ConfigError
 from kdistill.experiment.check import check_recipe, dry_run
 from kdistill.experiment.evaluate import build_report
@@ -47,7 +47,7 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     student_seed = recipe.seed + 1  # baseline and distilled student share this initialisation
     baseline = build_seeded(recipe.student.model, recipe.student.model_args, data.input_shape, data.num_classes, student_seed)
     baseline_result = train_stage(baseline, build_strategy("supervised"), data, recipe.student.train,
-                                  recipe.student.jitter, recipe, run_dir / "baseline", resume, "baseline")
+                                  recipe.student, recipe, run_dir / "baseline", resume, "baseline")
 
     distilled = build_seeded(recipe.student.model, recipe.student.model_args, data.input_shape, data.num_classes, student_seed)
     distill_teacher, distill_batches, cache_info = distill_inputs(recipe, data, teacher, run_dir)
@@ -57,7 +57,7 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
                "num_samples": len(data.train_labels)}
     strategy = build_strategy(recipe.distill.method, teacher=distill_teacher, context=context,
                               **recipe.distill.method_args)
-    distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student.jitter,
+    distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student,
                                    recipe, run_dir / "distilled", resume, "distilled", distill_batches)
 
     models: dict[str, nn.Module] = {"teacher": teacher} if teacher is not None else {}
@@ -70,7 +70,7 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
         finetune_config = dataclasses.replace(recipe.student.train, epochs=recipe.finetune.epochs,
                                               lr=recipe.finetune.lr, warmup_epochs=0.0)
         results["finetuned"] = train_stage(finetuned, build_strategy("supervised"), data, finetune_config,
-                                           recipe.student.jitter, recipe, run_dir / "finetuned", resume, "finetuned")
+                                           recipe.student, recipe, run_dir / "finetuned", resume, "finetuned")
         models["finetuned"] = finetuned
     for model in models.values():
         model.cpu()
@@ -129,11 +129,12 @@ def distill_inputs(
     no teacher for a teacher-free method."""
     ctx = distributed.context()
     if teacher is None:
-        return None, train_loader(data, recipe.student.train.batch_size, recipe.student.jitter, recipe.seed), None
+        return None, train_loader(data, recipe.student.train.batch_size, recipe.student.jitter, recipe.seed,
+                                  recipe.student.augment), None
     teacher = distillation_view(teacher, recipe)
     if not recipe.distill.cache.enabled:
         return FrozenTeacher(teacher), train_loader(data, recipe.student.train.batch_size, recipe.student.jitter,
-                                                    recipe.seed), None
+                                                    recipe.seed, recipe.student.augment), None
     from kdistill.cache.recipe import build_recipe_cache, cached_training
 
     cache, stats = build_recipe_cache(recipe, teacher, data.train_images, data.train_labels, run_dir, ctx)
@@ -157,7 +158,8 @@ def teacher_cost(
         return build_strategy(recipe.distill.method, teacher=teacher_module, context=context,
                               **recipe.distill.method_args)
 
-    live_batches = data.train_loader(recipe.student.train.batch_size, recipe.student.jitter, recipe.seed)
+    live_batches = data.train_loader(recipe.student.train.batch_size, recipe.student.jitter, recipe.seed,
+                                     augment=recipe.student.augment)
     cached = (strategy_with(distill_teacher, distill_batches), distill_batches) if cache_info is not None else None
     live_teacher = FrozenTeacher(distillation_view(teacher, recipe))
     seconds = [record["seconds"] for record in result.history]
@@ -173,10 +175,11 @@ def per_rank_batch_size(batch_size: int) -> int:
     return max(1, batch_size // distributed.context().world_size)
 
 
-def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int) -> Any:
+def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int,
+                 augment: dict[str, Any] | None = None) -> Any:
     """This rank's shard of the training set (the whole set in a single process)."""
     ctx = distributed.context()
-    return data.train_loader(per_rank_batch_size(batch_size), jitter, seed, ctx.rank, ctx.world_size)
+    return data.train_loader(per_rank_batch_size(batch_size), jitter, seed, ctx.rank, ctx.world_size, augment)
 
 
 def teacher_stage(
@@ -190,7 +193,7 @@ def teacher_stage(
             seed = recipe.seed + index  # a different initialisation and batch order per member
             member = build_seeded(recipe.teacher.model, recipe.teacher.model_args, data.input_shape, data.num_classes, seed)
             results.append(train_stage(member, build_strategy("supervised"), data, recipe.teacher.train,
-                                       recipe.teacher.jitter, recipe, run_dir / member_folder(index), resume,
+                                       recipe.teacher, recipe, run_dir / member_folder(index), resume,
                                        f"teacher {index + 1}/{recipe.teacher.members}", seed=seed))
             members.append(member)
         return AveragedEnsemble(members), results[0]
@@ -199,7 +202,7 @@ def teacher_stage(
         load_teacher_weights(teacher, recipe.teacher.weights)
         log.info("teacher: loaded %s", recipe.teacher.weights)
         return teacher, None
-    result = train_stage(teacher, build_strategy("supervised"), data, recipe.teacher.train, recipe.teacher.jitter,
+    result = train_stage(teacher, build_strategy("supervised"), data, recipe.teacher.train, recipe.teacher,
                          recipe, run_dir / "teacher", resume, "teacher")
     return teacher, result
 
@@ -209,7 +212,7 @@ def train_stage(
     strategy: nn.Module,
     data: ExperimentData,
     config: TrainConfig,
-    jitter: int,
+    section: ModelSection,
     recipe: Recipe,
     stage_dir: Path,
     resume: bool,
@@ -220,7 +223,7 @@ def train_stage(
     seed = recipe.seed if seed is None else seed
     config = dataclasses.replace(config, seed=seed)
     if train_batches is None:
-        train_batches = train_loader(data, config.batch_size, jitter, seed)
+        train_batches = train_loader(data, config.batch_size, section.jitter, seed, section.augment)
     val_batches = data.eval_loader("val", recipe.data.eval_batch_size)
     result = train(model, strategy, train_batches, val_batches, config, stage_dir, resume, desc=name,
                    device=distributed.context().device)

@@ -44,14 +44,19 @@ class ExperimentData:
     def streaming(self) -> bool:
         return self.streams is not None
 
-    def train_loader(self, batch_size: int, jitter: int, seed: int, rank: int = 0, world_size: int = 1) -> Any:
-        if self.streams is None:
+    def train_loader(self, batch_size: int, jitter: int, seed: int, rank: int = 0, world_size: int = 1,
+                     augment: dict[str, Any] | None = None) -> Any:
+        """Shuffled training batches; ``jitter`` and ``augment`` (crop_padding, crop_fill, flip) are drawn per
+        (seed, epoch, sample). In-memory data without ``augment`` takes the ArrayLoader fast path."""
+        if self.streams is None and not augment:
             return ArrayLoader(self.train_images, self.train_labels, batch_size, shuffle=True, max_shift=jitter,
                                seed=seed, rank=rank, world_size=world_size)
         from kdistill.sources import AugmentOptions, source_loader
 
-        augment = AugmentOptions(jitter=jitter) if jitter else None
-        return source_loader(self.streams["train"], batch_size, shuffle=True, seed=seed, augment=augment,
+        options = AugmentOptions(jitter=jitter, **(augment or {})) if jitter or augment else None
+        dataset = self.streams["train"] if self.streams is not None else TensorSplit(self.train_images,
+                                                                                    self.train_labels)
+        return source_loader(dataset, batch_size, shuffle=True, seed=seed, augment=options,
                              num_workers=self.workers, rank=rank, world_size=world_size)
 
     def with_train(self, images: torch.Tensor, labels: torch.Tensor) -> ExperimentData:
@@ -108,6 +113,22 @@ def prepare_data(section: DataSection, seed: int, test_limit: int | None = None)
         train_images, train_labels, val_images, val_labels, test_images, test_labels,
         dataset.num_classes, dataset.input_shape, dataset.class_names,
     )
+
+
+class TensorSplit(Dataset):
+    """In-memory inputs (N, ...) and labels (N,) served sample by sample (when augmentation needs the per-sample
+    path): ``{"inputs", "labels", "index"}``."""
+
+    def __init__(self, inputs: torch.Tensor, labels: torch.Tensor):
+        self.inputs, self.labels = inputs, labels
+        self.input_shape = tuple(inputs.shape[1:])
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+    def __getitem__(self, index: int) -> dict[str, Any]:
+        index = int(index) if index >= 0 else len(self) + int(index)
+        return {"inputs": self.inputs[index].clone(), "labels": self.labels[index], "index": index}
 
 
 class Reindexed(Dataset):

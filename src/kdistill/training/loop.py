@@ -23,8 +23,15 @@ from tqdm.auto import tqdm
 from kdistill import distributed
 from kdistill.batch import as_batch, batch_size, move_batch
 from kdistill.errors import DataError
-from kdistill.training.checkpoint import TrainingState, load_checkpoint, save_checkpoint, save_weights
-from kdistill.training.checkpoint import export_stage, load_best, load_export  # verified best/export
+from kdistill.training.checkpoint import (  # verified best/export
+    TrainingState,
+    export_stage,
+    load_best,
+    load_checkpoint,
+    load_export,
+    save_checkpoint,
+    save_weights,
+)
 from kdistill.training.config import TrainConfig
 from kdistill.training.faults import (
     STEP_FAILURES,

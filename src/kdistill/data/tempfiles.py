@@ -15,11 +15,13 @@ import shutil
 import time
 from pathlib import Path
 
+from kdistill.atomic import TEMPORARY_NAME
+
 log = logging.getLogger("kdistill")
 
 STALE_AFTER_SECONDS = 3600.0
 # tempfile names are the prefix plus 8 characters from "abcdefghijklmnopqrstuvwxyz0123456789_".
-ATOMIC_TEMP_FILE = re.compile(r"^\..+\.[a-z0-9_]{8}\.tmp$")
+ATOMIC_TEMP_FILE = TEMPORARY_NAME  # what kdistill.atomic names its temporaries
 FETCH_TEMP_DIR = re.compile(r"^\.(fetch|pip|apt)-[a-z0-9_]{8}$")
 
 

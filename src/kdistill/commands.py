@@ -29,6 +29,8 @@ def dispatch(args: argparse.Namespace) -> int:
         from kdistill.data.cli import run_data_command
 
         return run_data_command(args)
+    if args.command == "procedure" and args.procedure_command == "list":
+        return procedure_list(args)
     if args.command == "procedure":
         from kdistill.procedures.cli import run_procedure_command
 
@@ -122,6 +124,23 @@ def predict(args: argparse.Namespace) -> int:
     return 0
 
 
+def procedure_list(args: argparse.Namespace) -> int:
+    """The registered procedures and the shipped specs, read from kdistill's files (no torch import)."""
+    import importlib.util
+
+    from kdistill.config.load import read_yaml
+    from kdistill.listing import listed
+
+    for name, description in listed("procedures").items():
+        print(f"{name:15s} {description}")
+    print()
+    spec = importlib.util.find_spec("kdistill.procedures")
+    folder = Path(next(iter(spec.submodule_search_locations))) / "specs"  # type: ignore[union-attr,arg-type]
+    for path in sorted(folder.glob("*.yaml")):
+        print(f"spec {path.stem:20s} {read_yaml(path).get('description', '')}")
+    return 0
+
+
 def plugin_arguments(args: argparse.Namespace) -> list[str]:
     """``--plugin FILE`` again for the processes ``--nproc`` starts: each must register the same components."""
     return [part for path in getattr(args, "plugins", None) or [] for part in ("--plugin", str(Path(path).resolve()))]
@@ -136,13 +155,26 @@ def recipes(args: argparse.Namespace) -> int:
     return 0
 
 
-def methods(args: argparse.Namespace) -> int:
-    from kdistill.strategies import STRATEGIES, method_spec
+def registered(kind: str, args: argparse.Namespace) -> dict[str, str]:
+    """Names and descriptions to list: read from kdistill's files (no torch import) unless plugins add some."""
+    from kdistill.listing import listed, needs_import
 
+    if not needs_import(getattr(args, "plugins", None)):
+        return listed(kind)
+    if kind == "methods":
+        from kdistill.strategies import STRATEGIES as registry
+    else:
+        from kdistill.models import MODELS as registry
+    return registry.describe()
+
+
+def methods(args: argparse.Namespace) -> int:
     if args.name is None:
-        for name, description in STRATEGIES.describe().items():
+        for name, description in registered("methods", args).items():
             print(f"{name:<20} {description}")
         return 0
+    from kdistill.strategies import method_spec
+
     spec = method_spec(args.name)
     needs = [label for flag, label in ((spec.uses_teacher, "a pre-trained teacher"),
                                        (spec.reads_features, "intermediate features (one teacher network)"),
@@ -158,14 +190,14 @@ def methods(args: argparse.Namespace) -> int:
 
 
 def models(args: argparse.Namespace) -> int:
+    if args.name is None:
+        for name, description in registered("models", args).items():
+            print(f"{name:<20} {description}")
+        return 0
     from kdistill.arguments import declared_arguments
     from kdistill.experiment.check import MODEL_CONTEXT
     from kdistill.models import MODELS
 
-    if args.name is None:
-        for name, description in MODELS.describe().items():
-            print(f"{name:<20} {description}")
-        return 0
     builder = MODELS.get(args.name)
     print(f"{args.name}: {MODELS.describe()[args.name]}")
     print("arguments (model_args; input shape and class count come from the dataset):")

@@ -29,7 +29,8 @@ def heavy_modules_after(code: str) -> list[str]:
 
 
 @pytest.mark.parametrize("argv", [["--help"], ["run", "--help"], ["recipes"], ["tabular", "--help"],
-                                  ["procedure", "run", "--help"], ["data", "--help"]])
+                                  ["procedure", "run", "--help"], ["data", "--help"], ["methods"], ["models"],
+                                  ["procedure", "list"], ["data", "list"]])
 def test_help_and_recipes_import_no_heavy_library(argv):
     code = (f"from kdistill.cli import main\ntry:\n    main({argv!r})\nexcept SystemExit:\n    pass")
     assert heavy_modules_after(code) == []
@@ -87,3 +88,16 @@ def test_tabular_fit_offers_and_enforces_the_registered_names(capsys):
     out = " ".join(capsys.readouterr().out.split())  # help text is wrapped
     for names in (TEACHERS.names(), STUDENTS.names(), AUGMENTERS.names()):
         assert ", ".join(names) in out
+
+
+@pytest.mark.parametrize("kind, registry", [("methods", "kdistill.strategies:STRATEGIES"),
+                                            ("models", "kdistill.models:MODELS"),
+                                            ("datasets", "kdistill.data.registry:DATASETS"),
+                                            ("procedures", "kdistill.procedures:PROCEDURES")])
+def test_listings_read_from_the_files_agree_with_the_imported_registries(kind, registry):
+    import importlib
+
+    from kdistill.listing import listed
+
+    module, name = registry.split(":")
+    assert listed(kind) == getattr(importlib.import_module(module), name).describe()

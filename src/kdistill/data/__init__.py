@@ -6,43 +6,47 @@
     loader = ArrayLoader(train_x, train_y, batch_size=128, max_shift=2, seed=0)
 """
 
-from kdistill.data.cli import add_data_commands, run_data_command
-from kdistill.data.jitter import sample_shifts, shift_images
-from kdistill.data.loader import ArrayLoader
-from kdistill.data.paths import data_dir
-from kdistill.data.registry import DATASETS, ImageDataset, load_dataset
-from kdistill.data.sources import (
-    SOURCES,
-    Source,
-    fetch_debian_file,
-    fetch_pypi_file,
-    fetch_source,
-    sha256_file,
-    verify_checksum,
-)
-from kdistill.data.splits import split_validation, subset, subset_indices
-from kdistill.data.unpickle import NumpyOnlyUnpickler, load_numpy_pickle
+from __future__ import annotations
 
-__all__ = [
-    "DATASETS",
-    "SOURCES",
-    "ArrayLoader",
-    "ImageDataset",
-    "NumpyOnlyUnpickler",
-    "Source",
-    "add_data_commands",
-    "data_dir",
-    "fetch_debian_file",
-    "fetch_pypi_file",
-    "fetch_source",
-    "load_dataset",
-    "load_numpy_pickle",
-    "run_data_command",
-    "sample_shifts",
-    "sha256_file",
-    "shift_images",
-    "split_validation",
-    "subset",
-    "subset_indices",
-    "verify_checksum",
-]
+import importlib
+from typing import Any
+
+# public name -> the module that defines it; imported on first use (PEP 562), so `kdistill data list` and other
+# light commands do not import torch through this package
+_EXPORTS = {
+    "add_data_commands": "kdistill.cli_parsers",
+    "run_data_command": "kdistill.data.cli",
+    "sample_shifts": "kdistill.data.jitter",
+    "shift_images": "kdistill.data.jitter",
+    "ArrayLoader": "kdistill.data.loader",
+    "data_dir": "kdistill.data.paths",
+    "DATASETS": "kdistill.data.registry",
+    "ImageDataset": "kdistill.data.registry",
+    "load_dataset": "kdistill.data.registry",
+    "SOURCES": "kdistill.data.sources",
+    "Source": "kdistill.data.sources",
+    "fetch_debian_file": "kdistill.data.sources",
+    "fetch_pypi_file": "kdistill.data.sources",
+    "fetch_source": "kdistill.data.sources",
+    "sha256_file": "kdistill.data.sources",
+    "verify_checksum": "kdistill.data.sources",
+    "split_validation": "kdistill.data.splits",
+    "subset": "kdistill.data.splits",
+    "subset_indices": "kdistill.data.splits",
+    "NumpyOnlyUnpickler": "kdistill.data.unpickle",
+    "load_numpy_pickle": "kdistill.data.unpickle",
+}
+
+__all__ = sorted(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))

@@ -5,10 +5,10 @@ from __future__ import annotations
 import argparse
 
 from kdistill.cli_parsers import add_data_commands  # noqa: F401  (defined there, without heavy imports)
+from kdistill.data import fashion_mnist, mnist  # noqa: F401  (register their conversions; numpy only, no torch)
 from kdistill.data.converted import CONVERSIONS, inspect_cache, repair_converted
 from kdistill.data.fashion_mnist import SYSTEM_DIR
 from kdistill.data.paths import data_dir
-from kdistill.data.registry import DATASETS, load_dataset
 from kdistill.data.sources import SOURCES, source_path, verify_checksum
 from kdistill.errors import DataError
 
@@ -32,6 +32,17 @@ def cache_status(name: str) -> str:
     return "source fetched"
 
 
+def registered_datasets(plugins: list[str] | None = None) -> dict[str, str]:
+    """{name: description} of the registered datasets, read without importing torch unless plugins add some."""
+    from kdistill.listing import listed, needs_import
+
+    if needs_import(plugins):
+        from kdistill.data.registry import DATASETS
+
+        return DATASETS.describe()
+    return listed("datasets")
+
+
 def run_data_command(args: argparse.Namespace) -> int:
     """Run a parsed ``data`` command; return the exit status. DataErrors propagate for the CLI to print."""
     if args.data_command == "fetch":
@@ -39,6 +50,8 @@ def run_data_command(args: argparse.Namespace) -> int:
             found = repair_converted(CONVERSIONS[args.name])
             if found.status in ("corrupt", "unverified"):
                 print(f"{args.name}: rebuilt the {found.status} cache")
+        from kdistill.data.registry import load_dataset
+
         dataset = load_dataset(args.name, download=True)
         print(
             f"{args.name}: {len(dataset.train_labels)} train / {len(dataset.test_labels)} test, "
@@ -46,9 +59,10 @@ def run_data_command(args: argparse.Namespace) -> int:
         )
         return 0
     if args.data_command == "list":
-        width = max(len(name) for name in DATASETS.names())
-        statuses = {name: cache_status(name) for name in DATASETS.names()}
-        for name, description in DATASETS.describe().items():
+        described = registered_datasets(getattr(args, "plugins", None))
+        width = max(len(name) for name in described)
+        statuses = {name: cache_status(name) for name in described}
+        for name, description in described.items():
             print(f"{name:<{width}}  [{statuses[name]}]  {description}")
         broken = [name for name, status in statuses.items() if "corrupt" in status]
         if broken:

@@ -22,6 +22,7 @@ FAST = [
 
 
 def test_finetuned_and_distilled_rows_measure_their_own_weights(tmp_path):
+    torch.set_num_threads(2)  # the machine's default must not leak into the run: the recipe pins threads (1)
     report = run_experiment(load_recipe("quick", FAST), tmp_path / "run")
     digits = load_dataset("digits")
     test = ArrayLoader(digits.test_images, digits.test_labels, 1000, shuffle=False)
@@ -33,3 +34,4 @@ def test_finetuned_and_distilled_rows_measure_their_own_weights(tmp_path):
     assert report["models"]["distilled"]["accuracy"] != report["models"]["finetuned"]["accuracy"]
     stored = json.loads((tmp_path / "run" / "report.json").read_text())
     assert stored["environment"]["threads"] == 1 == torch.get_num_threads()
+    assert stored["config"]["threads"] == 1

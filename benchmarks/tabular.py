@@ -188,7 +188,7 @@ def summarise(results: dict) -> str:
             shape = f"{mean(cells, 'tree_depth'):.0f} / {mean(cells, 'tree_leaves'):.0f} / {msl}" if "tree_depth" in cells[0] else (
                 f"{mean(cells, 'trees'):.0f} trees / {mean(cells, 'tree_leaves'):.0f}" if "trees" in cells[0] else "")
             lines.append(
-                f"| {method} | {np.mean(values):.4f} ± {np.std(values):.4f} | {mean(cells, other):.4f} | {recovered} | "
+                f"| {method} | {np.mean(values):.4f} ± {np.std(values, ddof=1) if len(values) > 1 else 0.0:.4f} | {mean(cells, other):.4f} | {recovered} | "
                 f"{mean(cells, 'latency_ms_per_1k'):.2f} | {mean(teacher, 'latency_ms_per_1k') / mean(cells, 'latency_ms_per_1k'):.1f}x | "
                 f"{mean(cells, 'size_bytes') / 1024:.0f} | {shape} | {len(cells)} |")
     return "\n".join(lines)

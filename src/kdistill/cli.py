@@ -20,6 +20,7 @@ from kdistill.cli_parsers import (
     add_tabular_commands,
     tabular_available,
 )
+from kdistill.deploy.cli import add_export_command
 from kdistill.errors import KdistillError
 from kdistill.logs import LOG_DATE_FORMAT, LOG_FORMAT
 
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
     add_plugin_option(profile)
 
+    add_export_command(commands)
     add_data_commands(commands)
     add_procedure_commands(commands)
     if tabular_available():  # the tabular extra's packages are installed

@@ -76,7 +76,7 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, stage: str | 
         files["pytorch_teacher"] = describe(run_dir / "teacher" / EXPORT)
         files["pytorch_teacher"]["size_bytes"] = teacher_bytes(run_dir, description)
 
-    check = compare_on_test_set(student, teacher, sessions, data.eval_loader("test", batch_size))
+    check = compare_on_test_set(student, teacher, sessions, inputs_of(data.eval_loader("test", batch_size)))
     report = {
         "run_dir": str(run_dir), "stage": stage, "format": "onnx", "int8_mode": mode, "files": files, "graph": graph,
         "student": {**description["student"], "params": sum(p.numel() for p in student.parameters())},
@@ -127,27 +127,33 @@ def calibration_batches(data: Any, rows: int, batch_size: int = 64) -> list[np.n
 
 def compare_on_test_set(student: nn.Module, teacher: nn.Module | None, sessions: dict[str, Any],
                         batches: Any) -> dict[str, Any]:
-    """Accuracy of each variant, and each ONNX file's max |logit difference| and label agreement with PyTorch."""
+    """Each ONNX file's max |logit difference| and label agreement with the PyTorch student over ``batches`` of
+    ``(inputs, labels)``, and every variant's accuracy (left out when the labels are None)."""
     correct = {name: 0 for name in ["pytorch_student", *sessions, *(["pytorch_teacher"] if teacher else [])]}
     agree = {name: 0 for name in sessions}
     max_diff = {name: 0.0 for name in sessions}
-    rows, max_logit = 0, 0.0
+    rows, max_logit, labelled = 0, 0.0, True
     with torch.inference_mode():
-        for inputs, labels in inputs_of(batches):
+        for inputs, labels in batches:
+            labelled = labelled and labels is not None
             reference = student(inputs)
             predicted = reference.argmax(-1)
-            correct["pytorch_student"] += int((predicted == labels).sum())
-            if teacher is not None:
-                correct["pytorch_teacher"] += int((teacher(inputs).argmax(-1) == labels).sum())
+            outputs = {"pytorch_student": predicted}
+            if teacher is not None and labelled:
+                outputs["pytorch_teacher"] = teacher(inputs).argmax(-1)
             for name, runner in sessions.items():
                 logits = torch.from_numpy(runner.run([OUTPUT], {"inputs": inputs.numpy()})[0])
                 max_diff[name] = max(max_diff[name], float((logits - reference).abs().max()))
                 agree[name] += int((logits.argmax(-1) == predicted).sum())
-                correct[name] += int((logits.argmax(-1) == labels).sum())
-            rows += len(labels)
+                outputs[name] = logits.argmax(-1)
+            if labelled:
+                for name, labels_out in outputs.items():
+                    correct[name] += int((labels_out == labels).sum())
+            rows += len(inputs)
             max_logit = max(max_logit, float(reference.abs().max()))
-    check: dict[str, Any] = {"rows": rows, "max_abs_logit": max_logit,
-                             "accuracy": {name: count / rows for name, count in correct.items()}}
+    check: dict[str, Any] = {"rows": rows, "max_abs_logit": max_logit}
+    if labelled:
+        check["accuracy"] = {name: count / rows for name, count in correct.items()}
     for name in sessions:
         check[name] = {"max_abs_diff": max_diff[name], "label_agreement": agree[name] / rows}
     return check

@@ -110,8 +110,9 @@ def graph_parameters(path: str | Path, model: nn.Module) -> dict[str, Any]:
 
     ``graph_elements``: elements of all stored float tensors (folding batch norms into convolutions only lowers it);
     ``student_elements``: elements of the module's state dict (parameters and buffers); ``foreign``: stored tensors
-    named like a module path (``connector.0.weight``) that the module does not have. Exporter constants (shapes,
-    folded biases) have names without a dot.
+    named like a module path (``connector.0.weight``) that the module does not have. Exporter constants (shapes)
+    have names without a dot; tensors folded from the module's own (a batch norm into its convolution) are named after
+    them.
     """
     require("onnx")
     import onnx
@@ -124,7 +125,9 @@ def graph_parameters(path: str | Path, model: nn.Module) -> dict[str, Any]:
               if array.dtype.kind == "f"}
     own = {name: tensor.numel() for name, tensor in model.state_dict().items()}
     own.update({f"model.{name}": size for name, size in list(own.items())})  # names under a LogitsOnly wrapper
-    foreign = sorted(name for name in stored if "." in name and name not in own)
+    # folding a batch norm into its convolution stores "<conv weight name>_bias": derived from the student's tensors
+    foreign = sorted(name for name in stored if "." in name and name not in own
+                     and not any(name.startswith(f"{key}_") for key in own))
     return {"graph_elements": sum(stored.values()), "student_elements": sum(tensor.numel() for tensor in
                                                                           model.state_dict().values()),
             "graph_tensors": len(stored), "foreign": foreign}

@@ -27,6 +27,7 @@ from kdistill.deploy.report import write_report
 from kdistill.deploy.runtime import machine, session, versions
 from kdistill.deploy.timing import interleaved_latency
 from kdistill.errors import CheckpointError, ConfigError
+from kdistill.outputs import logits_of
 
 log = logging.getLogger("kdistill")
 FP32_TOLERANCE = 1e-3  # max |logit difference| allowed, relative to the largest |logit| (at least 1)
@@ -136,7 +137,7 @@ def compare_on_test_set(student: nn.Module, teacher: nn.Module | None, sessions:
     with torch.inference_mode():
         for inputs, labels in batches:
             labelled = labelled and labels is not None
-            reference = student(inputs)
+            reference = logits_of(student(inputs))
             predicted = reference.argmax(-1)
             outputs = {"pytorch_student": predicted}
             if teacher is not None and labelled:

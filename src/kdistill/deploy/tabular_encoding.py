@@ -29,6 +29,27 @@ def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, float) and np.isnan(value))
 
 
+def missing_category(categories: Any) -> Any:
+    """What a missing input is to the graph, for an encoder fitted on ``categories``.
+
+    scikit-learn's OneHotEncoder / OrdinalEncoder keep None and NaN in a text (object) column apart, as two
+    categories; the graph has one missing value. It is NaN when the encoder saw NaN in this column (or neither), and
+    None when it saw only None (a text column read from Python objects).
+    """
+    seen = [category for category in categories if is_missing(category)]
+    return None if seen and all(category is None for category in seen) else float("nan")
+
+
+def missing_markers(encoder: Any) -> dict[int, Any]:
+    """Column position -> the missing value (None or NaN) the graph stands for, for one-hot / ordinal text columns."""
+    markers = {}
+    for _, transformer, selected in getattr(encoder, "transformers_", []):
+        if type(transformer).__name__ in ("OneHotEncoder", "OrdinalEncoder"):
+            for position, categories in zip(positions(selected, encoder.n_features_in_), transformer.categories_):
+                markers[position] = missing_category(categories)
+    return markers
+
+
 def input_columns(encoder: Any) -> list[tuple[str, bool]]:
     """(column name, is categorical) for each column the encoder reads, in the table's order."""
     from kdistill.tabular.codes import CategoryCodeEncoder
@@ -59,7 +80,7 @@ class Encoded:
     def code(self, position: int, mapping: dict[str, float]) -> str:
         """(N, 1) float64: the code of each category text, NaN for missing and unseen."""
         b = self.builder
-        known = {key: value for key, value in mapping.items() if key != MISSING}
+        known = dict(mapping)
         if not known:  # LabelEncoder needs at least one key
             known = {UNKNOWN: float("nan")}
         codes = b.op("LabelEncoder", [self.columns[position]], "codes", domain="ai.onnx.ml",
@@ -119,7 +140,10 @@ def encode(builder: GraphBuilder, encoder: Any, inner_model: Any, columns: list[
 
 
 def ordinal_mapping(categories: Any) -> dict[str, float]:
-    return {str(category): float(code) for code, category in enumerate(categories) if not is_missing(category)}
+    mapping = {str(category): float(code) for code, category in enumerate(categories) if not is_missing(category)}
+    if missing_category(categories) is None:  # None is a category of its own here (NaN is coded NaN anyway)
+        mapping[MISSING] = float(next(code for code, category in enumerate(categories) if category is None))
+    return mapping
 
 
 def recoded_for_boosting(features: list[tuple[int, dict[str, float] | None]],
@@ -159,7 +183,11 @@ def one_hot_parts(encoded: Encoded, encoder: Any, chosen: list[int]) -> list[str
         start = sum(widths[:index])
         block = np.asarray(encoder.transform(table))[:, start : start + widths[index]]
         slot_of = [int(row.argmax()) if row.sum() > 0 else -1 for row in block]
-        slots = {(MISSING if is_missing(probe) else str(probe)): slot for probe, slot in zip(probes[:-1], slot_of)}
+        slots = {str(probe): slot for probe, slot in zip(probes[:-1], slot_of) if not is_missing(probe)}
+        marker = missing_category(categories)
+        for probe, slot in zip(probes[:-1], slot_of):
+            if is_missing(probe) and (probe is None) == (marker is None):
+                slots[MISSING] = slot
         parts.append(encoded.one_hot(position, slots, slot_of[-1], widths[index]))
     return parts
 

@@ -1,0 +1,223 @@
+"""Deployment benchmark: distilled students through ONNX export - accuracy fp32 -> int8, size, latency vs PyTorch and
+vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and a tabular tree student on adult.
+
+    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (~15 min on 2 cores), then times
+    OMP_NUM_THREADS=1 python benchmarks/deploy.py --repeats 20 # fewer timed calls
+
+Networks: each setup is a `kdistill run` (a shortened schedule, in SETUPS) into benchmarks/runs/deploy-*/ (reused
+when finished), then `kdistill export RUN_DIR --int8` (``kdistill.deploy.run_export.export_run``): the check on the
+10,000 MNIST test images and the latency of ONNX fp32 / int8, the PyTorch student and the PyTorch teacher, timed in
+turns in one process. Tabular: the fit `kdistill tabular fit --data adult.parquet --target income --student tree
+--onnx` makes (LightGBM teacher, Gibbs augmentation, depth-6 tree, seed 0, 20% test split), exported with its
+category handling and labels, against scikit-learn's predict_proba and the LightGBM teacher.
+
+Writes benchmarks/results/deploy.json and deploy.md. Latency: median and IQR over --repeats calls after --warmup calls,
+1 thread everywhere (ONNX Runtime intra-op, torch, LightGBM, OpenMP).
+"""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")  # before numpy / torch / LightGBM start their thread pools
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+from kdistill.atomic import atomic_write_text  # noqa: E402
+from kdistill.config import load_recipe  # noqa: E402
+from kdistill.deploy.run_export import export_run  # noqa: E402
+from kdistill.deploy.runtime import machine, session, versions  # noqa: E402
+from kdistill.deploy.timing import interleaved_latency  # noqa: E402
+from kdistill.experiment import run_experiment  # noqa: E402
+
+HERE = Path(__file__).resolve().parent
+RUNS, RESULTS = HERE / "runs", HERE / "results"
+THREADS = 1
+SEED = 0
+# Shortened schedules (the point here is deployment, not the last 0.3% of accuracy): see each run's config.yaml.
+SETUPS = {
+    "deploy-hinton-mnist": ("hinton-mnist", [
+        "teacher.train.epochs=4", "student.train.epochs=3", "report.plots=false", "report.latency_repeats=5"]),
+    "deploy-cnn-mnist": ("quick", [
+        "teacher.model=cnn", "teacher.model_args={channels: [32, 64], hidden: 128}", "teacher.train.epochs=3",
+        "student.model=cnn", "student.model_args={channels: [8, 16], hidden: 32}", "student.train.epochs=3",
+        "report.plots=false", "report.latency_repeats=5"]),
+}
+TABULAR = {"dataset": "adult", "target": "income", "teacher": "lightgbm", "student": "tree", "max_depth": 6,
+           "augmentation": "gibbs", "multiplier": 2.0, "test_size": 0.2, "seed": SEED}
+TABULAR_BATCHES = (1, 256)
+
+
+def network_cell(folder: str, repeats: int, warmup: int) -> dict:
+    recipe_name, overrides = SETUPS[folder]
+    recipe = load_recipe(recipe_name, [*overrides, f"seed={SEED}"])
+    run_dir = RUNS / folder
+    started = time.perf_counter()
+    run_experiment(recipe, run_dir, resume=True)  # finished stages are reused
+    trained = time.perf_counter() - started
+    report = export_run(run_dir, int8=True, threads=THREADS, repeats=repeats, warmup=warmup)
+    return {"kind": "network", "recipe": recipe_name, "overrides": overrides, "seed": SEED,
+            "run_dir": str(run_dir.relative_to(HERE.parent)), "train_or_reuse_seconds": trained, **report}
+
+
+def tabular_cell(repeats: int, warmup: int) -> dict:
+    """What `kdistill tabular fit ... --onnx` does, in this process so the teacher can be timed beside it."""
+    import kdistill
+    from sklearn.model_selection import train_test_split
+
+    from kdistill.deploy.tabular import tabular_feeds
+    from kdistill.tabular import DistilledClassifier
+    from kdistill.tabular.datasets import load_tabular
+    from kdistill.tabular.export import save_student
+    from kdistill.tabular.report import classification_metrics
+
+    X, y, _ = load_tabular(TABULAR["dataset"])
+    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TABULAR["test_size"], stratify=y,
+                                                        random_state=SEED)
+    model = DistilledClassifier(teacher=TABULAR["teacher"], student=TABULAR["student"],
+                                student_params={"max_depth": TABULAR["max_depth"], "max_leaf_nodes": None},
+                                augmentation=TABULAR["augmentation"], augmentation_multiplier=TABULAR["multiplier"],
+                                random_state=SEED).fit(X_train, y_train)
+    folder = RUNS / "deploy-tabular-adult"
+    folder.mkdir(parents=True, exist_ok=True)
+    exported = kdistill.export(model, folder / "student.onnx", X=X_test)
+    skops_path = save_student(model, folder / "student.skops")
+    teacher = model.teacher_
+    if hasattr(teacher, "set_params") and "n_jobs" in teacher.get_params():
+        teacher.set_params(n_jobs=THREADS)
+    runner = session(folder / "student.onnx", THREADS)
+    columns = json.loads(runner.get_modelmeta().custom_metadata_map["columns"])
+    classes = np.asarray(model.classes_)
+    onnx_probabilities = runner.run(["probabilities"], tabular_feeds(X_test, columns))[0]
+    accuracy = {"onnx_fp32": classification_metrics(y_test, onnx_probabilities, classes),
+                "sklearn_student": classification_metrics(y_test, model.predict_proba(X_test), classes),
+                "teacher": classification_metrics(y_test, teacher.predict_proba(X_test), classes)}
+    latency = {}
+    for size in TABULAR_BATCHES:
+        rows = X_test.iloc[:size]
+        feeds = tabular_feeds(rows, columns)
+        latency[str(size)] = interleaved_latency({
+            "onnx_fp32": lambda feeds=feeds: runner.run(["label", "probabilities"], feeds),
+            "sklearn_student": lambda rows=rows: model.predict_proba(rows),
+            "teacher": lambda rows=rows: teacher.predict_proba(rows),
+        }, repeats, warmup)
+    return {"kind": "tabular", "settings": TABULAR, "rows": {"train": len(X_train), "test": len(X_test)},
+            "check": exported["check"], "accuracy": accuracy, "latency_ms": latency,
+            "files": {"onnx_fp32": exported["files"]["onnx"]["size_bytes"], "sklearn_student": skops_path.stat().st_size,
+                      "teacher": teacher_bytes(teacher)},
+            "tree_leaves": int(model.student_.model_.get_n_leaves()), "teacher_type": type(teacher).__name__}
+
+
+def teacher_bytes(teacher) -> int:
+    """The teacher saved as skops (what kdistill loads), or LightGBM's own model text when skops cannot save it."""
+    from kdistill.tabular.report import model_size_bytes
+
+    size = model_size_bytes(teacher)
+    return size if size is not None else len(teacher.booster_.model_to_string().encode())
+
+
+def ratio(latency: dict, size: str, slow: str, fast: str) -> float | None:
+    if slow not in latency[size] or fast not in latency[size]:
+        return None
+    return latency[size][slow]["median_ms"] / latency[size][fast]["median_ms"]
+
+
+def render(results: dict) -> str:
+    lines = ["# Deployment: distilled students through ONNX export", "",
+             f"Produced by `{results['command']}` on {results['machine']['cpu']} ({results['machine']['cores']} "
+             f"cores, shared with other jobs), {THREADS} thread for every runtime. Latency: median (IQR) ms per call "
+             f"over {results['repeats']} calls after {results['warmup']} warm-up calls, all variants of a model timed "
+             "in turns in one process. Seed 0 throughout (one seed: these are deployment numbers, not accuracy "
+             "claims).", ""]
+    lines += ["## Networks (MNIST, 10,000 test images)", "",
+              "| student | teacher | acc PyTorch % | acc ONNX fp32 % | acc ONNX int8 % | int8 - fp32 (points) | "
+              "max logit diff fp32 | int8 label agreement % | int8 mode | MB fp32 / int8 / teacher |",
+              "|---|---|---:|---:|---:|---:|---:|---:|---|---|"]
+    networks = [cell for cell in results["cells"].values() if cell["kind"] == "network"]
+    for cell in networks:
+        acc, files, check = cell["check"]["accuracy"], cell["files"], cell["check"]
+        lines.append(
+            f"| {describe(cell['student'])} | {describe(cell['teacher'])} | {100 * acc['pytorch_student']:.2f} | "
+            f"{100 * acc['onnx_fp32']:.2f} | {100 * acc['onnx_int8']:.2f} | "
+            f"{100 * (acc['onnx_int8'] - acc['onnx_fp32']):+.2f} | {check['onnx_fp32']['max_abs_diff']:.1e} | "
+            f"{100 * check['onnx_int8']['label_agreement']:.2f} | {cell['int8_mode']} | "
+            f"{files['onnx_fp32']['size_bytes'] / 1e6:.2f} / {files['onnx_int8']['size_bytes'] / 1e6:.2f} / "
+            f"{files['pytorch_teacher']['size_bytes'] / 1e6:.2f} |")
+    lines += ["", "| student | batch | ONNX fp32 | ONNX int8 | PyTorch student | PyTorch teacher | "
+              "PyTorch / int8 | teacher / int8 | teacher / fp32 |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+    for cell in networks:
+        latency = cell["latency_ms"]
+        for size in latency:
+            cells = [f"{latency[size][name]['median_ms']:.3f} ({latency[size][name]['iqr_ms']:.3f})"
+                     for name in ("onnx_fp32", "onnx_int8", "pytorch_student", "pytorch_teacher")]
+            ratios = [ratio(latency, size, *pair) for pair in (("pytorch_student", "onnx_int8"),
+                                                               ("pytorch_teacher", "onnx_int8"),
+                                                               ("pytorch_teacher", "onnx_fp32"))]
+            lines.append(f"| {describe(cell['student'])} | {size} | " + " | ".join(cells) + " | "
+                         + " | ".join(f"{value:.1f}x" for value in ratios) + " |")
+    tabular = results["cells"].get("tabular-adult")
+    if tabular:
+        settings, acc, latency = tabular["settings"], tabular["accuracy"], tabular["latency_ms"]
+        lines += ["", f"## Tabular (adult, {tabular['rows']['test']:,} test rows)", "",
+                  f"`kdistill tabular fit --data adult.parquet --target income --teacher {settings['teacher']} "
+                  f"--student {settings['student']} --max-depth {settings['max_depth']} --augmentation "
+                  f"{settings['augmentation']} --multiplier {settings['multiplier']:g} --seed {settings['seed']} "
+                  f"--onnx`: a {tabular['tree_leaves']}-leaf tree distilled from a {tabular['teacher_type']} teacher "
+                  "(400 trees). The ONNX graph holds the category codes, the tree, the un-tempering and the labels; "
+                  "no int8 (a tree has no weights to quantise). ONNX timings are `session.run` on prepared column "
+                  "arrays; scikit-learn and LightGBM take the DataFrame.", "",
+                  "| model | accuracy % | AUC | file MB | batch 1 ms | batch 256 ms |", "|---|---:|---:|---:|---:|---:|"]
+        for name, label in (("onnx_fp32", "ONNX student"), ("sklearn_student", "scikit-learn student (skops)"),
+                            ("teacher", "LightGBM teacher")):
+            timing = " | ".join(f"{latency[size][name]['median_ms']:.3f} ({latency[size][name]['iqr_ms']:.3f})"
+                                for size in latency)
+            lines.append(f"| {label} | {100 * acc[name]['accuracy']:.2f} | {acc[name]['auc']:.4f} | "
+                         f"{tabular['files'][name] / 1e6:.3f} | {timing} |")
+        check = tabular["check"]
+        lines += ["", f"ONNX vs predict_proba on all test rows: max |difference| {check['max_abs_diff']:.1e}, label "
+                  f"agreement {100 * check['label_agreement']:.2f}%. Teacher / ONNX student latency: "
+                  + ", ".join(f"{ratio(latency, size, 'teacher', 'onnx_fp32'):.0f}x at batch {size}"
+                              for size in latency) + "; scikit-learn student / ONNX student: "
+                  + ", ".join(f"{ratio(latency, size, 'sklearn_student', 'onnx_fp32'):.0f}x at batch {size}"
+                              for size in latency) + "."]
+    lines += ["", "Schedules (shortened): " + "; ".join(f"`{name}`: {SETUPS[name][0]} "
+                                                       f"{' '.join(SETUPS[name][1][:-2])}" for name in SETUPS) + ".",
+              "", f"Versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items())}.", ""]
+    return "\n".join(lines)
+
+
+def describe(section: dict) -> str:
+    args = section.get("model_args") or {}
+    shown = ", ".join(f"{key}={value}" for key, value in args.items() if key in ("hidden", "channels"))
+    return f"{section['model']}({shown}) {section['params'] / 1e6:.2f}M"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--warmup", type=int, default=10)
+    parser.add_argument("--only", choices=[*SETUPS, "tabular-adult"], nargs="*", default=None)
+    args = parser.parse_args()
+    path = RESULTS / "deploy.json"
+    results = json.loads(path.read_text()) if path.exists() else {"cells": {}}
+    results.update(command="OMP_NUM_THREADS=1 python benchmarks/deploy.py" + "".join(
+        f" {arg}" for arg in sys.argv[1:]), repeats=args.repeats, warmup=args.warmup, threads=THREADS, seed=SEED,
+                   machine=machine(THREADS), versions=versions())
+    for name in args.only or [*SETUPS, "tabular-adult"]:
+        print(f"== {name}", flush=True)
+        results["cells"][name] = (tabular_cell(args.repeats, args.warmup) if name == "tabular-adult"
+                                  else network_cell(name, args.repeats, args.warmup))
+        atomic_write_text(path, json.dumps(results, indent=2))  # each finished cell is kept
+    atomic_write_text(RESULTS / "deploy.md", render(results))
+    print(render(results))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

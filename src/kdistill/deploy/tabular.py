@@ -50,11 +50,11 @@ def export_tabular(model: Any, path: str | Path) -> Path:
                 "student": model.student}
     if hasattr(model, "classes_"):
         probabilities = untemper(b, output, model.temperature)
-        b.add_output(probabilities, "probabilities", DOUBLE, ["N", len(model.classes_)])
         index = b.op("ArgMax", [probabilities], "class_index", axis=1, keepdims=0)
         classes, elem_type = label_constant(model.classes_)
-        b.add_output(b.op("Gather", [b.constant(classes, "classes"), index], "label", axis=0), "label", elem_type,
-                     ["N"])
+        label = b.op("Gather", [b.constant(classes, "classes"), index], "label", axis=0)
+        b.add_output(label, "label", elem_type, ["N"])  # outputs in skl2onnx's order: label, probabilities
+        b.add_output(probabilities, "probabilities", DOUBLE, ["N", len(model.classes_)])
         metadata["class_names"] = [str(label) for label in model.classes_]
     else:
         b.add_output(output, "prediction", DOUBLE, ["N"])

@@ -1,7 +1,7 @@
 """Deployment benchmark: distilled students through ONNX export - accuracy fp32 -> int8, size, latency vs PyTorch and
 vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and a tabular tree student on adult.
 
-    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (~15 min on 2 cores), then times
+    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (~40 min on 2 cores), then times
     OMP_NUM_THREADS=1 python benchmarks/deploy.py --repeats 20 # fewer timed calls
 
 Networks: each setup is a `kdistill run` (a shortened schedule, in SETUPS) into benchmarks/runs/deploy-*/ (reused
@@ -43,10 +43,10 @@ SEED = 0
 # Shortened schedules (the point here is deployment, not the last 0.3% of accuracy): see each run's config.yaml.
 SETUPS = {
     "deploy-hinton-mnist": ("hinton-mnist", [
-        "teacher.train.epochs=4", "student.train.epochs=3", "report.plots=false", "report.latency_repeats=5"]),
+        "teacher.train.epochs=10", "student.train.epochs=6", "report.plots=false", "report.latency_repeats=5"]),
     "deploy-cnn-mnist": ("quick", [
-        "teacher.model=cnn", "teacher.model_args={channels: [32, 64], hidden: 128}", "teacher.train.epochs=3",
-        "student.model=cnn", "student.model_args={channels: [8, 16], hidden: 32}", "student.train.epochs=3",
+        "teacher.model=resnet20", "teacher.model_args={}", "teacher.train.epochs=2", "teacher.train.lr=0.05",
+        "student.model=cnn", "student.model_args={channels: [32, 64], hidden: 128}", "student.train.epochs=3",
         "report.plots=false", "report.latency_repeats=5"]),
 }
 TABULAR = {"dataset": "adult", "target": "income", "teacher": "lightgbm", "student": "tree", "max_depth": 6,
@@ -195,7 +195,8 @@ def render(results: dict) -> str:
 def describe(section: dict) -> str:
     args = section.get("model_args") or {}
     shown = ", ".join(f"{key}={value}" for key, value in args.items() if key in ("hidden", "channels"))
-    return f"{section['model']}({shown}) {section['params'] / 1e6:.2f}M"
+    count = section["params"]
+    return f"{section['model']}({shown}) " + (f"{count / 1e6:.2f}M" if count >= 1e6 else f"{count / 1e3:.0f}k")
 
 
 def main() -> int:

@@ -131,3 +131,12 @@ def test_export_errors_name_the_fix(tmp_path, mlp_run, monkeypatch):
     monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)  # as if the extra were not installed
     with pytest.raises(ConfigError, match=r"pip install 'kdistill\[export\]'"):
         kdistill.export(nn.Linear(2, 2), tmp_path / "x.onnx", example_inputs=torch.zeros(2, 2))
+
+
+def test_an_export_that_differs_from_pytorch_is_an_error_with_its_numbers_kept(mlp_run, tmp_path, monkeypatch):
+    from kdistill.deploy import run_export
+
+    monkeypatch.setattr(run_export, "FP32_TOLERANCE", -1.0)  # every graph now counts as differing
+    with pytest.raises(CheckpointError, match="differs from the PyTorch student"):
+        kdistill.export(mlp_run[0], tmp_path, latency=False)
+    assert json.loads((tmp_path / "export.json").read_text())["check"]["onnx_fp32"]["label_agreement"] == 1.0

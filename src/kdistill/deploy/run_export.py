@@ -58,8 +58,9 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, stage: str | 
     out.mkdir(parents=True, exist_ok=True)
 
     example = data.example_inputs(2)
+    section = description["teacher" if stage == "teacher" else "student"]  # what was exported
     metadata = {"class_names": description["class_names"], "input_shape": description["input_shape"],
-                "model": description["student"], "stage": stage, "producer": "kdistill", "input": "inputs",
+                "model": {key: section[key] for key in ("model", "model_args")}, "stage": stage, "producer": "kdistill", "input": "inputs",
                 "output": "logits (B, C); class of row i = class_names[argmax]"}
     fp32_path = export_module(student, example, out / "student.onnx", metadata)
     graph = graph_parameters(fp32_path, student)
@@ -77,24 +78,29 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, stage: str | 
         files["pytorch_teacher"] = describe(run_dir / "teacher" / EXPORT)
         files["pytorch_teacher"]["size_bytes"] = teacher_bytes(run_dir, description)
 
+    log.info("exported %s; checking it on the test set", ", ".join(str(Path(f["path"]).name) for f in files.values()
+                                                                    if f["path"].endswith(".onnx")))
     check = compare_on_test_set(student, teacher, sessions, inputs_of(data.eval_loader("test", batch_size)))
     report = {
         "run_dir": str(run_dir), "stage": stage, "format": "onnx", "int8_mode": mode, "files": files, "graph": graph,
-        "student": {**description["student"], "params": sum(p.numel() for p in student.parameters())},
+        "student": {**section, "params": sum(p.numel() for p in student.parameters())},
         "teacher": None if teacher is None else {**description["teacher"],
                                                  "params": sum(p.numel() for p in teacher.parameters())},
         "check": check, "threads": threads, "repeats": repeats, "warmup": warmup,
         "versions": versions(), "machine": machine(threads),
     }
-    if latency:
-        report["latency_ms"] = measure_latency(student, teacher, sessions, data.example_inputs(1), threads,
-                                               repeats, warmup)
-    write_report(out, report)
     limit = FP32_TOLERANCE * max(1.0, check["max_abs_logit"])
     if check["onnx_fp32"]["max_abs_diff"] > limit:
+        write_report(out, report)  # the numbers, for the bug report
         raise CheckpointError(f"{fp32_path} differs from the PyTorch student by {check['onnx_fp32']['max_abs_diff']:.3g}"
                               f" in the logits (allowed {limit:.3g}); see {out / 'export.json'} and report it as a "
                               "kdistill bug")
+    if latency:
+        log.info("timing %s at batch sizes %s (%d repeats, %d thread(s))", ", ".join(check["accuracy"]),
+                 BATCH_SIZES, repeats, threads)
+        report["latency_ms"] = measure_latency(student, teacher, sessions, data.example_inputs(1), threads,
+                                               repeats, warmup)
+    write_report(out, report)
     return report
 
 

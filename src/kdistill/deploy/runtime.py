@@ -35,7 +35,7 @@ def session(path: str | Path, threads: int = 1) -> Any:
 def versions() -> dict[str, str]:
     """Versions of the libraries an export report depends on (missing ones are left out)."""
     found = {}
-    for name in ("torch", "onnx", "onnxruntime", "onnxscript", "skl2onnx", "sklearn", "numpy"):
+    for name in ("torch", "onnx", "onnxruntime", "onnxscript", "sklearn", "numpy"):
         try:
             found[name] = str(importlib.import_module(name).__version__)
         except ImportError:

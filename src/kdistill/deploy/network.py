@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import warnings
 from collections.abc import Mapping
 from contextlib import contextmanager
 from pathlib import Path
@@ -44,7 +45,9 @@ def quiet_exporter():
     previous = logger.level
     logger.setLevel(logging.ERROR)
     try:
-        yield
+        with warnings.catch_warnings():  # torch's own deprecations inside the exporter (LeafSpec): not the user's
+            warnings.simplefilter("ignore", FutureWarning)
+            yield
     finally:
         logger.setLevel(previous)
 

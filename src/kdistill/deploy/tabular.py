@@ -187,8 +187,14 @@ def check_tabular(model: Any, path: str | Path, X: Any) -> dict[str, Any]:
 
     runner = session(path)
     columns = json.loads(runner.get_modelmeta().custom_metadata_map["columns"])
+    import pandas as pd
+
+    if not isinstance(X, pd.DataFrame):  # an array: its columns in the order the student was fitted on
+        X = pd.DataFrame(np.asarray(X), columns=[column["name"] for column in columns])
     X = with_missing_markers(X, model.encoder_)  # the graph has one missing value: compare on rows that mean the same
     feeds = tabular_feeds(X, columns)
+    if not hasattr(model, "feature_names_in_"):  # fitted on an array: give it the array it knows
+        X = X.to_numpy(dtype=np.float64)
     if hasattr(model, "classes_"):
         labels, probabilities = runner.run(["label", "probabilities"], feeds)
         expected = model.predict_proba(X)

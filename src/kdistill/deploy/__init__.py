@@ -7,16 +7,6 @@
 The exported files need nothing but ``onnxruntime`` (and numpy) to run. Heavy libraries load only when used.
 """
 
-from __future__ import annotations
+from kdistill.deploy.api import export  # light: torch, onnx and onnxruntime load inside it, when used
 
-from typing import Any
-
-
-def export(*args: Any, **kwargs: Any) -> Any:
-    from kdistill.deploy.api import export as _export
-
-    return _export(*args, **kwargs)
-
-
-export.__doc__ = "See :func:`kdistill.deploy.api.export`."
 __all__ = ["export"]

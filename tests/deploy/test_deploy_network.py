@@ -119,6 +119,11 @@ def test_a_model_returning_a_tuple_exports_its_logits(tmp_path, digits):
 def test_export_errors_name_the_fix(tmp_path, mlp_run, monkeypatch):
     with pytest.raises(ConfigError, match="not a kdistill run directory"):
         kdistill.export(tmp_path)
+    (tmp_path / "student.skops").write_bytes(b"")
+    with pytest.raises(ConfigError, match="tabular student: export it with `kdistill tabular fit ... --onnx`"):
+        kdistill.export(tmp_path)
+    with pytest.raises(ConfigError, match="a run's export is a folder"):
+        kdistill.export(mlp_run[0], tmp_path / "student.onnx")
     with pytest.raises(ConfigError, match="unknown export format 'tflite'"):
         kdistill.export(mlp_run[0], format="tflite")
     with pytest.raises(ConfigError, match="example_inputs"):

@@ -46,6 +46,11 @@ def export_run(run_dir: str | Path, out: str | Path | None = None, stage: str | 
     if threads < 1 or repeats < 2 or calibration_rows < 1:
         raise ConfigError(f"need threads >= 1, repeats >= 2 and calibration rows >= 1; got {threads}, {repeats}, "
                           f"{calibration_rows}")
+    if (run_dir / "student.skops").exists() and not (run_dir / "model.json").exists():
+        raise ConfigError(f"{run_dir} holds a tabular student: export it with `kdistill tabular fit ... --onnx`, or "
+                          "kdistill.export(kdistill.tabular.export.load_student(PATH), 'student.onnx', X=test_rows)")
+    if out is not None and Path(out).suffix == ".onnx":
+        raise ConfigError(f"a run's export is a folder (student.onnx, student.int8.onnx, export.md); got {out}")
     description = read_model_description(run_dir)
     student = load_student(run_dir, stage)
     stage = stage or ("finetuned" if "finetuned" in finished_stages(run_dir) else "distilled")

@@ -117,3 +117,16 @@ def test_tabular_fit_onnx_writes_a_checked_student(tmp_path):
     report = json.loads((out / "report.json").read_text())
     assert report["onnx"]["check"]["label_agreement"] == 1.0 and report["onnx"]["check"]["rows"] == 40
     assert (out / "student.onnx").stat().st_size == report["onnx"]["size_bytes"]
+
+
+def test_tabular_fit_onnx_without_the_extra_fails_before_training(tmp_path, monkeypatch):
+    from kdistill.tabular.cli import add_tabular_commands, run_tabular_command
+
+    parser = argparse.ArgumentParser(prog="kdistill")
+    add_tabular_commands(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["tabular", "fit", "--data", str(tmp_path / "missing.csv"), "--target", "y", "--onnx",
+                              "--out", str(tmp_path / "run")])
+    monkeypatch.setitem(__import__("sys").modules, "onnxruntime", None)  # as if the export extra were missing
+    with pytest.raises(ConfigError, match=r"pip install 'kdistill\[export\]'"):
+        run_tabular_command(args)  # before even reading --data (which does not exist)
+    assert not (tmp_path / "run").exists()

@@ -47,3 +47,21 @@ def test_export_command_errors_are_one_line(tmp_path, mlp_run, capsys):
     (tmp_path / "file").write_text("x")
     assert main(["export", str(mlp_run[0]), "--out", str(tmp_path / "file"), "--no-latency"]) == 2
     assert "is a file" in capsys.readouterr().err
+
+
+def test_export_help_and_import_kdistill_load_no_heavy_library():
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    import kdistill
+
+    probe = ("import sys\nimport kdistill\nkdistill.export\nfrom kdistill.cli import main\ntry:\n    main(['export', "
+             "'--help'])\nexcept SystemExit:\n    pass\nprint('heavy:', *[m for m in ('torch', 'onnx', 'onnxruntime', "
+             "'sklearn') if m in sys.modules])")
+    src = str(Path(kdistill.__file__).parents[1])
+    env = {**os.environ, "PYTHONPATH": src + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=env, check=True)
+    assert "--int8" in done.stdout
+    assert done.stdout.splitlines()[-1] == "heavy:"

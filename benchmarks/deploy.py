@@ -1,5 +1,5 @@
 """Deployment benchmark: distilled students through ONNX export - accuracy fp32 -> int8, size, latency vs PyTorch and
-vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and a tabular tree student on adult.
+vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and tabular tree and boosting students on adult.
 
     OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (~40 min on 2 cores), then times
     OMP_NUM_THREADS=1 python benchmarks/deploy.py --repeats 20 # fewer timed calls
@@ -7,9 +7,9 @@ vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and a tabular tree stu
 Networks: each setup is a `kdistill run` (a shortened schedule, in SETUPS) into benchmarks/runs/deploy-*/ (reused
 when finished), then `kdistill export RUN_DIR --int8` (``kdistill.deploy.run_export.export_run``): the check on the
 10,000 MNIST test images and the latency of ONNX fp32 / int8, the PyTorch student and the PyTorch teacher, timed in
-turns in one process. Tabular: the fit `kdistill tabular fit --data adult.parquet --target income --student tree
---onnx` makes (LightGBM teacher, Gibbs augmentation, depth-6 tree, seed 0, 20% test split), exported with its
-category handling and labels, against scikit-learn's predict_proba and the LightGBM teacher.
+turns in one process. Tabular: the fits `kdistill tabular fit --data adult.parquet --target income --student tree|boosting
+--onnx` makes (LightGBM teacher, Gibbs augmentation, seed 0, 20% test split), exported with their category handling
+and labels, against scikit-learn's predict_proba and the LightGBM teacher.
 
 Writes benchmarks/results/deploy.json and deploy.md. Latency: median and IQR over --repeats calls after --warmup calls,
 1 thread everywhere (ONNX Runtime intra-op, torch, LightGBM, OpenMP).
@@ -49,8 +49,13 @@ SETUPS = {
         "student.model=cnn", "student.model_args={channels: [32, 64], hidden: 128}", "student.train.epochs=3",
         "report.plots=false", "report.latency_repeats=5"]),
 }
-TABULAR = {"dataset": "adult", "target": "income", "teacher": "lightgbm", "student": "tree", "max_depth": 6,
-           "augmentation": "gibbs", "multiplier": 2.0, "test_size": 0.2, "seed": SEED}
+TABULAR = {"dataset": "adult", "target": "income", "teacher": "lightgbm", "augmentation": "gibbs", "multiplier": 2.0,
+           "test_size": 0.2, "seed": SEED}
+# cell -> (student, student_params, the `kdistill tabular fit` flags that give it)
+TABULAR_STUDENTS = {
+    "tabular-adult": ("tree", {"max_depth": 6, "max_leaf_nodes": None}, "--student tree --max-depth 6"),
+    "tabular-adult-boosting": ("boosting", None, "--student boosting"),
+}
 TABULAR_BATCHES = (1, 256)
 
 
@@ -66,7 +71,7 @@ def network_cell(folder: str, repeats: int, warmup: int) -> dict:
             "run_dir": str(run_dir.relative_to(HERE.parent)), "train_or_reuse_seconds": trained, **report}
 
 
-def tabular_cell(repeats: int, warmup: int) -> dict:
+def tabular_cell(name: str, repeats: int, warmup: int) -> dict:
     """What `kdistill tabular fit ... --onnx` does, in this process so the teacher can be timed beside it."""
     import kdistill
     from sklearn.model_selection import train_test_split
@@ -75,16 +80,16 @@ def tabular_cell(repeats: int, warmup: int) -> dict:
     from kdistill.tabular import DistilledClassifier
     from kdistill.tabular.datasets import load_tabular
     from kdistill.tabular.export import save_student
-    from kdistill.tabular.report import classification_metrics
+    from kdistill.tabular.report import classification_metrics, tree_shape
 
     X, y, _ = load_tabular(TABULAR["dataset"])
     X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=TABULAR["test_size"], stratify=y,
                                                         random_state=SEED)
-    model = DistilledClassifier(teacher=TABULAR["teacher"], student=TABULAR["student"],
-                                student_params={"max_depth": TABULAR["max_depth"], "max_leaf_nodes": None},
+    student, student_params, _ = TABULAR_STUDENTS[name]
+    model = DistilledClassifier(teacher=TABULAR["teacher"], student=student, student_params=student_params,
                                 augmentation=TABULAR["augmentation"], augmentation_multiplier=TABULAR["multiplier"],
                                 random_state=SEED).fit(X_train, y_train)
-    folder = RUNS / "deploy-tabular-adult"
+    folder = RUNS / f"deploy-{name}"
     folder.mkdir(parents=True, exist_ok=True)
     exported = kdistill.export(model, folder / "student.onnx", X=X_test)
     skops_path = save_student(model, folder / "student.skops")
@@ -107,11 +112,11 @@ def tabular_cell(repeats: int, warmup: int) -> dict:
             "sklearn_student": lambda rows=rows: model.predict_proba(rows),
             "teacher": lambda rows=rows: teacher.predict_proba(rows),
         }, repeats, warmup)
-    return {"kind": "tabular", "settings": TABULAR, "rows": {"train": len(X_train), "test": len(X_test)},
+    return {"kind": "tabular", "settings": TABULAR, "cell": name, "rows": {"train": len(X_train), "test": len(X_test)},
             "check": exported["check"], "accuracy": accuracy, "latency_ms": latency,
             "files": {"onnx_fp32": exported["files"]["onnx"]["size_bytes"], "sklearn_student": skops_path.stat().st_size,
                       "teacher": teacher_bytes(teacher)},
-            "tree_leaves": int(model.student_.model_.get_n_leaves()), "teacher_type": type(teacher).__name__}
+            "student": student, "shape": tree_shape(model), "teacher_type": type(teacher).__name__}
 
 
 def teacher_bytes(teacher) -> int:
@@ -161,31 +166,33 @@ def render(results: dict) -> str:
                                                                ("pytorch_teacher", "onnx_fp32"))]
             lines.append(f"| {describe(cell['student'])} | {size} | " + " | ".join(cells) + " | "
                          + " | ".join(f"{value:.1f}x" for value in ratios) + " |")
-    tabular = results["cells"].get("tabular-adult")
-    if tabular:
-        settings, acc, latency = tabular["settings"], tabular["accuracy"], tabular["latency_ms"]
-        lines += ["", f"## Tabular (adult, {tabular['rows']['test']:,} test rows)", "",
+    tabulars = [cell for cell in results["cells"].values() if cell["kind"] == "tabular"]
+    if tabulars:
+        settings = tabulars[0]["settings"]
+        lines += ["", f"## Tabular (adult, {tabulars[0]['rows']['test']:,} test rows)", "",
                   f"`kdistill tabular fit --data adult.parquet --target income --teacher {settings['teacher']} "
-                  f"--student {settings['student']} --max-depth {settings['max_depth']} --augmentation "
-                  f"{settings['augmentation']} --multiplier {settings['multiplier']:g} --seed {settings['seed']} "
-                  f"--onnx`: a {tabular['tree_leaves']}-leaf tree distilled from a {tabular['teacher_type']} teacher "
-                  "(400 trees). The ONNX graph holds the category codes, the tree, the un-tempering and the labels; "
-                  "no int8 (a tree has no weights to quantise). ONNX timings are `session.run` on prepared column "
-                  "arrays; scikit-learn and LightGBM take the DataFrame.", "",
-                  "| model | accuracy % | AUC | file MB | batch 1 ms | batch 256 ms |", "|---|---:|---:|---:|---:|---:|"]
-        for name, label in (("onnx_fp32", "ONNX student"), ("sklearn_student", "scikit-learn student (skops)"),
-                            ("teacher", "LightGBM teacher")):
-            timing = " | ".join(f"{latency[size][name]['median_ms']:.3f} ({latency[size][name]['iqr_ms']:.3f})"
-                                for size in latency)
-            lines.append(f"| {label} | {100 * acc[name]['accuracy']:.2f} | {acc[name]['auc']:.4f} | "
-                         f"{tabular['files'][name] / 1e6:.3f} | {timing} |")
-        check = tabular["check"]
-        lines += ["", f"ONNX vs predict_proba on all test rows: max |difference| {check['max_abs_diff']:.1e}, label "
-                  f"agreement {100 * check['label_agreement']:.2f}%. Teacher / ONNX student latency: "
-                  + ", ".join(f"{ratio(latency, size, 'teacher', 'onnx_fp32'):.0f}x at batch {size}"
-                              for size in latency) + "; scikit-learn student / ONNX student: "
-                  + ", ".join(f"{ratio(latency, size, 'sklearn_student', 'onnx_fp32'):.0f}x at batch {size}"
-                              for size in latency) + "."]
+                  f"--augmentation {settings['augmentation']} --multiplier {settings['multiplier']:g} --seed "
+                  f"{settings['seed']} --onnx` plus the student flags below, with a {tabulars[0]['teacher_type']} "
+                  "teacher (400 trees of 63 leaves). The ONNX graph holds the category codes, the trees, the "
+                  "un-tempering and the labels; no int8 (trees have no weights to quantise). ONNX timings are "
+                  "`session.run` on prepared column arrays; scikit-learn and LightGBM take the DataFrame.", "",
+                  "| model | accuracy % | AUC | file MB | batch 1 ms | batch 256 ms | teacher / model (b1, b256) |",
+                  "|---|---:|---:|---:|---:|---:|---|"]
+        for cell in tabulars:
+            flags = TABULAR_STUDENTS[cell["cell"]][2]
+            shape = ", ".join(f"{key.replace('_', ' ')} {value}" for key, value in cell["shape"].items())
+            for name, label in (("onnx_fp32", f"ONNX student (`{flags}`; {shape})"),
+                                ("sklearn_student", "same student, scikit-learn (skops file)"),
+                                ("teacher", "LightGBM teacher")):
+                acc, latency = cell["accuracy"][name], cell["latency_ms"]
+                timing = " | ".join(f"{latency[size][name]['median_ms']:.3f} ({latency[size][name]['iqr_ms']:.3f})"
+                                    for size in latency)
+                ratios = ", ".join(f"{ratio(latency, size, 'teacher', name):.0f}x" for size in latency)
+                lines.append(f"| {label} | {100 * acc['accuracy']:.2f} | {acc['auc']:.4f} | "
+                             f"{cell['files'][name] / 1e6:.3f} | {timing} | {ratios if name != 'teacher' else '-'} |")
+        lines += [""] + [f"ONNX vs predict_proba, {cell['student']} student, all test rows: max |difference| "
+                         f"{cell['check']['max_abs_diff']:.1e}, label agreement "
+                         f"{100 * cell['check']['label_agreement']:.2f}%." for cell in tabulars]
     lines += ["", "Schedules (shortened): " + "; ".join(f"`{name}`: {SETUPS[name][0]} "
                                                        f"{' '.join(SETUPS[name][1][:-2])}" for name in SETUPS) + ".",
               "", f"Versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items())}.", ""]
@@ -203,16 +210,16 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=100)
     parser.add_argument("--warmup", type=int, default=10)
-    parser.add_argument("--only", choices=[*SETUPS, "tabular-adult"], nargs="*", default=None)
+    parser.add_argument("--only", choices=[*SETUPS, *TABULAR_STUDENTS], nargs="*", default=None)
     args = parser.parse_args()
     path = RESULTS / "deploy.json"
     results = json.loads(path.read_text()) if path.exists() else {"cells": {}}
     results.update(command="OMP_NUM_THREADS=1 python benchmarks/deploy.py" + "".join(
         f" {arg}" for arg in sys.argv[1:]), repeats=args.repeats, warmup=args.warmup, threads=THREADS, seed=SEED,
                    machine=machine(THREADS), versions=versions())
-    for name in args.only or [*SETUPS, "tabular-adult"]:
+    for name in args.only or [*SETUPS, *TABULAR_STUDENTS]:
         print(f"== {name}", flush=True)
-        results["cells"][name] = (tabular_cell(args.repeats, args.warmup) if name == "tabular-adult"
+        results["cells"][name] = (tabular_cell(name, args.repeats, args.warmup) if name in TABULAR_STUDENTS
                                   else network_cell(name, args.repeats, args.warmup))
         atomic_write_text(path, json.dumps(results, indent=2))  # each finished cell is kept
     atomic_write_text(RESULTS / "deploy.md", render(results))

@@ -55,7 +55,7 @@ def export_tabular(model: Any, path: str | Path) -> Path:
         label = b.op("Gather", [b.constant(classes, "classes"), index], "label", axis=0)
         b.add_output(label, "label", elem_type, ["N"])  # outputs in skl2onnx's order: label, probabilities
         b.add_output(probabilities, "probabilities", DOUBLE, ["N", len(model.classes_)])
-        metadata["class_names"] = [str(label) for label in model.classes_]
+        metadata["class_names"] = [str(name) for name in model.classes_]
     else:
         b.add_output(output, "prediction", DOUBLE, ["N"])
     graph = b.model("kdistill_tabular_student")

@@ -130,3 +130,34 @@ def test_tabular_fit_onnx_without_the_extra_fails_before_training(tmp_path, monk
     with pytest.raises(ConfigError, match=r"pip install 'kdistill\[export\]'"):
         run_tabular_command(args)  # before even reading --data (which does not exist)
     assert not (tmp_path / "run").exists()
+
+
+def test_tree_ensemble_node_matches_scikit_learn_on_categorical_splits_nan_and_stumps(tmp_path):
+    import onnx
+    from sklearn.ensemble import HistGradientBoostingRegressor
+    from sklearn.tree import DecisionTreeRegressor
+
+    from kdistill.deploy.graph import GraphBuilder
+    from kdistill.deploy.trees import BRANCH_MEMBER, boosting_trees, sklearn_tree, tree_ensemble_node
+
+    rng = np.random.default_rng(0)
+    X = np.column_stack([rng.integers(0, 6, 500).astype(float), rng.normal(size=500)])
+    X[::7, 1] = np.nan
+    y = np.isin(X[:, 0], [1, 4]) * 2.0 + np.nan_to_num(X[:, 1], nan=3.0)
+    boosting = HistGradientBoostingRegressor(max_iter=5, categorical_features=[True, False]).fit(X, y)
+    stump = DecisionTreeRegressor().fit(X, np.ones(500))  # one leaf, no split
+    for name, trees in (("boosting", boosting_trees(boosting)), ("stump", [sklearn_tree(stump)])):
+        b = GraphBuilder()
+        b.add_input("X", 11, ["N", 2])
+        node = tree_ensemble_node(trees, 1, "X", "raw")
+        b.add_node(node)
+        b.add_output("raw", "y", 11, ["N", 1])
+        onnx.save(b.model(name), str(tmp_path / f"{name}.onnx"))
+        (out,) = session(tmp_path / f"{name}.onnx").run(None, {"X": X})
+        if name == "boosting":
+            modes = onnx.numpy_helper.to_array(next(a.t for a in node.attribute if a.name == "nodes_modes"))
+            assert BRANCH_MEMBER in modes  # the categorical feature split by category sets
+            np.testing.assert_allclose(out[:, 0] + boosting._baseline_prediction[0, 0], boosting.predict(X),
+                                       atol=1e-12)
+        else:
+            np.testing.assert_array_equal(out[:, 0], np.ones(500))

@@ -135,7 +135,8 @@ def ratio(latency: dict, size: str, slow: str, fast: str) -> float | None:
 
 def render(results: dict) -> str:
     lines = ["# Deployment: distilled students through ONNX export", "",
-             f"Produced by `{results['command']}` on {results['machine']['cpu']} ({results['machine']['cores']} "
+             f"Produced by `OMP_NUM_THREADS=1 python benchmarks/deploy.py` (each cell's own invocation is listed at "
+             f"the end) on {results['machine']['cpu']} ({results['machine']['cores']} "
              f"cores, shared with other jobs), {THREADS} thread for every runtime. Latency: median (IQR) ms per call "
              f"over {results['repeats']} calls after {results['warmup']} warm-up calls, all variants of a model timed "
              "in turns in one process. Seed 0 throughout (one seed: these are deployment numbers, not accuracy "
@@ -187,7 +188,7 @@ def render(results: dict) -> str:
                 acc, latency = cell["accuracy"][name], cell["latency_ms"]
                 timing = " | ".join(f"{latency[size][name]['median_ms']:.3f} ({latency[size][name]['iqr_ms']:.3f})"
                                     for size in latency)
-                ratios = ", ".join(f"{ratio(latency, size, 'teacher', name):.0f}x" for size in latency)
+                ratios = ", ".join(f"{ratio(latency, size, 'teacher', name):.1f}x" for size in latency)
                 lines.append(f"| {label} | {100 * acc['accuracy']:.2f} | {acc['auc']:.4f} | "
                              f"{cell['files'][name] / 1e6:.3f} | {timing} | {ratios if name != 'teacher' else '-'} |")
         lines += [""] + [f"ONNX vs predict_proba, {cell['student']} student, all test rows: max |difference| "
@@ -195,6 +196,8 @@ def render(results: dict) -> str:
                          f"{100 * cell['check']['label_agreement']:.2f}%." for cell in tabulars]
     lines += ["", "Schedules (shortened): " + "; ".join(f"`{name}`: {SETUPS[name][0]} "
                                                        f"{' '.join(SETUPS[name][1][:-2])}" for name in SETUPS) + ".",
+              "", "Cells: " + "; ".join(f"`{name}` by `{cell.get('command', '?')}` ({cell.get('finished', '?')})"
+                                       for name, cell in results["cells"].items()) + ".",
               "", f"Versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items())}.", ""]
     return "\n".join(lines)
 
@@ -221,6 +224,8 @@ def main() -> int:
         print(f"== {name}", flush=True)
         results["cells"][name] = (tabular_cell(name, args.repeats, args.warmup) if name in TABULAR_STUDENTS
                                   else network_cell(name, args.repeats, args.warmup))
+        results["cells"][name].update(command=results["command"], finished=time.strftime("%Y-%m-%d %H:%M UTC",
+                                                                                            time.gmtime()))
         atomic_write_text(path, json.dumps(results, indent=2))  # each finished cell is kept
     atomic_write_text(RESULTS / "deploy.md", render(results))
     print(render(results))

@@ -15,6 +15,7 @@ __version__ = "0.1.0"
 _EXPORTS = {
     "distill": "kdistill.api",
     "evaluate": "kdistill.api",
+    "export": "kdistill.deploy",
     "fit": "kdistill.api",
     "load_student": "kdistill.experiment.student",
     "predict_inputs": "kdistill.experiment.predict",

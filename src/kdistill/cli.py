@@ -20,6 +20,7 @@ from kdistill.cli_parsers import (
     add_tabular_commands,
     tabular_available,
 )
+from kdistill.deploy.cli import add_export_command
 from kdistill.errors import KdistillError
 from kdistill.logs import LOG_DATE_FORMAT, LOG_FORMAT
 
@@ -131,6 +132,7 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--key", default=None, help=".npz inputs: the array to read (default: x)")
     add_plugin_option(predict)
 
+    add_export_command(commands)
     add_data_commands(commands)
     add_procedure_commands(commands)
     if tabular_available():  # the tabular extra's packages are installed

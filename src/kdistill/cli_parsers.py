@@ -144,4 +144,7 @@ def add_tabular_commands(subparsers: Any) -> None:
     fit.add_argument("--out", type=Path, default=Path("runs/tabular"), help="output folder")
     fit.add_argument("--tree-format", choices=("text", "png", "both"), default="both",
                      help="tree students: how to render")
+    fit.add_argument("--onnx", action="store_true",
+                     help="also write OUT/student.onnx (category handling and class labels inside; runs with "
+                     "onnxruntime alone), checked against predict_proba on the test rows (needs the export extra)")
 

@@ -35,6 +35,10 @@ def dispatch(args: argparse.Namespace) -> int:
         from kdistill.procedures.cli import run_procedure_command
 
         return run_procedure_command(args)
+    if args.command == "export":
+        from kdistill.deploy.cli import run_export_command
+
+        return run_export_command(args)
     if args.command == "tabular":
         from kdistill.tabular.cli import run_tabular_command
 

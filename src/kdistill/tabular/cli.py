@@ -4,7 +4,7 @@
 
 Writes ``student.skops`` (load with ``kdistill.tabular.export.load_student``), ``report.json`` (test metrics for
 teacher and student, latency per 1k rows, size - the student's is the saved file's -, tree depth/leaves) and, for tree
-students, ``tree.txt`` and ``tree.png``. Rows whose target is missing are dropped, logged and counted in the report
+students, ``tree.txt`` and ``tree.png``; with ``--onnx`` also ``student.onnx`` (:mod:`kdistill.deploy.tabular`). Rows whose target is missing are dropped, logged and counted in the report
 (:mod:`kdistill.tabular.tables`). ``kdistill.cli`` wires ``add_tabular_commands`` / ``run_tabular_command`` in.
 """
 
@@ -45,6 +45,10 @@ def check_arguments(args: argparse.Namespace) -> None:
                           f"got {args.max_depth}, {args.max_leaf_nodes}")
     if args.out.exists() and not args.out.is_dir():
         raise ConfigError(f"--out {args.out} is a file; give a folder for the student and its report")
+    if getattr(args, "onnx", False):  # before training: a missing extra should not cost a fit
+        from kdistill.deploy.runtime import require
+
+        require("onnx", "onnxruntime")
 
 
 def run_tabular_command(args: argparse.Namespace) -> int:
@@ -86,6 +90,8 @@ def run_tabular_command(args: argparse.Namespace) -> int:
               "student": args.student, "augmentation": args.augmentation, "multiplier": args.multiplier,
               "teacher_report": student_report(model.teacher_, X_test, y_test, task),
               "student_report": student_report(model, X_test, y_test, task, size_bytes=saved.stat().st_size)}
+    if getattr(args, "onnx", False):
+        report["onnx"] = export_onnx(model, args.out / "student.onnx", X_test)
     (args.out / "report.json").write_text(json.dumps(report, indent=2))
     if args.student == "tree":
         if args.tree_format in ("text", "both"):
@@ -93,8 +99,17 @@ def run_tabular_command(args: argparse.Namespace) -> int:
         if args.tree_format in ("png", "both"):
             tree_picture(model, args.out / "tree.png")
     print(json.dumps({"teacher": report["teacher_report"], "student": report["student_report"]}, indent=2))
-    print(f"saved {args.out / 'student.skops'} and {args.out / 'report.json'}")
+    onnx_file = f", {args.out / 'student.onnx'}" if "onnx" in report else ""
+    print(f"saved {args.out / 'student.skops'}{onnx_file} and {args.out / 'report.json'}")
     return 0
+
+
+def export_onnx(model: Any, path: Any, X_test: Any) -> dict[str, Any]:
+    """``--onnx``: the student as one ONNX graph, checked against predict_proba / predict on the test rows."""
+    from kdistill.deploy.api import export
+
+    exported = export(model, path, X=X_test)
+    return {**exported["files"]["onnx"], "check": exported["check"]}
 
 
 def main(argv: list[str] | None = None) -> int:

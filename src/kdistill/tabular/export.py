@@ -3,8 +3,7 @@
 ``save_student`` stores the estimator without its teacher, and refuses to write a file ``load_student`` would refuse.
 ``load_student`` / ``load_teacher`` let skops build only its own trusted defaults plus the exact type names in
 :mod:`kdistill.tabular.trusted_types`; a file naming anything else (``builtins.eval``, ``os.system``, ...) is refused
-before any object is built, so a swapped or crafted file cannot run code. ONNX export is not implemented (skl2onnx is
-not a dependency).
+before any object is built, so a swapped or crafted file cannot run code. ONNX export: :mod:`kdistill.deploy.tabular`.
 """
 
 from __future__ import annotations

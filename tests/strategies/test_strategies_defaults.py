@@ -1,4 +1,5 @@
-"""Every registered method, with its DEFAULT arguments, trains a student at least as well as the student alone (issue 11).
+"""Every registered method, with its DEFAULT arguments, trains a student at least as well as the student alone
+(issue 11).
 
 One short real-MNIST run per method (registry-driven: a method added later is covered, or the test fails saying what
 to declare). The student, its initial weights, batch order and schedule are the same for the baseline ('supervised')

@@ -73,6 +73,8 @@ def distill(
     dataset = getattr(train_data, "dataset", None)
     if dataset is not None and hasattr(dataset, "__len__"):
         context["num_samples"] = len(dataset)
+    elif hasattr(getattr(train_data, "labels", None), "__len__"):  # kdistill's ArrayLoader: sample ids index these
+        context["num_samples"] = len(train_data.labels)
     try:
         strategy = build_strategy(method, teacher=frozen, context=context, **method_args)
         with progress_logging(verbose):

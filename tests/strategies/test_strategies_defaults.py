@@ -53,14 +53,6 @@ TOLERANCE = 0.02
 # student then has len(classes) outputs and is compared with a baseline trained on the same subset.
 METHOD_ARGUMENTS: dict[str, dict[str, Any]] = {"specialist": {"classes": [3, 5, 8]}}
 
-# TEMPORARY overlay: the defaults recommended in the issue-11 report, applied over the builders' defaults so the
-# test can be shown to pass with them. Delete this dict (and its one use in method_arguments) once the builders'
-# defaults are updated.
-RECOMMENDED: dict[str, dict[str, Any]] = {
-    "at": {"feature_weight": 100.0},  # 1000 (RepDistiller): 71 % here, -1.6 to -2.8 points on resnet56 -> resnet20
-    "dkd": {"beta": 2.0},  # 8 without its 20-epoch warm-up: 82 % here, 15-82 % on resnet56 -> resnet20
-    "fitnets": {"feature_weight": 10.0},  # 100 (RepDistiller): -1.4 to -1.9 points on resnet56 -> resnet20
-}
 
 
 @dataclass
@@ -131,7 +123,7 @@ def train_student(task: Task, method: str, method_args: dict[str, Any], teacher_
 
 
 def method_arguments(name: str) -> dict[str, Any]:
-    """The test's arguments for ``name``: those it must declare, plus the temporary RECOMMENDED overlay."""
+    """The test's arguments for ``name``: only those it must declare (the rest are the method's defaults)."""
     builder = STRATEGIES.get(name)
     declared = METHOD_ARGUMENTS.get(name, {})
     required = [parameter.name for parameter in inspect.signature(builder).parameters.values()
@@ -141,7 +133,7 @@ def method_arguments(name: str) -> dict[str, Any]:
     if required:
         pytest.fail(f"method {name!r} has argument(s) {', '.join(required)} without a default; declare values for "
                     f"this test in METHOD_ARGUMENTS[{name!r}] in {__file__}")
-    return {**declared, **RECOMMENDED.get(name, {})}
+    return dict(declared)
 
 
 @pytest.fixture(scope="module")

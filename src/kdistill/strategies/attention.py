@@ -6,6 +6,8 @@ per sample. The student matches the teacher's map at each paired layer:
     L_AT = Σ_pairs mean_{b, hw} (Q_s/‖Q_s‖ − Q_t/‖Q_t‖)²        (p = 2)
 
 This is the form used by RepDistiller (the CRD paper's table, β = 1000); the paper writes β/2 · ‖·‖_2 per sample.
+Our default is β = 100: on MNIST's smaller maps 1000 swamps the labels in short runs (71 % vs 92 % for the student
+alone; benchmarks/results/method_defaults.md).
 Maps of different spatial size are compared after average-pooling the student's map to the teacher's size.
 Channel counts may differ: the map averages over channels, so no connector is needed.
 """
@@ -62,7 +64,7 @@ def attention(
     p: Positive = 2.0,
     ce_weight: Weight = 1.0,
     kd_weight: Weight = 0.0,
-    feature_weight: Weight = 1000.0,
+    feature_weight: Weight = 100.0,
     temperature: Temperature = 4.0,
 ) -> FeatureDistillation:
     """Attention transfer (Zagoruyko & Komodakis 2017): match normalised spatial attention maps of paired stages."""

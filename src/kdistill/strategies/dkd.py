@@ -7,7 +7,9 @@ target/non-target probabilities and p̂ the distribution over the C − 1 non-ta
     L_DKD = α · TCKD + β · NCKD
 
 KD itself is TCKD + (1 − p_gt^t) · NCKD: the teacher's confidence suppresses NCKD, which DKD frees with its own β.
-Logits only: no feature taps, so any teacher works. mdistiller's CIFAR-100 defaults: α = 1, β = 8 (its per-pair
+Logits only: no feature taps, so any teacher works. Our default β = 2 (mdistiller's resnet56 -> resnet20 config):
+β = 8 without its 20-epoch warm-up collapsed short runs (15-82 %; benchmarks/results/method_defaults.md).
+mdistiller's CIFAR-100 defaults: α = 1, β = 8 (its per-pair
 configs lower β for some pairs), T = 4, CE weight 1, and the DKD weight ramped linearly from 0 over the first 20 of
 240 epochs (``warmup_steps`` here, counted in training steps and checkpointed).
 """
@@ -88,7 +90,7 @@ class DKDStrategy(nn.Module):
 def dkd(
     teacher: Teacher | None = None,
     alpha: Weight = 1.0,
-    beta: Weight = 8.0,
+    beta: Weight = 2.0,
     temperature: Temperature = 4.0,
     ce_weight: Weight = 1.0,
     kd_weight: Weight = 0.0,

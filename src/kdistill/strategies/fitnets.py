@@ -8,7 +8,8 @@ The regressor is a connector (1x1 conv + BN for maps, linear for vectors) owned 
 student, checkpointed, and absent from the exported student. ``connector``: ``always`` (the paper's regressor, the
 default), ``auto`` (only when shapes differ), ``none`` (shapes must match).
 
-Schedule: by default the hint is added to the classification loss throughout (as in RepDistiller's table, β = 100).
+Schedule: by default the hint is added to the classification loss throughout (RepDistiller's table uses β = 100; our
+default 10 keeps the hint from outweighing the labels ~450x on MNIST: benchmarks/results/method_defaults.md).
 The paper's two stages are ``hint_steps > 0``: for the first ``hint_steps`` training steps the loss is the hint alone
 (only the layers up to the guided one, plus the regressor, receive gradient), then ce_weight·CE + kd_weight·KD
 without the hint (the paper used KD in stage 2: set kd_weight > 0). The step count is a buffer, so it is checkpointed.
@@ -96,7 +97,7 @@ def fitnets(
     connector: Annotated[str, OneOf(("always", "auto", "none"))] = "always",
     ce_weight: Weight = 1.0,
     kd_weight: Weight = 0.0,
-    feature_weight: Weight = 100.0,
+    feature_weight: Weight = 10.0,
     temperature: Temperature = 4.0,
     hint_steps: NonNegativeInt = 0,
 ) -> FitNetsStrategy:

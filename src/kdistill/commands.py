@@ -163,7 +163,8 @@ def registered(kind: str, args: argparse.Namespace) -> dict[str, str]:
     """Names and descriptions to list: read from kdistill's files (no torch import) unless plugins add some."""
     from kdistill.listing import listed, needs_import
 
-    if not needs_import(getattr(args, "plugins", None)):
+    module = "kdistill.strategies.spec" if kind == "methods" else "kdistill.models.registry"
+    if not needs_import(getattr(args, "plugins", None), module):
         return listed(kind)
     if kind == "methods":
         from kdistill.strategies import STRATEGIES as registry

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ast
 import importlib.util
+import sys
 from importlib.metadata import entry_points
 from pathlib import Path
 
@@ -24,10 +25,14 @@ REGISTRATIONS = {
 }
 
 
-def needs_import(plugins: list[str] | None) -> bool:
-    """True when registrations live outside kdistill's own files (plugin files or installed plugin packages)."""
+def needs_import(plugins: list[str] | None, registry_module: str | None = None) -> bool:
+    """True when the imported registry must answer: registrations outside kdistill's own files (plugin files,
+    installed plugin packages) or made at run time in this process (the registry module is already imported, so
+    asking it costs nothing)."""
     from kdistill.plugins import ENTRY_POINT_GROUP
 
+    if registry_module is not None and registry_module in sys.modules:
+        return True
     return bool(plugins) or bool(list(entry_points(group=ENTRY_POINT_GROUP)))
 
 

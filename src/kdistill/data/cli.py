@@ -36,7 +36,7 @@ def registered_datasets(plugins: list[str] | None = None) -> dict[str, str]:
     """{name: description} of the registered datasets, read without importing torch unless plugins add some."""
     from kdistill.listing import listed, needs_import
 
-    if needs_import(plugins):
+    if needs_import(plugins, "kdistill.data.registry"):
         from kdistill.data.registry import DATASETS
 
         return DATASETS.describe()

@@ -10,10 +10,10 @@ import pytest
 
 from kdistill.config import load_recipe
 from kdistill.strategies import STRATEGIES
-from kdistill.strategies.features_common import FEATURE_METHODS
+from kdistill.strategies import methods_where
 
 
-@pytest.mark.parametrize("method", sorted(FEATURE_METHODS | {"dkd"}))
+@pytest.mark.parametrize("method", sorted(set(methods_where(reads_features=True)) | {"dkd"}))
 def test_switching_the_method_of_features_fashion_keeps_that_methods_defaults(method):
     recipe = load_recipe("features-fashion", [f"distill.method={method}"])
     defaults = inspect.signature(STRATEGIES.get(method)).parameters

@@ -28,7 +28,7 @@ from kdistill.data import ArrayLoader, load_dataset, subset
 from kdistill.models import build_model
 from kdistill.procedures.specialist import restrict_to_classes
 from kdistill.strategies import STRATEGIES, build_strategy, uses_teacher
-from kdistill.strategies.registry import CONTEXT_ARGUMENTS
+from kdistill.strategies.spec import CONTEXT_ARGUMENTS
 from kdistill.teachers import FrozenTeacher
 from kdistill.training import TrainConfig, train
 from kdistill.training.seeding import seed_everything

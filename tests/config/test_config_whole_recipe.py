@@ -90,14 +90,16 @@ def test_a_model_that_cannot_take_the_inputs_is_refused_before_training(tmp_path
     assert not run_dir.exists()
 
 
-def test_switching_method_does_not_carry_the_recipe_weights_over(caplog):
+def test_switching_method_does_not_carry_the_recipe_weights_over(caplog, tmp_path):
+    recipe_file = tmp_path / "at.yaml"
+    recipe_file.write_text("distill: {method: at, method_args: {layers: uniform, feature_weight: 1000.0}}\n")
     with caplog.at_level(logging.WARNING, logger="kdistill"):
-        recipe = load_recipe("features-fashion", ["distill.method=fitnets"])
+        recipe = load_recipe(str(recipe_file), ["distill.method=fitnets"])
     assert recipe.distill.method == "fitnets" and recipe.distill.method_args == {}
     assert "not carried over" in caplog.text
-    kept = load_recipe("features-fashion", ["distill.method=fitnets", "distill.method_args.feature_weight=10"])
+    kept = load_recipe(str(recipe_file), ["distill.method=fitnets", "distill.method_args.feature_weight=10"])
     assert kept.distill.method_args == {"feature_weight": 10}
-    same = load_recipe("features-fashion", ["distill.method=at"])
+    same = load_recipe(str(recipe_file), ["distill.method=at"])
     assert same.distill.method_args["feature_weight"] == 1000.0
 
 

@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kdistill.cli_parsers import (
+    add_compare_command,
     add_data_commands,
     add_plugin_option,
     add_procedure_commands,
     add_tabular_commands,
+    add_tune_command,
     tabular_available,
 )
 from kdistill.errors import KdistillError
@@ -65,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nproc", type=int, default=1, metavar="N",
                      help="train in N processes with DistributedDataParallel (launches torchrun on this machine; "
                      "gloo on CPU, nccl on GPUs); train.batch_size stays the global batch size")
+    run.add_argument("--track", action="append", choices=("tensorboard", "mlflow"), default=None,
+                     help="also log every stage's metrics and the final table to TensorBoard (RUN_DIR/tensorboard) "
+                     "and/or MLflow (file store RUN_DIR/mlruns); repeatable; needs the track extra")
     add_plugin_option(run)
 
     cache = commands.add_parser("cache", help="build a recipe's teacher cache ahead of training",
@@ -131,6 +136,8 @@ def build_parser() -> argparse.ArgumentParser:
     predict.add_argument("--key", default=None, help=".npz inputs: the array to read (default: x)")
     add_plugin_option(predict)
 
+    add_tune_command(commands)
+    add_compare_command(commands)
     add_data_commands(commands)
     add_procedure_commands(commands)
     if tabular_available():  # the tabular extra's packages are installed
@@ -156,7 +163,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from kdistill.commands import dispatch
 
-        if args.command not in ("recipes", "report"):  # listings of names, runs: the user's components too
+        if args.command not in ("recipes", "report", "compare"):  # listings of names, runs: the user's components too
             from kdistill.plugins import load_plugins
 
             load_plugins(getattr(args, "plugins", None))

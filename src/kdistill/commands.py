@@ -25,6 +25,14 @@ def dispatch(args: argparse.Namespace) -> int:
                 "profile": profile, "cache": cache, "predict": predict}
     if args.command in handlers:
         return handlers[args.command](args)
+    if args.command == "tune":
+        from kdistill.tuning.cli import run_tune_command
+
+        return run_tune_command(args)
+    if args.command == "compare":
+        from kdistill.evaluation.compare import run_compare_command
+
+        return run_compare_command(args)
     if args.command == "data":
         from kdistill.data.cli import run_data_command
 

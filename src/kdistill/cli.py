@@ -101,7 +101,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("name", nargs="?", default=None, help="a model name, e.g. mlp")
     add_plugin_option(models)
 
-    report = commands.add_parser("report", help="re-render a run's report (markdown + console table)",
+    report = commands.add_parser("report", help="re-render a run's report (report.md, report.html, console table)",
                                  description="Re-render RUN_DIR/report.md from RUN_DIR/report.json and print it.")
     report.add_argument("run_dir", type=Path, help="a run directory written by `kdistill run`")
 
@@ -118,7 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--input-shape", default="1,28,28", help="input shape without batch, e.g. 1,28,28")
     profile.add_argument("--num-classes", type=int, default=10)
     profile.add_argument("--weights", type=Path, default=None, help="safetensors weights to load into --model")
-    profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
+    profile.add_argument("--repeats", type=int, default=None,
+                         help="timed measurements per batch size (default: the run's report.latency_repeats, or 30)")
+    profile.add_argument("--threads", type=int, default=None,
+                         help="torch threads while timing (default: the run's recipe `threads`, or 1)")
+    profile.add_argument("--batch-sizes", default=None, metavar="N,N",
+                         help="batch sizes to time (default: the run's report.latency_batch_sizes, or 1,256)")
     add_plugin_option(profile)
 
     predict = commands.add_parser(

@@ -220,6 +220,9 @@ def report(args: argparse.Namespace) -> int:
 
     loaded = load_report(args.run_dir)
     atomic_write_text(args.run_dir / "report.md", render_markdown(loaded))
+    from kdistill.evaluation.html import write_html
+
+    print(f"page: {write_html(args.run_dir, loaded)}")
     print(render_markdown(loaded))
     print(render_terminal_table(loaded))
     return 0
@@ -233,8 +236,13 @@ def profile(args: argparse.Namespace) -> int:
 
     if args.model is not None and args.run_dir is not None:  # argparse gave the first KEY=VALUE to run_dir
         args.model_args, args.run_dir = [str(args.run_dir), *args.model_args], None
+    threads, batch_sizes, repeats = 1, [1, 256], 30  # a model by name: one thread, like a recipe's default
     if args.run_dir is not None:
+        from kdistill.experiment import read_config
+
         named = run_dir_models(args.run_dir)
+        recipe = read_config(args.run_dir)  # measure as the run's report did: its threads, batch sizes, repeats
+        threads, batch_sizes, repeats = recipe.threads, recipe.report.latency_batch_sizes, recipe.report.latency_repeats
     elif args.model is not None:
         from kdistill.experiment.models import load_teacher_weights
         from kdistill.models import build_model
@@ -250,12 +258,27 @@ def profile(args: argparse.Namespace) -> int:
         named = {args.model: (model, shape)}
     else:
         raise ConfigError("profile needs a RUN_DIR or --model NAME (see `kdistill profile --help`)")
-    print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14} {'lat b1 ms':>10} {'lat b256 ms':>12} {'size MB':>8}")
+    threads = args.threads or threads
+    batch_sizes = parse_batch_sizes(args.batch_sizes) if args.batch_sizes else batch_sizes
+    repeats = args.repeats or repeats
+    latency_headers = "".join(f" {f'lat b{size} ms (IQR)':>20}" for size in batch_sizes)
+    print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14}{latency_headers} {'size MB':>8}")
     for name, (model, shape) in named.items():
-        row = profile_model(model, torch.zeros(1, *shape), (1, 256), args.repeats)
-        print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f} "
-              f"{row['latency_ms']['1']:>10.3f} {row['latency_ms']['256']:>12.3f} {row['size_bytes'] / 1e6:>8.2f}")
+        row = profile_model(model, torch.zeros(1, *shape), batch_sizes, repeats, threads=threads)
+        latencies = "".join(f" {row['latency_ms'][str(size)]:>11.3f} ({row['latency_iqr_ms'][str(size)]:>6.3f})"
+                            for size in batch_sizes)
+        print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f}{latencies} "
+              f"{row['size_bytes'] / 1e6:>8.2f}")
+    print(f"latency: torch.utils.benchmark, median (interquartile range) of {repeats} measurements after 5 warm-up "
+          f"passes, {threads} thread(s)")
     return 0
+
+
+def parse_batch_sizes(text: str) -> list[int]:
+    sizes = parse_shape(text)
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"--batch-sizes must be positive integers like 1,256; got {text!r}")
+    return list(sizes)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -67,10 +67,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe(recipe_name or DEFAULT_RECIPE, overrides)
         run_dir = args.run_dir or new_run_dir(recipe, args.output_dir)
+    trackers = getattr(args, "track", None) or []
+    if trackers:
+        from kdistill.tracking import check_trackers
+
+        check_trackers(trackers)  # a missing package is one line now, not after the run
     if args.nproc > 1:  # re-launch this command under torchrun, every process with the same run directory
         from kdistill.distributed import launch
 
         argv = ["run", "--run-dir", str(run_dir)] if args.resume is None else ["run", "--resume", str(run_dir)]
+        argv += [part for name in trackers for part in ("--track", name)]
         return launch(args.nproc, argv + plugin_arguments(args) + ([recipe_name] if recipe_name else []) + overrides)
     from kdistill import distributed
 
@@ -86,7 +92,12 @@ def run(args: argparse.Namespace) -> int:
         distributed.shutdown()
     if ctx.is_main:
         print(render_terminal_table(result))
-        print(f"\nreport: {run_dir / 'report.md'}")
+        print(f"\nreport: {run_dir / 'report.md'}" + (f", {run_dir / 'report.html'}" if result.get("plots") else ""))
+        if trackers:
+            from kdistill.tracking import log_run
+
+            for tracker, where in log_run(run_dir, trackers).items():
+                print(f"{tracker}: {where}")
     return 0
 
 

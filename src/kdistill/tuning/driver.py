@@ -57,7 +57,7 @@ def tune(
     the recipe from there). ``jobs`` > 1 runs trials in that many processes (each with the recipe's threads)."""
     from kdistill.tuning.study import import_optuna
     from kdistill.tuning.summary import summarise
-    from kdistill.tuning.trial import prepare_shared_teacher
+    from kdistill.tuning.trial import checked_recipe, prepare_shared_teacher
 
     import_optuna()  # a missing extra is one line before anything is written
     if trials < 1 or jobs < 1:
@@ -70,6 +70,7 @@ def tune(
         base = recipe if isinstance(recipe, Recipe) else load_recipe(recipe, overrides)
     folder = Path(study_dir) if study_dir is not None else new_study_dir(base)
     settings = Settings(trials=trials, space=resolve_space(base, search, space), prune=prune, jobs=jobs)
+    checked, data = checked_recipe(base)  # every check before the study folder is written
     claim_study(folder, base, settings)
     log.info("tune: study %s, %d trial(s) over %s", folder, trials, ", ".join(settings.space))
     with study_lock(folder):
@@ -78,7 +79,7 @@ def tune(
         requeue_interrupted(study, storage)
         if not study.get_trials(deepcopy=False):  # the recipe's own values first: the baseline to beat
             study.enqueue_trial(recipe_values(base, settings.space), user_attrs={"recipe_values": True})
-        prepare_shared_teacher(base, folder)
+        prepare_shared_teacher(checked, data, folder)
         run_workers(folder, jobs, plugins)
         study = open_study(storage, settings, base.seed)
         summary = summarise(study, base, settings, folder)

@@ -109,7 +109,7 @@ def suggest(trial: Any, space: Space) -> dict[str, Any]:
 
 
 def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
-    """``recipe`` with each dotted key set to its value, re-validated like a ``key=value`` override."""
+    """``recipe`` with each dotted key set to its value, checked like a ``key=value`` override (ConfigError)."""
     data = copy.deepcopy(to_dict(recipe))
     for key, value in params.items():
         node = data
@@ -117,7 +117,9 @@ def apply_params(recipe: Recipe, params: dict[str, Any]) -> Recipe:
         for section in sections:
             node = node.setdefault(section, {})
         node[last] = value
-    return from_dict(Recipe, data)
+    recipe = from_dict(Recipe, data)  # train settings: typed and ranged by TrainConfig
+    method_spec(recipe.distill.method).validate(recipe.distill.method_args)  # method arguments: by the spec
+    return recipe
 
 
 def recipe_values(recipe: Recipe, space: Space) -> dict[str, Any]:

@@ -61,12 +61,18 @@ def tuning_data(recipe: Recipe) -> ExperimentData:
     return data
 
 
-def prepare_shared_teacher(recipe: Recipe, study_dir: Path) -> None:
-    """Validate the base recipe (one dry step) and train its teacher once in study_dir/shared (resumable)."""
+def checked_recipe(recipe: Recipe) -> tuple[Recipe, ExperimentData]:
+    """The whole base recipe validated (names, arguments, one dry step on real samples) before a study folder is
+    written; returns it with the sealed data."""
     torch.set_num_threads(recipe.threads)
     recipe = check_recipe(recipe)
     data = tuning_data(recipe)
     dry_run(recipe, data)
+    return recipe, data
+
+
+def prepare_shared_teacher(recipe: Recipe, data: ExperimentData, study_dir: Path) -> None:
+    """Train the study's teacher once in study_dir/shared (resumable; skipped when finished)."""
     if not uses_teacher(recipe.distill.method):
         return
     shared = study_dir / SHARED_DIR

@@ -180,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kdistill: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("kdistill: interrupted; continue with `kdistill run --resume RUN_DIR`", file=sys.stderr)
+        again = "kdistill tune --resume STUDY_DIR" if args.command == "tune" else "kdistill run --resume RUN_DIR"
+        print(f"kdistill: interrupted; continue with `{again}`", file=sys.stderr)
         return 130
 
 

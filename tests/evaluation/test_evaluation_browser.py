@@ -45,7 +45,7 @@ def load_in_chromium(page_path, tmp_path):
     probe_path.write_text(probed)
     done = subprocess.run([CHROMIUM, *FLAGS, f"--user-data-dir={tmp_path / 'chromium-profile'}", "--dump-dom",
                            probe_path.as_uri()], capture_output=True, text=True, timeout=120, check=False)
-    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.S)
+    found = re.search(r'<pre id="probe">(.*?)</pre>', done.stdout, re.DOTALL)
     assert found, f"no probe output (exit {done.returncode}): {done.stderr[-1500:]}"
     result = json.loads(html.unescape(found.group(1)))
     return result["errors"], {image["id"]: image["ok"] for image in result["images"]}

@@ -15,7 +15,7 @@ def image_ids(page):
 
 
 def test_the_run_page_embeds_every_figure_and_loads_nothing(report_run):
-    run_dir, report = report_run
+    run_dir, _ = report_run
     page = (run_dir / "report.html").read_text()
     assert image_ids(page) == FIGURES
     assert "<script" not in page and "http://" not in page and "https://" not in page
@@ -26,7 +26,7 @@ def test_the_run_page_embeds_every_figure_and_loads_nothing(report_run):
 
 
 def test_report_json_holds_the_figure_data(report_run):
-    run_dir, report = report_run
+    run_dir, _ = report_run
     saved = json.loads((run_dir / "report.json").read_text())
     figures = saved["figures"]
     assert figures["reference"] == "teacher" and figures["student"] == "distilled"
@@ -55,7 +55,7 @@ def test_an_older_report_without_figure_data_still_renders(report_run):
 
 
 def test_compare_lists_the_settings_that_differ_and_overlays_the_curves(report_run, tmp_path):
-    run_dir, report = report_run
+    run_dir, _ = report_run
     other = tmp_path / "other"
     other.mkdir()
     changed = json.loads((run_dir / "report.json").read_text())

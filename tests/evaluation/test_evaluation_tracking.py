@@ -1,7 +1,6 @@
 """--track: TensorBoard event files and an MLflow store holding every stage's metrics and the final table. Each
 tracker is an optional package (the `track` extra): its test skips when it is not installed."""
 
-import json
 
 import pytest
 

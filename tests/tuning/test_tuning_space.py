@@ -6,7 +6,13 @@ from kdistill.config import load_recipe
 from kdistill.errors import ConfigError
 from kdistill.strategies import STRATEGIES, method_spec, register_method
 from kdistill.strategies.registry import STRATEGIES as REGISTRY
-from kdistill.tuning.space import apply_params, default_space, parse_dimension, recipe_values, resolve_space
+from kdistill.tuning.space import (
+    apply_params,
+    default_space,
+    parse_dimension,
+    recipe_values,
+    resolve_space,
+)
 
 SEARCHED = [name for name in STRATEGIES.names() if method_spec(name).search_space]
 

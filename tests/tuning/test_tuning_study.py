@@ -113,10 +113,9 @@ def test_rerunning_with_more_trials_extends_the_study_without_retraining(study):
 
 
 def test_a_second_driver_on_the_same_study_is_refused(study):
-    with study_lock(study.study_dir):
-        with pytest.raises(ConfigError, match="another `kdistill tune` is working on"):
-            with study_lock(study.study_dir):
-                pass
+    with study_lock(study.study_dir), pytest.raises(ConfigError, match="another `kdistill tune` is working on"), \
+            study_lock(study.study_dir):
+        pass
 
 
 def test_the_cli_continues_a_study_and_prints_the_best(study, capsys):
@@ -128,11 +127,11 @@ def test_the_cli_continues_a_study_and_prints_the_best(study, capsys):
 
 
 def test_a_trial_below_the_median_is_pruned_after_its_epoch():
-    class Trial:
-        reported = []
+    reported = []
 
+    class Trial:
         def report(self, value, step):
-            self.reported.append((step, value))
+            reported.append((step, value))
 
         def should_prune(self):
             return True
@@ -140,7 +139,7 @@ def test_a_trial_below_the_median_is_pruned_after_its_epoch():
     check = TrialRunner.pruning_check(Trial(), optuna)
     with pytest.raises(optuna.TrialPruned, match="after epoch 2"):
         check({"epoch": 2, "val_accuracy": 0.5})
-    assert Trial.reported == [(2, 0.5)]
+    assert reported == [(2, 0.5)]
 
 
 def test_a_recipe_error_is_one_line_before_the_study_folder_is_written(tmp_path):

@@ -119,7 +119,7 @@ def table_html(report: dict[str, Any], columns: list[tuple[str, Callable[[str, d
 def figure_html(figure_id: str, caption: str, draw: Callable[[Any], Any], available: bool = True) -> str:
     """An ``<img>`` with the PNG inline, or a note saying why the figure is missing."""
     if not available:
-        return f'<p class="missing">not in this report.json (written by an older kdistill); rerun the evaluation.</p>'
+        return '<p class="missing">not in this report.json (written by an older kdistill); rerun the evaluation.</p>'
     try:
         from kdistill.evaluation import plots
 

@@ -122,14 +122,14 @@ def plot_importances(importances: dict[str, float], path: Path) -> Path:
 
 def render_summary(summary: dict[str, Any]) -> str:
     best = summary["best"]
+    counts = ", ".join(f"{count} {state.lower()}" for state, count in summary["counts"].items() if count)
     lines = [f"# Study of {summary['recipe']} ({summary['method']})", "",
-             f"Objective: {summary['objective']}. Trials requested: {summary['trials_requested']}; "
-             + ", ".join(f"{count} {state.lower()}" for state, count in summary["counts"].items() if count) + ".", "",
-             f"Best: trial {best['trial']}, validation accuracy {100 * best['value']:.2f}% "
-             f"(reached after {summary['trials_to_best']} trial(s)); recipe: `{BEST_RECIPE}`", ""]
+             f"Objective: {summary['objective']}. Trials requested: {summary['trials_requested']}; {counts}.", "",
+             (f"Best: trial {best['trial']}, validation accuracy {100 * best['value']:.2f}% "
+              f"(reached after {summary['trials_to_best']} trial(s)); recipe: `{BEST_RECIPE}`"), ""]
     if summary["recipe_values"]:
-        lines += [f"The recipe's own values (trial {summary['recipe_values']['trial']}): "
-                  f"{100 * summary['recipe_values']['value']:.2f}%", ""]
+        own = summary["recipe_values"]
+        lines += [f"The recipe's own values (trial {own['trial']}): {100 * own['value']:.2f}%", ""]
     keys = list(summary["space"])
     lines.append("| trial | state | val acc % | epochs | s | " + " | ".join(k.rsplit(".", 1)[-1] for k in keys) + " |")
     lines.append("|---:|:---|---:|---:|---:|" + "---:|" * len(keys))

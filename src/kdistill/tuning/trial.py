@@ -18,13 +18,18 @@ import torch
 from kdistill.config import Recipe
 from kdistill.errors import ConfigError, DataError, KdistillError
 from kdistill.experiment.check import check_recipe, dry_run
-from kdistill.experiment.rundir import claim_run_dir
 from kdistill.experiment.run import distill_stage, teacher_stage
+from kdistill.experiment.rundir import claim_run_dir
 from kdistill.experiment.splits import ExperimentData, prepare_data
 from kdistill.strategies import uses_teacher
 from kdistill.training.history import read_records
 from kdistill.tuning.space import Space, apply_params, suggest
-from kdistill.tuning.study import SHARED_DIR, TRIALS_DIR, import_optuna, trial_folder_name
+from kdistill.tuning.study import (
+    SHARED_DIR,
+    TRIALS_DIR,
+    import_optuna,
+    trial_folder_name,
+)
 
 log = logging.getLogger("kdistill")
 

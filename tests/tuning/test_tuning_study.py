@@ -151,3 +151,9 @@ def test_a_recipe_error_is_one_line_before_the_study_folder_is_written(tmp_path)
 def test_storage_is_sqlite_in_the_study_folder(study):
     loaded = optuna.load_study(study_name="kdistill", storage=f"sqlite:///{study.study_dir / STORAGE_FILE}")
     assert loaded.best_trial.number == study.best_trial or len(loaded.trials) >= 4
+
+
+def test_a_teacher_cache_is_built_once_for_every_trial(tmp_path):
+    result = kdistill.tune("quick", [*TINY, "distill.cache.enabled=true"], trials=2, study_dir=tmp_path / "cached")
+    assert (result.study_dir / "shared" / "teacher-cache").is_dir()
+    assert not list((result.study_dir / "trials").glob("*/teacher-cache"))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import multiprocessing
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -73,6 +74,10 @@ def tune(
     checked, data = checked_recipe(base)  # every check before the study folder is written
     claim_study(folder, base, settings)
     log.info("tune: study %s, %d trial(s) over %s", folder, trials, ", ".join(settings.space))
+    cores = os.cpu_count() or 1
+    if jobs * base.threads > cores:
+        log.warning("tune: %d job(s) x %d thread(s) exceed the %d core(s) here: trials will slow each other down",
+                    jobs, base.threads, cores)
     with study_lock(folder):
         storage = open_storage(folder)
         study = open_study(storage, settings, base.seed)

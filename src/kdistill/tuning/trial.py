@@ -77,12 +77,20 @@ def checked_recipe(recipe: Recipe) -> tuple[Recipe, ExperimentData]:
 
 
 def prepare_shared_teacher(recipe: Recipe, data: ExperimentData, study_dir: Path) -> None:
-    """Train the study's teacher once in study_dir/shared (resumable; skipped when finished)."""
+    """Train the study's teacher once in study_dir/shared (resumable; skipped when finished), and build its teacher
+    cache there if the recipe uses one - before any worker starts, so parallel trials never build it twice."""
     if not uses_teacher(recipe.distill.method):
         return
     shared = study_dir / SHARED_DIR
     claim_run_dir(shared, recipe, resume=True)
-    teacher_stage(recipe, data, shared, resume=True)
+    teacher, _ = teacher_stage(recipe, data, shared, resume=True)
+    if recipe.distill.cache.enabled:
+        from kdistill import distributed
+        from kdistill.cache.recipe import build_recipe_cache
+        from kdistill.experiment.run import distillation_view
+
+        build_recipe_cache(recipe, distillation_view(teacher, recipe), data.train_images, data.train_labels, shared,
+                           distributed.context())
 
 
 class TrialRunner:

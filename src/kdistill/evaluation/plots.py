@@ -186,8 +186,14 @@ def draw_class_similarity(matrix: Any, names: list[str], temperature: float) -> 
     axes.set(xlabel="class j (probability the teacher gives it)", ylabel="true class i")
     axes.set_xticks(range(num_classes), names, rotation=90 if num_classes > 10 else 0)
     axes.set_yticks(range(num_classes), names)
-    if num_classes <= 12:
-        _annotate(axes, similarity * off_diagonal, top)
+    if num_classes <= 12:  # % of the row; viridis is dark at the low end: white text there, black above
+        span = max(top - bottom, 1e-12)
+        for row in range(num_classes):
+            for column in range(num_classes):
+                if row != column:
+                    value = float(similarity[row, column])
+                    axes.text(column, row, f"{100 * value:.1f}", ha="center", va="center", fontsize=7,
+                              color="white" if (value - bottom) / span < 0.5 else "black")
     figure.colorbar(image, ax=axes, shrink=0.8, label="mean probability (off-diagonal)")
     return figure
 

@@ -167,7 +167,8 @@ def add_tune_command(subparsers: Any) -> None:
         epilog=EPILOG_TUNE, formatter_class=argparse.RawDescriptionHelpFormatter)
     tune.add_argument("recipe", nargs="?", default=None, help="built-in recipe name or a .yaml file; default: quick")
     tune.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override recipe keys")
-    tune.add_argument("--trials", type=int, default=20, help="trials in the whole study (default: 20)")
+    tune.add_argument("--trials", type=int, default=None,
+                      help="trials in the whole study (default: 20, or what a continued study asked for)")
     tune.add_argument("--study-dir", type=Path, default=None,
                       help="study folder (default: a new one in ./tune); an existing study there is continued")
     tune.add_argument("--resume", type=Path, metavar="STUDY_DIR", default=None,

@@ -119,7 +119,9 @@ def test_a_second_driver_on_the_same_study_is_refused(study):
 
 
 def test_the_cli_continues_a_study_and_prints_the_best(study, capsys):
-    assert main(["tune", "--resume", str(study.study_dir), "--trials", "4"]) == 0
+    before = sorted((study.study_dir / "trials").iterdir())
+    assert main(["tune", "--resume", str(study.study_dir)]) == 0  # --trials: what the study recorded
+    assert sorted((study.study_dir / "trials").iterdir()) == before
     out = capsys.readouterr().out
     assert "best: trial" in out and "best.yaml" in out and "recipe's own values (trial 0)" in out
     assert main(["tune", "quick", "--space", "distill.method_args.temperature=log:1"]) == 2

@@ -17,6 +17,7 @@ from kdistill.config import Recipe, load_recipe
 from kdistill.errors import KdistillError
 from kdistill.tuning.space import Space, recipe_values, resolve_space
 from kdistill.tuning.study import (
+    SETTINGS_FILE,
     Settings,
     claim_study,
     counted_trials,
@@ -44,7 +45,7 @@ class TuneResult:
 def tune(
     recipe: str | Recipe = "quick",
     overrides: list[str] | None = None,
-    trials: int = 20,
+    trials: int | None = None,
     study_dir: str | Path | None = None,
     jobs: int = 1,
     prune: bool = True,
@@ -54,13 +55,17 @@ def tune(
     plugins: list[str] | None = None,
 ) -> TuneResult:
     """Search the method's space (and the student's learning rate) for the best validation accuracy of the distilled
-    student; ``trials`` counts the whole study, so rerunning on ``study_dir`` continues it (``resume=True`` reads
-    the recipe from there). ``jobs`` > 1 runs trials in that many processes (each with the recipe's threads)."""
+    student; ``trials`` counts the whole study (default: what the study recorded, else 20), so rerunning on
+    ``study_dir`` continues it (``resume=True`` reads the recipe from there). ``jobs`` > 1 runs trials in that many
+    processes (each with the recipe's threads)."""
     from kdistill.tuning.study import import_optuna
     from kdistill.tuning.summary import summarise
     from kdistill.tuning.trial import checked_recipe, prepare_shared_teacher
 
     import_optuna()  # a missing extra is one line before anything is written
+    if trials is None:
+        recorded = Path(study_dir) / SETTINGS_FILE if study_dir is not None else None
+        trials = Settings.read(Path(study_dir)).trials if recorded is not None and recorded.is_file() else 20
     if trials < 1 or jobs < 1:
         raise KdistillError(f"--trials and --jobs must be >= 1, got {trials} and {jobs}")
     if resume:

@@ -19,6 +19,8 @@ _EXPORTS = {
     "fit": "kdistill.api",
     "load_student": "kdistill.experiment.student",
     "predict_inputs": "kdistill.experiment.predict",
+    "tune": "kdistill.tuning.driver",
+    "TuneResult": "kdistill.tuning.driver",
     "KdistillError": "kdistill.errors",
     # bring your own data and models: sample ids for a plain DataLoader, logits out of any model output
     "with_index": "kdistill.data.indexed",

@@ -14,10 +14,12 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from kdistill.cli_parsers import (
+    add_compare_command,
     add_data_commands,
     add_plugin_option,
     add_procedure_commands,
     add_tabular_commands,
+    add_tune_command,
     tabular_available,
 )
 from kdistill.deploy.cli import add_export_command
@@ -66,6 +68,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--nproc", type=int, default=1, metavar="N",
                      help="train in N processes with DistributedDataParallel (launches torchrun on this machine; "
                      "gloo on CPU, nccl on GPUs); train.batch_size stays the global batch size")
+    run.add_argument("--track", action="append", choices=("tensorboard", "mlflow"), default=None,
+                     help="also log every stage's metrics and the final table to TensorBoard (RUN_DIR/tensorboard) "
+                     "and/or MLflow (file store RUN_DIR/mlruns); repeatable; needs the track extra")
     add_plugin_option(run)
 
     cache = commands.add_parser("cache", help="build a recipe's teacher cache ahead of training",
@@ -97,7 +102,7 @@ def build_parser() -> argparse.ArgumentParser:
     models.add_argument("name", nargs="?", default=None, help="a model name, e.g. mlp")
     add_plugin_option(models)
 
-    report = commands.add_parser("report", help="re-render a run's report (markdown + console table)",
+    report = commands.add_parser("report", help="re-render a run's report (report.md, report.html, console table)",
                                  description="Re-render RUN_DIR/report.md from RUN_DIR/report.json and print it.")
     report.add_argument("run_dir", type=Path, help="a run directory written by `kdistill run`")
 
@@ -114,7 +119,12 @@ def build_parser() -> argparse.ArgumentParser:
     profile.add_argument("--input-shape", default="1,28,28", help="input shape without batch, e.g. 1,28,28")
     profile.add_argument("--num-classes", type=int, default=10)
     profile.add_argument("--weights", type=Path, default=None, help="safetensors weights to load into --model")
-    profile.add_argument("--repeats", type=int, default=30, help="timed forward passes per batch size")
+    profile.add_argument("--repeats", type=int, default=None,
+                         help="timed measurements per batch size (default: the run's report.latency_repeats, or 30)")
+    profile.add_argument("--threads", type=int, default=None,
+                         help="torch threads while timing (default: the run's recipe `threads`, or 1)")
+    profile.add_argument("--batch-sizes", default=None, metavar="N,N",
+                         help="batch sizes to time (default: the run's report.latency_batch_sizes, or 1,256)")
     add_plugin_option(profile)
 
     predict = commands.add_parser(
@@ -133,6 +143,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_plugin_option(predict)
 
     add_export_command(commands)
+    add_tune_command(commands)
+    add_compare_command(commands)
     add_data_commands(commands)
     add_procedure_commands(commands)
     if tabular_available():  # the tabular extra's packages are installed
@@ -158,7 +170,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         from kdistill.commands import dispatch
 
-        if args.command not in ("recipes", "report"):  # listings of names, runs: the user's components too
+        if args.command not in ("recipes", "report", "compare"):  # listings of names, runs: the user's components too
             from kdistill.plugins import load_plugins
 
             load_plugins(getattr(args, "plugins", None))
@@ -170,7 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"kdistill: error: {error}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
-        print("kdistill: interrupted; continue with `kdistill run --resume RUN_DIR`", file=sys.stderr)
+        again = "kdistill tune --resume STUDY_DIR" if args.command == "tune" else "kdistill run --resume RUN_DIR"
+        print(f"kdistill: interrupted; continue with `{again}`", file=sys.stderr)
         return 130
 
 

@@ -148,3 +148,52 @@ def add_tabular_commands(subparsers: Any) -> None:
                      help="also write OUT/student.onnx (category handling and class labels inside; runs with "
                      "onnxruntime alone), checked against predict_proba on the test rows (needs the export extra)")
 
+
+
+EPILOG_TUNE = """examples:
+  kdistill tune quick --trials 20                    # temperature, loss weights and lr of the recipe's method
+  kdistill tune hinton-mnist student.train.epochs=10 --trials 30 --jobs 2 --study-dir tune/hinton
+  kdistill tune quick --trials 10 --search temperature lr --space distill.method_args.kd_weight=uniform:0.5:1
+  kdistill tune --resume tune/hinton --trials 40     # continue (or extend) a study; interrupted trials resume
+  kdistill run tune/hinton/best.yaml                  # the best recipe, evaluated on the test set
+"""
+
+
+def add_tune_command(subparsers: Any) -> None:
+    tune = subparsers.add_parser(
+        "tune", help="search a recipe's temperature, loss weights and learning rate on validation accuracy",
+        description="Optuna search over the distillation method's declared search space and the student's learning "
+        "rate; each trial trains the distilled student alone (the teacher is trained once, in STUDY/shared) and is "
+        "scored by its validation accuracy - the test split is never read. Median pruning on per-epoch validation "
+        "accuracy; SQLite storage in the study folder, so rerunning continues the study. Writes STUDY/best.yaml, "
+        "importance.png and summary.md.",
+        epilog=EPILOG_TUNE, formatter_class=argparse.RawDescriptionHelpFormatter)
+    tune.add_argument("recipe", nargs="?", default=None, help="built-in recipe name or a .yaml file; default: quick")
+    tune.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="override recipe keys")
+    tune.add_argument("--trials", type=int, default=None,
+                      help="trials in the whole study (default: 20, or what a continued study asked for)")
+    tune.add_argument("--study-dir", type=Path, default=None,
+                      help="study folder (default: a new one in ./tune); an existing study there is continued")
+    tune.add_argument("--resume", type=Path, metavar="STUDY_DIR", default=None,
+                      help="continue the study in STUDY_DIR with the recipe it records")
+    tune.add_argument("--jobs", type=int, default=1,
+                      help="trials in parallel processes, each using the recipe's `threads` (default: 1)")
+    tune.add_argument("--no-prune", dest="prune", action="store_false",
+                      help="train every trial to the end (default: stop trials below the median of earlier ones)")
+    tune.add_argument("--search", nargs="+", default=None, metavar="NAME",
+                      help="search only these parameters (e.g. temperature lr)")
+    tune.add_argument("--space", action="append", default=None, metavar="KEY=KIND:LOW:HIGH",
+                      help="add or change a dimension, e.g. distill.method_args.temperature=log:1:20, "
+                      "student.train.weight_decay=log:1e-5:1e-3, distill.method_args.soft_loss=choice:kl,mse")
+    add_plugin_option(tune)
+
+
+def add_compare_command(subparsers: Any) -> None:
+    compare = subparsers.add_parser(
+        "compare", help="several runs side by side: one table and overlaid training curves (compare.html)",
+        description="Read the report.json of each RUN_DIR and write a self-contained HTML page (no network) with "
+        "the settings that differ, one table of every run's models and their training curves overlaid per stage.",
+        epilog="example:\n  kdistill compare runs/quick-20261123-140000 runs/quick-20261123-150000 --out cmp.html",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    compare.add_argument("run_dirs", nargs="+", type=Path, metavar="RUN_DIR", help="run directories with a report")
+    compare.add_argument("--out", type=Path, default=Path("compare.html"), help="HTML file to write")

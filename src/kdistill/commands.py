@@ -25,6 +25,14 @@ def dispatch(args: argparse.Namespace) -> int:
                 "profile": profile, "cache": cache, "predict": predict}
     if args.command in handlers:
         return handlers[args.command](args)
+    if args.command == "tune":
+        from kdistill.tuning.cli import run_tune_command
+
+        return run_tune_command(args)
+    if args.command == "compare":
+        from kdistill.evaluation.compare import run_compare_command
+
+        return run_compare_command(args)
     if args.command == "data":
         from kdistill.data.cli import run_data_command
 
@@ -63,10 +71,16 @@ def run(args: argparse.Namespace) -> int:
     else:
         recipe = load_recipe(recipe_name or DEFAULT_RECIPE, overrides)
         run_dir = args.run_dir or new_run_dir(recipe, args.output_dir)
+    trackers = getattr(args, "track", None) or []
+    if trackers:
+        from kdistill.tracking import check_trackers
+
+        check_trackers(trackers)  # a missing package is one line now, not after the run
     if args.nproc > 1:  # re-launch this command under torchrun, every process with the same run directory
         from kdistill.distributed import launch
 
         argv = ["run", "--run-dir", str(run_dir)] if args.resume is None else ["run", "--resume", str(run_dir)]
+        argv += [part for name in trackers for part in ("--track", name)]
         return launch(args.nproc, argv + plugin_arguments(args) + ([recipe_name] if recipe_name else []) + overrides)
     from kdistill import distributed
 
@@ -82,7 +96,12 @@ def run(args: argparse.Namespace) -> int:
         distributed.shutdown()
     if ctx.is_main:
         print(render_terminal_table(result))
-        print(f"\nreport: {run_dir / 'report.md'}")
+        print(f"\nreport: {run_dir / 'report.md'}" + (f", {run_dir / 'report.html'}" if result.get("plots") else ""))
+        if trackers:
+            from kdistill.tracking import log_run
+
+            for tracker, where in log_run(run_dir, trackers).items():
+                print(f"{tracker}: {where}")
     return 0
 
 
@@ -217,6 +236,9 @@ def report(args: argparse.Namespace) -> int:
 
     loaded = load_report(args.run_dir)
     atomic_write_text(args.run_dir / "report.md", render_markdown(loaded))
+    from kdistill.evaluation.html import write_html
+
+    print(f"page: {write_html(args.run_dir, loaded)}")
     print(render_markdown(loaded))
     print(render_terminal_table(loaded))
     return 0
@@ -230,8 +252,13 @@ def profile(args: argparse.Namespace) -> int:
 
     if args.model is not None and args.run_dir is not None:  # argparse gave the first KEY=VALUE to run_dir
         args.model_args, args.run_dir = [str(args.run_dir), *args.model_args], None
+    threads, batch_sizes, repeats = 1, [1, 256], 30  # a model by name: one thread, like a recipe's default
     if args.run_dir is not None:
+        from kdistill.experiment import read_config
+
         named = run_dir_models(args.run_dir)
+        recipe = read_config(args.run_dir)  # measure as the run's report did: its threads, batch sizes, repeats
+        threads, batch_sizes, repeats = recipe.threads, recipe.report.latency_batch_sizes, recipe.report.latency_repeats
     elif args.model is not None:
         from kdistill.experiment.models import load_teacher_weights
         from kdistill.models import build_model
@@ -247,12 +274,27 @@ def profile(args: argparse.Namespace) -> int:
         named = {args.model: (model, shape)}
     else:
         raise ConfigError("profile needs a RUN_DIR or --model NAME (see `kdistill profile --help`)")
-    print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14} {'lat b1 ms':>10} {'lat b256 ms':>12} {'size MB':>8}")
+    threads = args.threads or threads
+    batch_sizes = parse_batch_sizes(args.batch_sizes) if args.batch_sizes else batch_sizes
+    repeats = args.repeats or repeats
+    latency_headers = "".join(f" {f'lat b{size} ms (IQR)':>20}" for size in batch_sizes)
+    print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14}{latency_headers} {'size MB':>8}")
     for name, (model, shape) in named.items():
-        row = profile_model(model, torch.zeros(1, *shape), (1, 256), args.repeats)
-        print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f} "
-              f"{row['latency_ms']['1']:>10.3f} {row['latency_ms']['256']:>12.3f} {row['size_bytes'] / 1e6:>8.2f}")
+        row = profile_model(model, torch.zeros(1, *shape), batch_sizes, repeats, threads=threads)
+        latencies = "".join(f" {row['latency_ms'][str(size)]:>11.3f} ({row['latency_iqr_ms'][str(size)]:>6.3f})"
+                            for size in batch_sizes)
+        print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f}{latencies} "
+              f"{row['size_bytes'] / 1e6:>8.2f}")
+    print(f"latency: torch.utils.benchmark, median (interquartile range) of {repeats} measurements after 5 warm-up "
+          f"passes, {threads} thread(s)")
     return 0
+
+
+def parse_batch_sizes(text: str) -> list[int]:
+    sizes = parse_shape(text)
+    if not sizes or min(sizes) < 1:
+        raise ConfigError(f"--batch-sizes must be positive integers like 1,256; got {text!r}")
+    return list(sizes)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:

@@ -189,5 +189,6 @@ def test_profile_a_model_by_name_with_arguments(capsys):
 def test_profile_a_run_directory_loads_every_stage(digits_run, capsys):
     _, run_dirs = digits_run
     assert main(["profile", str(run_dirs[0]), "--repeats", "1"]) == 0
-    names = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
-    assert names == ["teacher", "baseline", "distilled"]
+    lines = capsys.readouterr().out.splitlines()
+    assert [line.split()[0] for line in lines[1:-1]] == ["teacher", "baseline", "distilled"]
+    assert lines[-1].startswith("latency: torch.utils.benchmark")

@@ -36,3 +36,22 @@ def dict_inputs():
         "input_ids": torch.randint(0, 20, (4, 6), generator=generator),
         "attention_mask": torch.ones(4, 6, dtype=torch.long),
     }
+
+
+REPORT_RUN = [
+    "data.dataset=digits", "data.val_size=200", "teacher.train.epochs=2", "student.train.epochs=2",
+    "teacher.model_args.hidden=[32]", "student.model_args.hidden=[16]", "teacher.model_args.max_norm=null",
+    "teacher.jitter=0", "report.latency_repeats=2", "report.latency_batch_sizes=[1,8]", "report.plots=true",
+]
+
+
+@pytest.fixture(scope="session")
+def report_run(tmp_path_factory):
+    """A finished tiny digits run with plots and report.html: (run folder, report)."""
+    pytest.importorskip("matplotlib")
+    from kdistill.config import load_recipe
+    from kdistill.experiment import run_experiment
+
+    run_dir = tmp_path_factory.mktemp("report") / "run"
+    report = run_experiment(load_recipe("quick", REPORT_RUN), run_dir)
+    return run_dir, report

@@ -50,7 +50,8 @@ def test_weights_size_is_float32_payload_plus_small_header(mlp):
 def test_profile_model_keys_and_restores_mode(mlp):
     mlp.train()
     result = profile_model(mlp, torch.randn(1, 784), batch_sizes=(1, 4), repeats=2)
-    assert set(result) == {"params", "flops_per_sample", "latency_ms", "size_bytes"}
+    assert set(result) == {"params", "flops_per_sample", "latency_ms", "latency_iqr_ms", "latency_threads",
+                           "latency_repeats", "latency_warmup", "size_bytes"}
     assert set(result["latency_ms"]) == {"1", "4"}
     assert result["flops_per_sample"] == 2 * (784 * 100 + 100 * 10)
     assert all(module.training for module in mlp.modules())

@@ -31,27 +31,8 @@ REPORT_MD = "report.md"
 def render_markdown(report: dict[str, Any]) -> str:
     """Title, recipe, one table row per model (plus a "paper errors" column when a reference is given), notes."""
     reference = report.get("reference") or {}
-    columns: list[tuple[str, Callable[[str, dict[str, Any]], str]]] = [
-        ("model", lambda name, row: name.replace("|", "\\|")),
-        ("params", lambda name, row: _count(row.get("params"))),
-        ("MFLOPs/sample", lambda name, row: _scaled(row.get("flops_per_sample"), 1e6, 3)),
-        ("latency b1 ms", lambda name, row: _latency(row, 1)),
-        ("latency b256 ms", lambda name, row: _latency(row, 256)),
-        ("size MB", lambda name, row: _scaled(row.get("size_bytes"), 1e6, 3)),
-        ("test acc %", lambda name, row: _percent(row.get("accuracy"))),
-        ("errors", lambda name, row: _number(row.get("errors"))),
-        ("agreement w/ teacher %", lambda name, row: _percent(row.get("agreement"))),
-        ("NLL", lambda name, row: _fixed(row.get("nll"), 4)),
-        ("ECE", lambda name, row: _fixed(row.get("ece"), 4)),
-    ]
+    columns = table_columns(report)
     models = report.get("models", {})
-    if any(row.get("train_seconds") is not None for row in models.values()):
-        columns.append(("train s", lambda name, row: _fixed(row.get("train_seconds"), 1)))
-    if any(row.get("extra_training_parameters") for row in models.values()):
-        # connectors / embedding heads a method trains beside the student; not part of the exported student
-        columns.insert(2, ("extra train params", lambda name, row: _count(row.get("extra_training_parameters"))))
-    if reference:
-        columns.append(("paper errors", lambda name, row: _number(reference.get(name, {}).get("errors"))))
 
     lines = [f"# {report.get('title', 'kdistill report')}", ""]
     if report.get("recipe"):
@@ -62,8 +43,9 @@ def render_markdown(report: dict[str, Any]) -> str:
         lines.append("| " + " | ".join(cell(name, row) for _, cell in columns) + " |")
     lines.append("")
     lines.append(
-        "Latency: median wall-clock ms per forward pass of a batch of that size. Size: safetensors file (MB = 1e6 "
-        "bytes). NLL: mean negative log-likelihood. ECE: expected calibration error, 15 equal-width bins."
+        "Latency: median wall-clock ms per forward pass of a batch of that size (interquartile range in parentheses; "
+        f"{_latency_setting(models)}). Size: safetensors file (MB = 1e6 bytes). NLL: mean negative log-likelihood. "
+        "ECE: expected calibration error, 15 equal-width bins."
     )
     if reference:
         lines += ["", "Paper errors:"]
@@ -76,6 +58,38 @@ def render_markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def table_columns(report: dict[str, Any]) -> list[tuple[str, Callable[[str, dict[str, Any]], str]]]:
+    """(header, cell(name, row) -> text) of the comparison table: shared by report.md and report.html."""
+    reference = report.get("reference") or {}
+    models = report.get("models", {})
+    columns: list[tuple[str, Callable[[str, dict[str, Any]], str]]] = [
+        ("model", lambda name, row: name.replace("|", "\\|")),
+        ("params", lambda name, row: _count(row.get("params"))),
+        ("MFLOPs/sample", lambda name, row: _scaled(row.get("flops_per_sample"), 1e6, 3)),
+        *[(f"latency b{size} ms", lambda name, row, size=size: _latency(row, size)) for size in latency_sizes(models)],
+        ("size MB", lambda name, row: _scaled(row.get("size_bytes"), 1e6, 3)),
+        ("test acc %", lambda name, row: _percent(row.get("accuracy"))),
+        ("errors", lambda name, row: _number(row.get("errors"))),
+        ("agreement w/ teacher %", lambda name, row: _percent(row.get("agreement"))),
+        ("NLL", lambda name, row: _fixed(row.get("nll"), 4)),
+        ("ECE", lambda name, row: _fixed(row.get("ece"), 4)),
+    ]
+    if any(row.get("train_seconds") is not None for row in models.values()):
+        columns.append(("train s", lambda name, row: _fixed(row.get("train_seconds"), 1)))
+    if any(row.get("extra_training_parameters") for row in models.values()):
+        # connectors / embedding heads a method trains beside the student; not part of the exported student
+        columns.insert(2, ("extra train params", lambda name, row: _count(row.get("extra_training_parameters"))))
+    if reference:
+        columns.append(("paper errors", lambda name, row: _number(reference.get(name, {}).get("errors"))))
+    return columns
+
+
+def latency_sizes(models: dict[str, dict[str, Any]]) -> list[int]:
+    """The batch sizes whose latency the rows hold, in order (1 and 256 when none do)."""
+    sizes = dict.fromkeys(int(size) for row in models.values() for size in (row.get("latency_ms") or {}))
+    return list(sizes) or [1, 256]
+
+
 def render_terminal_table(report: dict[str, Any]) -> str:
     """A fixed-width table for the console: model, acc %, errors, params, latency b1 ms, agreement %."""
     headers = ["model", "acc %", "errors", "params", "lat b1 ms", "agree %"]
@@ -85,7 +99,7 @@ def render_terminal_table(report: dict[str, Any]) -> str:
             _percent(row.get("accuracy")),
             _number(row.get("errors")),
             _count(row.get("params")),
-            _latency(row, 1),
+            _latency(row, 1, spread=False),
             _percent(row.get("agreement")),
         ]
         for name, row in report.get("models", {}).items()
@@ -138,10 +152,28 @@ def _jsonable(value: Any) -> Any:
     return str(value)  # paths, dtypes and the like in a resolved config
 
 
-def _latency(row: dict[str, Any], batch_size: int) -> str:
+def _latency(row: dict[str, Any], batch_size: int, spread: bool = True) -> str:
+    """Median ms, with the interquartile range in parentheses when it was measured: "0.231 (0.012)"."""
+    median = _keyed(row.get("latency_ms"), batch_size)
+    iqr = _keyed(row.get("latency_iqr_ms"), batch_size)
+    if not spread or median is None or iqr is None:
+        return _fixed(median, 3)
+    return f"{median:.3f} ({iqr:.3f})"
+
+
+def _latency_setting(models: dict[str, dict[str, Any]]) -> str:
+    """How latency was measured, from the first row that records it."""
+    row = next((row for row in models.values() if row.get("latency_threads") is not None), None)
+    if row is None:
+        return "setting not recorded"
+    return (f"torch.utils.benchmark, {row.get('latency_repeats')} measurements after {row.get('latency_warmup')} "
+            f"warm-up passes, {row['latency_threads']} thread(s)")
+
+
+def _keyed(values: dict[Any, Any] | None, batch_size: int) -> Any:
     # JSON turns the int keys of a freshly built dict into strings; accept both.
-    latencies = row.get("latency_ms") or {}
-    return _fixed(latencies.get(str(batch_size), latencies.get(batch_size)), 3)
+    values = values or {}
+    return values.get(str(batch_size), values.get(batch_size))
 
 
 def _fixed(value: float | None, digits: int) -> str:

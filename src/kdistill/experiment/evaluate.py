@@ -20,7 +20,10 @@ from kdistill.evaluation import (
     profile_model,
     write_report,
 )
+from kdistill.evaluation.figure_data import figure_data
+from kdistill.evaluation.html import write_html
 from kdistill.experiment.splits import ExperimentData
+from kdistill.strategies import method_temperature
 from kdistill.training import TrainResult
 
 log = logging.getLogger("kdistill")
@@ -51,7 +54,7 @@ def build_report(
         teacher_logits = logits.get("teacher") if name != "teacher" else None
         row = classification_metrics(logits[name], data.test_labels, teacher_logits)
         row.update(profile_model(model, example, recipe.report.latency_batch_sizes, recipe.report.latency_repeats,
-                                 desc=f"latency {name}", progress=True))
+                                 desc=f"latency {name}", progress=True, threads=recipe.threads))
         log.info("evaluation: %s", summary_line(name, row))
         result = results.get(name)
         row["train_seconds"] = result.seconds if result is not None else None
@@ -68,8 +71,9 @@ def build_report(
             f"dataset {recipe.data.dataset}: {len(data.train_labels)} train, {len(data.val_labels)} validation "
             f"(carved from train, used for selection), {len(data.test_labels)} test (used only here)",
             f"distillation method {recipe.distill.method} {recipe.distill.method_args}",
-            f"latency: median of {recipe.report.latency_repeats} CPU forward passes after warm-up, "
-            f"{torch.get_num_threads()} threads",
+            f"latency: torch.utils.benchmark, median and interquartile range of {recipe.report.latency_repeats} "
+            f"measurements after 5 warm-up passes, {recipe.threads} thread(s) (`kdistill profile RUN_DIR` measures "
+            "the same way with the same threads)",
         ],
     }
     if "teacher" not in models:
@@ -91,10 +95,15 @@ def build_report(
             name: {"errors": errors, "source": recipe.report.reference_source}
             for name, errors in recipe.report.reference_errors.items()
         }
+    report["histories"] = {name: result.history for name, result in results.items() if result is not None}
+    temperature = method_temperature(recipe.distill.method, recipe.distill.method_args) if "teacher" in models else None
+    report["figures"] = figure_data(logits, data.test_labels, data.class_names, temperature)
     if recipe.report.plots:
         log.info("evaluation: plotting curves, reliability and confusion")
         report["plots"] = write_plots(run_dir, data, models, logits, results)
     write_report(run_dir, report)
+    if recipe.report.plots:
+        write_html(run_dir, report)  # after report.json: `kdistill report RUN_DIR` renders the same page from it
     return report
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import dataclasses
 import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -49,16 +50,9 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     baseline_result = train_stage(baseline, build_strategy("supervised"), data, recipe.student.train,
                                   recipe.student, recipe, run_dir / "baseline", resume, "baseline")
 
-    distilled = build_seeded(recipe.student.model, recipe.student.model_args, data.input_shape, data.num_classes, student_seed)
-    distill_teacher, distill_batches, cache_info = distill_inputs(recipe, data, teacher, run_dir)
-    # a cached teacher only answers for batches of its own views, so methods size their layers on one of those
-    example_source = distill_batches if cache_info is not None else data.train_loader(2, 0, recipe.seed)
-    context = {"student": distilled, "example_batch": next(iter(example_source)),
-               "num_samples": len(data.train_labels)}
-    strategy = build_strategy(recipe.distill.method, teacher=distill_teacher, context=context,
-                              **recipe.distill.method_args)
-    distilled_result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student,
-                                   recipe, run_dir / "distilled", resume, "distilled", distill_batches)
+    stage = distill_stage(recipe, data, teacher, run_dir, resume)
+    distilled, strategy, distilled_result = stage.student, stage.strategy, stage.result
+    distill_teacher, distill_batches, cache_info = stage.teacher, stage.batches, stage.cache_info
 
     models: dict[str, nn.Module] = {"teacher": teacher} if teacher is not None else {}
     models.update(baseline=baseline, distilled=distilled)
@@ -120,6 +114,37 @@ def build_teacher_cache(recipe: Recipe, run_dir: Path, resume: bool = True) -> d
     return {"folder": str(cache.folder), "views": cache.views, "format": cache.format, "bytes": cache.size_bytes(),
             "bytes_per_sample": cache.bytes_per_sample(), "build_seconds": stats.seconds,
             "built_shards": stats.built_shards, "reused_shards": stats.skipped_shards}
+
+
+@dataclasses.dataclass
+class DistillStage:
+    """The distilled stage's student and result, with what it trained from (the report's teacher-cost probe)."""
+
+    student: nn.Module
+    strategy: nn.Module
+    result: TrainResult
+    teacher: nn.Module | None
+    batches: Any
+    cache_info: dict[str, Any] | None
+
+
+def distill_stage(recipe: Recipe, data: ExperimentData, teacher: nn.Module | None, run_dir: Path, resume: bool,
+                  on_epoch: Callable[[dict[str, Any]], None] | None = None) -> DistillStage:
+    """Train (or, when finished, load) the distilled student in ``run_dir/distilled`` (``kdistill tune`` runs this
+    stage alone per trial, with ``on_epoch`` checking for pruning)."""
+    student_seed = recipe.seed + 1  # the baseline's initialisation
+    distilled = build_seeded(recipe.student.model, recipe.student.model_args, data.input_shape, data.num_classes,
+                             student_seed)
+    distill_teacher, distill_batches, cache_info = distill_inputs(recipe, data, teacher, run_dir)
+    # a cached teacher only answers for batches of its own views, so methods size their layers on one of those
+    example_source = distill_batches if cache_info is not None else data.train_loader(2, 0, recipe.seed)
+    context = {"student": distilled, "example_batch": next(iter(example_source)),
+               "num_samples": len(data.train_labels)}
+    strategy = build_strategy(recipe.distill.method, teacher=distill_teacher, context=context,
+                              **recipe.distill.method_args)
+    result = train_stage(distilled, strategy, data, recipe.student.train, recipe.student, recipe,
+                         run_dir / "distilled", resume, "distilled", distill_batches, on_epoch=on_epoch)
+    return DistillStage(distilled, strategy, result, distill_teacher, distill_batches, cache_info)
 
 
 def distill_inputs(
@@ -219,6 +244,7 @@ def train_stage(
     name: str,
     train_batches: Any = None,
     seed: int | None = None,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     seed = recipe.seed if seed is None else seed
     config = dataclasses.replace(config, seed=seed)
@@ -226,7 +252,7 @@ def train_stage(
         train_batches = train_loader(data, config.batch_size, section.jitter, seed, section.augment)
     val_batches = data.eval_loader("val", recipe.data.eval_batch_size)
     result = train(model, strategy, train_batches, val_batches, config, stage_dir, resume, desc=name,
-                   device=distributed.context().device)
+                   device=distributed.context().device, on_epoch=on_epoch)
     log.info("%s: best val accuracy %.2f%% at epoch %d (%.0fs)", name, 100 * result.best_val_accuracy,
              result.best_epoch, result.seconds)
     return result

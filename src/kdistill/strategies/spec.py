@@ -78,6 +78,8 @@ def register_method(name: str, *, uses_teacher: bool = True, reads_features: boo
         unknown = sorted(set(spec.search_space) - set(spec.arguments))
         if unknown:
             raise ValueError(f"method '{name}' searches {unknown}, which are not arguments of its builder")
+        for argument, dimension in spec.search_space.items():
+            check_dimension(dimension, f"method '{name}' search space '{argument}'", spec.arguments[argument])
         STRATEGIES.register(name)(builder)
         builder.spec = spec  # type: ignore[attr-defined]
         return builder
@@ -94,3 +96,32 @@ def methods_where(**flags: bool) -> list[str]:
     """Names of the methods whose spec has the given flag values, e.g. ``methods_where(reads_features=True)``."""
     return [name for name in STRATEGIES.names() if all(getattr(method_spec(name), key) == value
                                                         for key, value in flags.items())]
+
+
+def check_dimension(dimension: SearchDimension, where: str, argument: Argument | None = None) -> None:
+    """A well-formed search dimension whose every value the argument accepts (its ends and, for choices, each value);
+    ValueError naming ``where`` otherwise: a declaration error a tuner would otherwise meet mid-study."""
+    kinds = {"log": 3, "uniform": 3, "int": 3, "choice": 2}
+    if not isinstance(dimension, tuple) or not dimension or dimension[0] not in kinds \
+            or len(dimension) != kinds[dimension[0]]:
+        raise ValueError(f"{where}: {dimension!r} is not (\"log\"|\"uniform\"|\"int\", low, high) or "
+                         f"(\"choice\", [values])")
+    if dimension[0] == "choice":
+        values = list(dimension[1]) if isinstance(dimension[1], (list, tuple)) else []
+        if not values:
+            raise ValueError(f"{where}: a choice needs a non-empty list of values, got {dimension[1]!r}")
+    else:
+        low, high = dimension[1], dimension[2]
+        number = (int,) if dimension[0] == "int" else (int, float)
+        if not all(isinstance(bound, number) and not isinstance(bound, bool) for bound in (low, high)) \
+                or not low < high:
+            raise ValueError(f"{where}: bounds must be numbers with low < high, got {low!r}, {high!r}")
+        if dimension[0] == "log" and low <= 0:
+            raise ValueError(f"{where}: a log-scaled dimension needs low > 0, got {low!r}")
+        values = [low, high]
+    if argument is not None:
+        for value in values:
+            try:
+                argument.validate(value, argument.name)
+            except ConfigError as error:
+                raise ValueError(f"{where}: {error}") from None

@@ -11,7 +11,7 @@ import copy
 import logging
 import math
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,7 @@ def train(
     desc: str = "train",
     device: str | torch.device = "cpu",
     progress: bool = True,
+    on_epoch: Callable[[dict[str, Any]], None] | None = None,
 ) -> TrainResult:
     """Train ``student`` with ``strategy`` and return its history; the student ends with the selected weights.
 
@@ -81,6 +82,8 @@ def train(
 
     Data the model cannot take (input shapes, label range or dtype, NaN/inf, empty or one-shot loaders) ends in a
     one-line KdistillError (see ``kdistill.training.faults``). ``progress=False`` hides the per-step progress bar.
+    ``on_epoch(record)`` is called after each epoch's record and checkpoint are written (a tuner's pruning check may
+    raise there to stop the stage; a resumed stage continues from that checkpoint).
     """
     stage_dir = Path(run_dir) if run_dir is not None else None
     if stage_dir is not None and resume and (stage_dir / "done.json").exists():
@@ -177,6 +180,8 @@ def train(
             state.epoch = epoch
             state.optimizer, state.scheduler = optimizer.state_dict(), scheduler.state_dict()
             save_checkpoint(writer_dir, student, strategy, state)
+        if on_epoch is not None:
+            on_epoch(record)
 
     if config.select == "best" and state.best_epoch > 0:
         if writer_dir is not None:

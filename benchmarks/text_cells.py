@@ -67,16 +67,16 @@ def student(method: str, seed: int, arch: str = "4L", augment: bool = False) -> 
     return Cell("student", seed, method, arch, augment, () if method == "student" else ("teacher/s0",))
 
 
-CELLS: list[Cell] = [
+CELLS: list[Cell] = [  # in priority order: the main rows over 3 seeds first, then augmentation, embeddings, ablations
     Cell("teacher", 0),
-    *[student("student", seed) for seed in (0, 1, 2)],
-    student("kd", 0), student("tinybert", 0),
-    student("student", 0, augment=True), student("kd", 0, augment=True), student("tinybert", 0, augment=True),
-    *[Cell("profile", arch=arch) for arch in ARCHS],
-    Cell("embedding-teacher", arch="6L"), Cell("embedding", 0, arch="4L"),
+    *[student("student", seed) for seed in (0, 1)],
+    student("kd", 0), student("tinybert", 0), student("student", 2),
     *[student(method, seed) for seed in (1, 2) for method in ("kd", "tinybert")],
+    *[Cell("profile", arch=arch) for arch in ARCHS],
+    student("tinybert", 0, augment=True), student("kd", 0, augment=True), student("student", 0, augment=True),
+    Cell("embedding-teacher", arch="6L"), Cell("embedding", 0, arch="4L"),
     *[student(method, 0) for method in ("tinybert-no-attention", "tinybert-no-hidden", "tinybert-no-embedding")],
-    *[student(method, seed, augment=True) for seed in (1, 2) for method in ("student", "kd", "tinybert")],
+    *[student(method, seed, augment=True) for seed in (1, 2) for method in ("tinybert", "kd", "student")],
     *[student(method, 0, arch) for arch in ("2L", "4L-w192") for method in ("student", "tinybert")],
     Cell("teacher", 1), Cell("teacher", 2),
     Cell("embedding", 0, arch="2L"), Cell("embedding", 1, arch="4L"), Cell("embedding", 2, arch="4L"),

@@ -244,10 +244,20 @@ def profile(args: argparse.Namespace) -> int:
         raise ConfigError("profile needs a RUN_DIR or --model NAME (see `kdistill profile --help`)")
     print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14} {'lat b1 ms':>10} {'lat b256 ms':>12} {'size MB':>8}")
     for name, (model, shape) in named.items():
-        row = profile_model(model, torch.zeros(1, *shape), (1, 256), args.repeats)
+        row = profile_model(model, probe_inputs(shape), (1, 256), args.repeats)
         print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f} "
               f"{row['latency_ms']['1']:>10.3f} {row['latency_ms']['256']:>12.3f} {row['size_bytes'] / 1e6:>8.2f}")
     return 0
+
+
+def probe_inputs(shape: tuple[int, ...] | dict[str, tuple[int, ...]]) -> torch.Tensor | dict[str, torch.Tensor]:
+    """One sample to profile with: zeros, or for text models ``{input: ones}`` (token id 1 everywhere, every
+    position a real token - the full length is what costs)."""
+    import torch
+
+    if isinstance(shape, dict):
+        return {key: torch.ones(1, *size, dtype=torch.long) for key, size in shape.items()}
+    return torch.zeros(1, *shape)
 
 
 def parse_shape(text: str) -> tuple[int, ...]:
@@ -262,7 +272,8 @@ def run_dir_models(run_dir: Path) -> dict[str, tuple[torch.nn.Module, tuple[int,
     """Each finished stage's trained model, rebuilt from the run directory (see ``kdistill.load_student``)."""
     from kdistill.experiment.student import finished_stages, load_student, read_model_description
 
-    shape = tuple(read_model_description(run_dir)["input_shape"])
+    stored = read_model_description(run_dir)["input_shape"]  # {input: shape} for multi-input (text) models
+    shape = {key: tuple(value) for key, value in stored.items()} if isinstance(stored, dict) else tuple(stored)
     named = {stage: (load_student(run_dir, stage), shape) for stage in finished_stages(run_dir)}
     if not named:
         raise ConfigError(f"{run_dir} has no trained models yet (no */student.safetensors)")

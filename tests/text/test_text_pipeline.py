@@ -57,6 +57,7 @@ def test_kdistill_run_distils_a_tiny_bert_end_to_end(tmp_path):
                         {"input_ids": [[1, 5, 9, 2, 0]], "attention_mask": [[1, 1, 1, 1, 0]]}.items()}}
     with torch.no_grad():
         torch.testing.assert_close(forward_model(exported.eval(), batch), forward_model(student, batch))
+    assert main(["profile", str(run_dir), "--repeats", "1"]) == 0  # rebuilt from model.json's {input: shape}
 
 
 def test_the_shipped_text_recipe_passes_the_whole_check():

@@ -95,7 +95,9 @@ def train_options(epochs: int, lr: float) -> dict[str, Any]:
 def test_record(model: torch.nn.Module) -> dict[str, Any]:
     logits, labels = predict_logits(model, text_loader(sentiment_splits()["test"], 64, shuffle=False))
     predictions = logits.argmax(-1)
-    return {"accuracy": float((predictions == labels).float().mean()), "predictions": predictions.tolist(),
+    # predictions as one string of class digits (2,000 list items would fill the JSON file one per line)
+    return {"accuracy": float((predictions == labels).float().mean()),
+            "predictions": "".join(map(str, predictions.tolist())),
             "params": count_parameters(model)}
 
 

@@ -3,6 +3,7 @@ mattered most. Written after every cell, so a partial run still has a readable r
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +34,7 @@ def seeds_of(cells: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
 def agreement(record: dict[str, Any], teacher: dict[str, Any] | None) -> float | None:
     if teacher is None:
         return None
-    same = [a == b for a, b in zip(record["predictions"], teacher["predictions"])]
+    same = [str(a) == str(b) for a, b in zip(record["predictions"], teacher["predictions"])]
     return sum(same) / len(same)
 
 
@@ -48,7 +49,7 @@ def sentiment_table(cells: dict[str, Any]) -> list[str]:
             lines.append(f"| {label} | - | not run | 0 | - | - | - | - |")
             continue
         accuracies = [100 * r["accuracy"] for r in records]
-        retention = mean_std(accuracies)[0] / (100 * teacher_mean) if teacher_mean == teacher_mean else None
+        retention = None if math.isnan(teacher_mean) else mean_std(accuracies)[0] / (100 * teacher_mean)
         agreements = [a for a in (agreement(r, teacher0) for r in records) if a is not None] if prefix != "teacher" \
             else []
         arch = ARCH_OF.get(prefix, prefix.rsplit("/", 1)[-1])

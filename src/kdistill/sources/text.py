@@ -1,4 +1,4 @@
-"""``text``: a built-in labelled corpus, tokenised once, as train / val / test splits of token-id samples.
+"""``text``: a labelled corpus (built-in, or the user's CSV), tokenised once, as train / val / test splits of token ids.
 
     data:
       dataset: text
@@ -33,8 +33,9 @@ if TYPE_CHECKING:
 
 @dataclass(kw_only=True)
 class TextOptions(SplitOptions):
-    corpus: str = "rotten-tomatoes"  # rotten-tomatoes | womens-clothing
-    target: str | None = None  # the label column (default: the corpus's first: sentiment / recommended)
+    corpus: str = "rotten-tomatoes"  # rotten-tomatoes | womens-clothing | a path to a .csv file
+    target: str | None = None  # the label (default: the corpus's first: sentiment / recommended; "label" in a CSV)
+    text_column: str = "text"  # a CSV corpus's text column
     tokenizer: str = "minilm-l6"  # a pinned pretrained model, or a folder holding tokenizer.json
     max_length: int = 64
     val_fraction: float = 0.1
@@ -81,15 +82,21 @@ def input_embeddings(folder: Path) -> torch.Tensor:
 
 @DATA_SOURCES.register("text")
 class TextSource(DataSource):
-    """A built-in text corpus (rotten-tomatoes, womens-clothing), tokenised; optional augmented training copies."""
+    """Labelled text (rotten-tomatoes, womens-clothing, or a CSV), tokenised; optional augmented training copies."""
 
     Options = TextOptions
 
     @cached_property
     def _corpus(self) -> tuple[list[str], torch.Tensor, list[str]]:
-        from kdistill.data.text_corpora import load_corpus
+        from kdistill.data.text_corpora import CORPORA, load_corpus, read_csv_corpus
 
-        corpus = load_corpus(self.options.corpus)
+        if self.options.corpus in CORPORA:
+            corpus = load_corpus(self.options.corpus)
+        elif self.options.corpus.lower().endswith(".csv"):
+            corpus = read_csv_corpus(self.options.corpus, self.options.text_column, self.options.target or "label")
+        else:
+            raise ConfigError(f"data.options.corpus must be one of {', '.join(CORPORA)} or a .csv file; got "
+                              f"{self.options.corpus!r}")
         labels, names = corpus.target(self.options.target)
         return corpus.texts, torch.tensor(labels, dtype=torch.long), names
 

@@ -110,7 +110,7 @@ def live_encoder(teacher: Teacher | None) -> nn.Module:
     return teacher_model
 
 
-@register_method("tinybert", reads_features=True, search_space={
+@register_method("tinybert", reads_features=True, models="bert", search_space={
     "hidden_weight": ("log", 0.1, 10.0), "attention_weight": ("log", 0.1, 10.0), "temperature": ("log", 1.0, 8.0)})
 def tinybert(
     teacher: Teacher | None = None,

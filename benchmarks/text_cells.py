@@ -40,6 +40,7 @@ METHODS: dict[str, dict[str, Any]] = {
     "tinybert-no-attention": {**TINYBERT, "attention_weight": 0.0},
     "tinybert-no-hidden": {**TINYBERT, "hidden_weight": 0.0},
     "tinybert-no-embedding": {**TINYBERT, "embedding_weight": 0.0},
+    "tinybert-last-layer": {**TINYBERT, "layers": "last"},  # the layer map: last student layer <- last teacher layer
 }
 
 
@@ -75,7 +76,8 @@ CELLS: list[Cell] = [  # in priority order: the main rows over 3 seeds first, th
     *[Cell("profile", arch=arch) for arch in ARCHS],
     student("tinybert", 0, augment=True), student("kd", 0, augment=True), student("student", 0, augment=True),
     Cell("embedding-teacher", arch="6L"), Cell("embedding", 0, arch="4L"),
-    *[student(method, 0) for method in ("tinybert-no-attention", "tinybert-no-hidden", "tinybert-no-embedding")],
+    *[student(method, 0) for method in ("tinybert-no-attention", "tinybert-no-hidden", "tinybert-no-embedding",
+                                        "tinybert-last-layer")],
     *[student(method, seed, augment=True) for seed in (1, 2) for method in ("tinybert", "kd", "student")],
     *[student(method, 0, arch) for arch in ("2L", "4L-w192") for method in ("student", "tinybert")],
     Cell("teacher", 1), Cell("teacher", 2),

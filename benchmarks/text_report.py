@@ -21,6 +21,7 @@ ROWS = [  # (label, key prefix without seed)
     ("4L TinyBERT without attention loss", "tinybert-no-attention/4L"),
     ("4L TinyBERT without hidden-state loss", "tinybert-no-hidden/4L"),
     ("4L TinyBERT without embedding loss", "tinybert-no-embedding/4L"),
+    ("4L TinyBERT, last-layer map instead of uniform", "tinybert-last-layer/4L"),
     ("2L student, no KD", "student/2L"), ("2L TinyBERT", "tinybert/2L"),
     ("4L width 192 from scratch, no KD", "student/4L-w192"), ("4L width 192 from scratch, TinyBERT", "tinybert/4L-w192"),
 ]
@@ -98,6 +99,7 @@ def component_note(cells: dict[str, Any]) -> list[str]:
         "attention-score loss": paired("tinybert-no-attention/4L"),
         "hidden-state loss": paired("tinybert-no-hidden/4L"),
         "embedding-layer loss": paired("tinybert-no-embedding/4L"),
+        "uniform layer map (replaced by last-layer-only)": paired("tinybert-last-layer/4L"),
         "all intermediate losses (TinyBERT vs logits-only KD)": paired("kd/4L"),
         "data augmentation (removing it from TinyBERT + augmentation)": paired("tinybert/4L", "tinybert+aug/4L"),
     }

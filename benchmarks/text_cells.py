@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from text_data import SETTINGS, WithTeacherOutputs, augmented_train, file_lock, review_sets, sentiment_splits
+from text_probe import probe_scores
 
 import kdistill
 from kdistill.batch import forward_model
@@ -21,8 +23,6 @@ from kdistill.teachers import FrozenTeacher
 from kdistill.teachers.precomputed import PrecomputedTeacher
 from kdistill.text.dataset import TokenDataset, text_loader
 from kdistill.training import load_weights
-from text_data import SETTINGS, WithTeacherOutputs, augmented_train, file_lock, review_sets, sentiment_splits
-from text_probe import probe_scores
 
 SHAPE = {"input_ids": (SETTINGS["max_length"],), "attention_mask": (SETTINGS["max_length"],)}
 ARCHS: dict[str, dict[str, Any]] = {

@@ -10,6 +10,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_DIR, results_lock  # noqa: E402
+
 from kdistill.atomic import atomic_write_text  # noqa: E402
 
 

@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 from common import RESULTS_DIR, format_mean_std, mean_std
-from kdistill.atomic import atomic_write_text
 from text_cells import CELLS
 from text_data import SETTINGS
+
+from kdistill.atomic import atomic_write_text
 
 PUBLISHED = "TinyBERT-4 keeps 94% of BERT-base's GLUE average (75.1 / 79.6); DistilBERT 97% (77.0 / 79.5)"
 ROWS = [  # (label, key prefix without seed)

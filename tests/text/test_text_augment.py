@@ -2,10 +2,9 @@
 
 import torch
 import transformers
+from conftest import VOCAB, token_data
 
 from kdistill.text.augment import EmbeddingNeighbours, MaskedFill, augment_tokens, cached_transfer_set
-
-from conftest import VOCAB, token_data
 
 SPECIAL = 4  # ids 0..3 are padding / [CLS] / [SEP] / [MASK]; 4.. are whole words; the last 6 are "##" pieces
 

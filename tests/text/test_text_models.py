@@ -3,6 +3,7 @@
 import pytest
 import torch
 import transformers
+from conftest import tiny_bert
 
 from kdistill.batch import forward_model
 from kdistill.errors import ConfigError
@@ -13,8 +14,6 @@ from kdistill.models.hf_text import MeanPooledEncoder
 from kdistill.strategies import build_strategy
 from kdistill.teachers import FrozenTeacher
 from kdistill.text.dataset import text_loader
-
-from conftest import tiny_bert
 
 
 def test_every_text_model_is_marked_and_bert_classifier_builds_offline(data):

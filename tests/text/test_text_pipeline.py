@@ -6,6 +6,7 @@ import json
 import pytest
 import torch
 import transformers
+from conftest import token_data
 
 from kdistill.batch import forward_model
 from kdistill.cli import main
@@ -14,8 +15,6 @@ from kdistill.experiment.check import check_recipe
 from kdistill.experiment.student import load_student
 from kdistill.sources.text import TextSource
 from kdistill.text.padding import trim_padding
-
-from conftest import token_data
 
 datasets = pytest.importorskip("datasets")
 

@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from conftest import tiny_bert
 
 import kdistill
 from kdistill.errors import ConfigError
@@ -12,8 +13,6 @@ from kdistill.models.hf_text import MeanPooledEncoder
 from kdistill.strategies import build_strategy
 from kdistill.teachers import FrozenTeacher
 from kdistill.text.dataset import TokenDataset, text_loader
-
-from conftest import tiny_bert
 
 
 def first_batch(data, size=16):

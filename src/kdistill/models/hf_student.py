@@ -62,14 +62,8 @@ def copy_from_teacher(student: nn.Module, teacher: nn.Module, keep: Sequence[int
     layer_of = {student_layout.layers[i]: teacher_layout.layers[j] for i, j in enumerate(keep)}
     own = student.state_dict()
     for key in own:
-        source = key
-        for student_layer, teacher_layer in layer_of.items():
-            if key.startswith(student_layer + "."):
-                source = teacher_layer + key[len(student_layer):]
-                break
-        else:
-            if any(key.startswith(layer + ".") for layer in student_layout.layers):
-                continue  # a student layer without a teacher layer to copy (cannot happen with len(keep) layers)
+        layer = next((name for name in layer_of if key.startswith(name + ".")), None)
+        source = key if layer is None else layer_of[layer] + key[len(layer):]  # layer i <- teacher layer keep[i]
         if source in state and state[source].shape == own[key].shape:
             own[key] = state[source].clone()
     student.load_state_dict(own)

@@ -40,6 +40,7 @@ def token_folder(root):
     return root
 
 
+@pytest.mark.slow
 def test_kdistill_run_distils_a_tiny_bert_end_to_end(tmp_path):
     folder = token_folder(tmp_path / "tokens")
     run_dir = tmp_path / "run"

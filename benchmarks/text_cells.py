@@ -68,14 +68,15 @@ def student(method: str, seed: int, arch: str = "4L", augment: bool = False) -> 
     return Cell("student", seed, method, arch, augment, () if method == "student" else ("teacher/s0",))
 
 
-CELLS: list[Cell] = [  # in priority order: the main rows over 3 seeds first, then augmentation, embeddings, ablations
+CELLS: list[Cell] = [  # in priority order: the main rows over 3 seeds, the embedding table, augmentation, ablations
     Cell("teacher", 0),
     *[student("student", seed) for seed in (0, 1)],
-    student("kd", 0), student("tinybert", 0), student("student", 2),
-    *[student(method, seed) for seed in (1, 2) for method in ("kd", "tinybert")],
+    student("kd", 0), student("tinybert", 0),
     *[Cell("profile", arch=arch) for arch in ARCHS],
-    student("tinybert", 0, augment=True), student("kd", 0, augment=True), student("student", 0, augment=True),
+    student("student", 2), student("kd", 1), student("tinybert", 1),
     Cell("embedding-teacher", arch="6L"), Cell("embedding", 0, arch="4L"),
+    student("kd", 2), student("tinybert", 2),
+    student("tinybert", 0, augment=True), student("kd", 0, augment=True), student("student", 0, augment=True),
     *[student(method, 0) for method in ("tinybert-no-attention", "tinybert-no-hidden", "tinybert-no-embedding",
                                         "tinybert-last-layer")],
     *[student(method, seed, augment=True) for seed in (1, 2) for method in ("tinybert", "kd", "student")],

@@ -15,6 +15,7 @@ from pathlib import Path
 from torch import nn
 
 from kdistill.config import Recipe
+from kdistill.models.hf_text import quiet_transformers
 
 log = logging.getLogger("kdistill")
 PRETRAINED_FOLDER = "pretrained"
@@ -30,7 +31,8 @@ def export_pretrained(models: dict[str, nn.Module], run_dir: Path, recipe: Recip
         if not callable(save):
             continue
         folder = Path(run_dir) / stage / PRETRAINED_FOLDER
-        save(str(folder))
+        with quiet_transformers():  # no "Writing model shards" progress bar per stage
+            save(str(folder))
         if tokenizer is not None:
             for name in TOKENIZER_FILES:
                 if (tokenizer / name).is_file():

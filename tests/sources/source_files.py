@@ -87,3 +87,29 @@ def write_cifar10(folder: Path, images: np.ndarray, labels: np.ndarray, class_na
     write_py2_pickle(folder / "batches.meta", {b"label_names": [name.encode() for name in class_names],
                                                b"num_cases_per_batch": batch_size, b"num_vis": 3072})
     return chw
+
+
+def write_text_csv(path, texts, labels):
+    """A CSV corpus for the text source: columns text, label."""
+    import csv
+
+    with open(path, "w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["text", "label"])
+        writer.writerows(zip(texts, labels))
+    return path
+
+
+def write_word_tokenizer(root, words):
+    """A tiny WordPiece tokenizer folder (tokenizer.json): [PAD] 0, [CLS] 1, [SEP] 2, [MASK] 3, [UNK] 4, then words."""
+    from tokenizers import Tokenizer, models, pre_tokenizers, processors
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[PAD]": 0, "[CLS]": 1, "[SEP]": 2, "[MASK]": 3, "[UNK]": 4, **{w: i + 5 for i, w in enumerate(words)}}
+    tokenizer = Tokenizer(models.WordPiece(vocab, unk_token="[UNK]"))
+    tokenizer.pre_tokenizer = pre_tokenizers.BertPreTokenizer()
+    tokenizer.post_processor = processors.TemplateProcessing(single="[CLS] $A [SEP]",
+                                                             special_tokens=[("[CLS]", 1), ("[SEP]", 2)])
+    PreTrainedTokenizerFast(tokenizer_object=tokenizer, pad_token="[PAD]", cls_token="[CLS]", sep_token="[SEP]",
+                            mask_token="[MASK]", unk_token="[UNK]").save_pretrained(str(root))
+    return root

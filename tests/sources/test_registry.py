@@ -6,7 +6,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from source_files import per_class, write_cifar10, write_pngs, write_py2_pickle
+from source_files import per_class, write_cifar10, write_pngs, write_py2_pickle, write_text_csv, write_word_tokenizer
 
 from kdistill.errors import ConfigError
 from kdistill.sources import DATA_SOURCES, SourceInfo, open_source, source_loader, source_options
@@ -64,9 +64,18 @@ def cifar100(tmp_path, fashion):
     return {"root": str(folder)}
 
 
+def text(tmp_path, fashion):
+    pytest.importorskip("transformers")
+    _, y, _, _, names = fashion
+    words = [name.lower().replace("/", " ").split()[0] for name in names]
+    write_text_csv(tmp_path / "t.csv", [f"a {words[label]} here" for label in y[:40]], y[:40].tolist())
+    return {"corpus": str(tmp_path / "t.csv"), "tokenizer": str(write_word_tokenizer(tmp_path / "tok", words)),
+            "max_length": 6, "val_fraction": 0.1, "test_fraction": 0.1}
+
+
 FACTORIES = {
     "image-folder": image_folder, "npz": npz, "table": table, "hf-datasets": hf_datasets, "cifar10": cifar10,
-    "cifar100": cifar100,
+    "cifar100": cifar100, "text": text,
     "mnist": lambda tmp_path, fashion: {}, "fashion-mnist": lambda tmp_path, fashion: {},
     "digits": lambda tmp_path, fashion: {},
 }
@@ -91,12 +100,21 @@ def test_source_contract(name, tmp_path, fashion):
             assert set(sample) == {"inputs", "labels", "index"} and sample["index"] == index
             assert sample["labels"].dtype == torch.int64 and 0 <= int(sample["labels"]) < info.num_classes
             assert int(sample["labels"]) == int(dataset.labels[index])
-            assert sample["inputs"].dtype == torch.float32 and tuple(sample["inputs"].shape) == info.input_shape
+            if isinstance(info.input_shape, dict):  # several inputs (text: token ids and attention mask)
+                assert set(sample["inputs"]) == set(info.input_shape)
+                assert all(tuple(value.shape) == info.input_shape[key] for key, value in sample["inputs"].items())
+            else:
+                assert sample["inputs"].dtype == torch.float32 and tuple(sample["inputs"].shape) == info.input_shape
         assert dataset[-1]["index"] == len(dataset) - 1
         with pytest.raises(IndexError):
             dataset[len(dataset)]
     batch = next(iter(source_loader(source.open("train"), 4, seed=0)))
-    assert batch["inputs"].shape == (min(4, len(source.open("train"))), *info.input_shape)
+    size = min(4, len(source.open("train")))
+    if isinstance(info.input_shape, dict):  # each batch is trimmed to its longest sequence
+        assert all(value.shape[0] == size and value.shape[1] <= info.input_shape[key][0]
+                   for key, value in batch["inputs"].items())
+    else:
+        assert batch["inputs"].shape == (size, *info.input_shape)
     with pytest.raises(ConfigError, match="split 'nope' is not available"):
         source.open("nope")
 

@@ -9,7 +9,14 @@ import torch
 from torch import nn
 
 from kdistill.errors import ConfigError
-from kdistill.strategies import STRATEGIES, MethodSpec, build_strategy, load_trainable_state, trainable_state
+from kdistill.strategies import (
+    STRATEGIES,
+    MethodSpec,
+    build_strategy,
+    load_trainable_state,
+    method_spec,
+    trainable_state,
+)
 from kdistill.teachers import FrozenTeacher
 
 NUM_CLASSES, BATCH = 4, 6
@@ -30,32 +37,46 @@ class TinyConvNet(nn.Module):
         return self.head(self.stage2(self.stage1(images)))
 
 
-def tiny_model(seed, width=4):
+def tiny_model(seed, width=4, models="any"):
+    """The conv net, or for methods that need BERT-family encoders (spec ``models="bert"``) a tiny random BERT."""
     torch.manual_seed(seed)
+    if models == "bert":
+        transformers = pytest.importorskip("transformers")
+        config = transformers.BertConfig(vocab_size=16, hidden_size=4 * width, num_hidden_layers=2,
+                                         num_attention_heads=2, intermediate_size=8 * width, max_position_embeddings=8,
+                                         num_labels=NUM_CLASSES, hidden_dropout_prob=0.0, initializer_range=0.5,
+                                         attention_probs_dropout_prob=0.0)
+        return transformers.BertForSequenceClassification(config)
     return TinyConvNet(width)
 
 
-def tiny_batch(seed=0):
+def tiny_batch(seed=0, models="any"):
     generator = torch.Generator().manual_seed(seed)
-    return {
-        "inputs": torch.randn(BATCH, 1, 8, 8, generator=generator),
-        "labels": torch.randint(0, NUM_CLASSES, (BATCH,), generator=generator),
-        "index": torch.arange(BATCH),
-    }
+    labels = torch.randint(0, NUM_CLASSES, (BATCH,), generator=generator)
+    if models == "bert":  # right-padded token ids of lengths 3..8
+        mask = (torch.arange(8) < torch.randint(3, 9, (BATCH, 1), generator=generator)).long()
+        inputs = {"input_ids": torch.randint(1, 16, (BATCH, 8), generator=generator) * mask, "attention_mask": mask}
+    else:
+        inputs = torch.randn(BATCH, 1, 8, 8, generator=generator)
+    return {"inputs": inputs, "labels": labels, "index": torch.arange(BATCH)}
+
+
+def kind(name):
+    return method_spec(name).models
 
 
 def build(name, student, teacher_model=None, **method_args):
-    teacher = FrozenTeacher(teacher_model if teacher_model is not None else tiny_model(1, width=6))
-    context = {"student": student, "example_batch": tiny_batch(), "num_samples": 100}
+    teacher = FrozenTeacher(teacher_model if teacher_model is not None else tiny_model(1, width=6, models=kind(name)))
+    context = {"student": student, "example_batch": tiny_batch(models=kind(name)), "num_samples": 100}
     return build_strategy(name, teacher=teacher, context=context, **method_args)
 
 
 @pytest.mark.parametrize("name", STRATEGIES.names())
 def test_step_returns_finite_scalar_loss_and_student_output(name):
-    student = tiny_model(0)
+    student = tiny_model(0, models=kind(name))
     strategy = build(name, student)
     strategy.train()
-    step = strategy(tiny_batch(), student)
+    step = strategy(tiny_batch(models=kind(name)), student)
     assert {"loss", "output"} <= set(step)
     loss = step["loss"]
     assert loss.dim() == 0 and loss.requires_grad and math.isfinite(loss.item())
@@ -67,9 +88,9 @@ def test_step_returns_finite_scalar_loss_and_student_output(name):
 
 @pytest.mark.parametrize("name", STRATEGIES.names())
 def test_gradients_reach_student_never_teacher(name):
-    student, teacher_model = tiny_model(0), tiny_model(1, width=6)
+    student, teacher_model = tiny_model(0, models=kind(name)), tiny_model(1, width=6, models=kind(name))
     strategy = build(name, student, teacher_model)
-    strategy(tiny_batch(), student)["loss"].backward()
+    strategy(tiny_batch(models=kind(name)), student)["loss"].backward()
     for parameter_name, parameter in student.named_parameters():
         assert parameter.grad is not None and parameter.grad.abs().sum() > 0, parameter_name
     for parameter in strategy.parameters():
@@ -82,12 +103,12 @@ def test_gradients_reach_student_never_teacher(name):
 @pytest.mark.parametrize("name", STRATEGIES.names())
 def test_unknown_method_argument_is_a_config_error_naming_it(name):
     with pytest.raises(ConfigError, match="bogus_weight"):
-        build(name, tiny_model(0), bogus_weight=1.0)
+        build(name, tiny_model(0, models=kind(name)), bogus_weight=1.0)
 
 
 @pytest.mark.parametrize("name", STRATEGIES.names())
 def test_trainable_state_excludes_the_teacher(name):
-    student = tiny_model(0)
+    student = tiny_model(0, models=kind(name))
     strategy = build(name, student)
     state = trainable_state(strategy)
     teacher_keys = [key for key in strategy.state_dict() if key.startswith("teacher.")]
@@ -107,12 +128,13 @@ def test_soft_target_term_is_zero_when_student_is_a_copy_of_teacher(name):
     accepted = inspect.signature(STRATEGIES.get(name)).parameters
     if "kd_weight" not in accepted:
         pytest.skip(f"{name} has no soft-target (kd) term")
-    teacher_model = tiny_model(1)
+    teacher_model = tiny_model(1, models=kind(name))
     student = copy.deepcopy(teacher_model)
-    step = build(name, student, teacher_model, kd_weight=1.0)(tiny_batch(), student)
+    batch = tiny_batch(models=kind(name))
+    step = build(name, student, teacher_model, kd_weight=1.0)(batch, student)
     assert abs(step["kd"].item()) < 1e-5
-    other = tiny_model(2)
-    assert build(name, other, teacher_model, kd_weight=1.0)(tiny_batch(), other)["kd"].item() > 1e-4
+    other = tiny_model(2, models=kind(name))
+    assert build(name, other, teacher_model, kd_weight=1.0)(batch, other)["kd"].item() > 1e-4
 
 
 @pytest.mark.parametrize("soft_loss", ["kl", "mse"])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from kdistill.cli_parsers import add_data_commands  # noqa: F401  (defined there, without heavy imports)
+from kdistill.cli_parsers import TEXT_FILES, add_data_commands  # noqa: F401  (defined there, no heavy imports)
 from kdistill.data import fashion_mnist, mnist  # noqa: F401  (register their conversions; numpy only, no torch)
 from kdistill.data.converted import CONVERSIONS, inspect_cache, repair_converted
 from kdistill.data.fashion_mnist import SYSTEM_DIR
@@ -43,9 +43,23 @@ def registered_datasets(plugins: list[str] | None = None) -> dict[str, str]:
     return listed("datasets")
 
 
+def fetch_text_file(name: str) -> str:
+    """Fetch (or repair) a text corpus or pretrained model and extract it again; a one-line summary."""
+    from kdistill.data.pretrained import PRETRAINED, pretrained_folder
+    from kdistill.data.text_corpora import load_corpus
+
+    if name in PRETRAINED:
+        return f"model files in {pretrained_folder(name, rebuild=True)}"
+    corpus = load_corpus(name, rebuild=True)
+    return f"{len(corpus.texts)} texts, targets {', '.join(corpus.targets)}; cache in {data_dir() / name}"
+
+
 def run_data_command(args: argparse.Namespace) -> int:
     """Run a parsed ``data`` command; return the exit status. DataErrors propagate for the CLI to print."""
     if args.data_command == "fetch":
+        if args.name in TEXT_FILES:
+            print(f"{args.name}: {fetch_text_file(args.name)}")
+            return 0
         if args.name in CONVERSIONS:
             found = repair_converted(CONVERSIONS[args.name])
             if found.status in ("corrupt", "unverified"):

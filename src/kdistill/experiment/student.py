@@ -22,10 +22,11 @@ STAGES = ("teacher", "baseline", "distilled", "finetuned")
 EXPORT = "student.safetensors"
 
 
-def write_model_description(run_dir: Path, recipe: Recipe, input_shape: tuple[int, ...], num_classes: int,
-                            class_names: list[str], feature_names: list[str] | None = None) -> None:
+def write_model_description(run_dir: Path, recipe: Recipe, input_shape: tuple[int, ...] | dict[str, Any],
+                            num_classes: int, class_names: list[str], feature_names: list[str] | None = None) -> None:
     description = {
-        "input_shape": list(input_shape), "num_classes": num_classes, "class_names": list(class_names),
+        "input_shape": ({key: list(value) for key, value in input_shape.items()} if isinstance(input_shape, dict)
+                        else list(input_shape)), "num_classes": num_classes, "class_names": list(class_names),
         "dataset": recipe.data.dataset, "data_options": recipe.data.options, "feature_names": feature_names,
         "student": {"model": recipe.student.model, "model_args": recipe.student.model_args},
         "teacher": {"model": recipe.teacher.model, "model_args": recipe.teacher.model_args,
@@ -73,7 +74,9 @@ def load_student(run_dir: str | Path, stage: str | None = None) -> nn.Module:
     if stage not in done:
         raise CheckpointError(f"{run_dir} has no finished {stage} stage (finished: {', '.join(done) or 'none'}); "
                               f"finish the run with `kdistill run --resume {run_dir}` or pick another stage")
-    shape, classes = tuple(description["input_shape"]), int(description["num_classes"])
+    stored = description["input_shape"]  # a list, or {input name: list} for multi-input models (text)
+    shape = {key: tuple(value) for key, value in stored.items()} if isinstance(stored, dict) else tuple(stored)
+    classes = int(description["num_classes"])
     section = description["teacher" if stage == "teacher" else "student"]
 
     def built(stage_folder: str) -> nn.Module:

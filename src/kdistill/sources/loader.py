@@ -26,6 +26,7 @@ from kdistill.errors import ConfigError, KdistillError
 from kdistill.sources.augment import AugmentedDataset, AugmentOptions
 from kdistill.sources.base import Sample, SourceDataset
 from kdistill.sources.mix import mix_batch
+from kdistill.text.padding import trim_padding
 
 
 class EpochSampler(Sampler):
@@ -84,6 +85,7 @@ class SourceCollate:
 
     def __call__(self, samples: list[Sample]) -> Batch:
         batch = default_collate(samples)  # index (B,) int64, labels (B,), inputs (B, ...) or a dict of them
+        batch["inputs"] = trim_padding(batch["inputs"])  # text: cut to the batch's longest sentence
         if self.options is not None and self.options.mix != "none":
             batch = mix_batch(batch, self.options, self.seed)
         return batch

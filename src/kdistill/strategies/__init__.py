@@ -13,6 +13,8 @@ from kdistill.strategies import (  # noqa: F401  (registers the methods)  # noqa
     similarity,
     specialist,
     supervised,
+    tinybert,
+    sentence_embedding,
 )
 from kdistill.strategies.hinton import HintonStrategy
 from kdistill.strategies.registry import (

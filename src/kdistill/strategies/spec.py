@@ -35,6 +35,7 @@ class MethodSpec:
     uses_teacher: bool = True  # False: online / self-distillation, trains no teacher first
     reads_features: bool = False  # taps intermediate layers: needs one network (or a cache storing its features)
     needs_index: bool = False  # reads batch["index"] (a memory bank per sample)
+    models: str = "any"  # the networks it works on: "any", or "bert" (BERT-family encoders: embeddings, encoder.layer)
     search_space: dict[str, SearchDimension] = field(default_factory=dict)
 
     @property
@@ -70,11 +71,12 @@ class MethodSpec:
 
 
 def register_method(name: str, *, uses_teacher: bool = True, reads_features: bool = False, needs_index: bool = False,
+                    models: str = "any",
                     search_space: dict[str, SearchDimension] | None = None) -> Callable[[Callable], Callable]:
     """Register a method builder under ``name`` together with its spec (see the module docstring)."""
 
     def decorator(builder: Callable[..., Any]) -> Callable[..., Any]:
-        spec = MethodSpec(name, builder, uses_teacher, reads_features, needs_index, dict(search_space or {}))
+        spec = MethodSpec(name, builder, uses_teacher, reads_features, needs_index, models, dict(search_space or {}))
         unknown = sorted(set(spec.search_space) - set(spec.arguments))
         if unknown:
             raise ValueError(f"method '{name}' searches {unknown}, which are not arguments of its builder")

@@ -14,7 +14,7 @@ from kdistill.teachers import FrozenTeacher
 from kdistill.training import TrainConfig, train
 
 INPUT_SHAPE = (1, 12, 12)
-METHODS = methods_where(reads_features=True)
+METHODS = methods_where(reads_features=True, models="any")  # text methods: tests/text
 
 
 @pytest.fixture

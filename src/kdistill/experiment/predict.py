@@ -74,11 +74,10 @@ def read_npz(path: Path, key: str | None) -> tuple[list[str], torch.Tensor]:
             values = arrays[chosen]
     except (OSError, ValueError) as error:
         raise DataError(f"cannot read {path} as .npz ({error})") from error
-    tensor = torch.from_numpy(np.array(values))
-    tensor = tensor.float().div_(255.0) if tensor.dtype == torch.uint8 else tensor.float()
-    if tensor.ndim == 3:  # (N, H, W) images -> (N, 1, H, W)
-        tensor = tensor.unsqueeze(1)
-    return [str(row) for row in range(len(tensor))], tensor
+    from kdistill.sources.arrays import ArrayConverter
+
+    convert = ArrayConverter()  # as the npz source reads arrays: uint8 -> [0, 1], (H, W) samples -> (1, H, W)
+    return [str(row) for row in range(len(values))], torch.stack([convert(sample) for sample in values])
 
 
 def read_table_rows(path: Path, description: dict[str, Any]) -> tuple[list[str], torch.Tensor]:

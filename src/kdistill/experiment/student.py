@@ -46,12 +46,6 @@ def read_model_description(run_dir: Path) -> dict[str, Any]:
         raise CheckpointError(f"{path} is corrupt ({error}); rerun the recipe into a new run directory") from error
 
 
-def load_verified_export(stage_dir: Path) -> dict[str, Any]:
-    from kdistill.training.checkpoint import read_export  # checked against done.json's sha256
-
-    return read_export(stage_dir)[0]
-
-
 def finished_stages(run_dir: Path) -> list[str]:
     return [stage for stage in STAGES if (Path(run_dir) / stage / EXPORT).exists()]
 
@@ -63,6 +57,7 @@ def load_student(run_dir: str | Path, stage: str | None = None) -> nn.Module:
     (``kdistill.load_plugins([...])``).
     """
     from kdistill.models import AveragedEnsemble, build_model
+    from kdistill.training.checkpoint import read_export
 
     run_dir = Path(run_dir)
     description = read_model_description(run_dir)
@@ -81,7 +76,7 @@ def load_student(run_dir: str | Path, stage: str | None = None) -> nn.Module:
 
     def built(stage_folder: str) -> nn.Module:
         model = build_model(section["model"], shape, classes, **section["model_args"])
-        state = load_verified_export(run_dir / stage_folder)
+        state = read_export(run_dir / stage_folder)[0]  # checked against done.json's sha256
         try:
             model.load_state_dict(state)
         except RuntimeError as error:

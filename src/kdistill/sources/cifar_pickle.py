@@ -10,13 +10,11 @@ The list is kept here, not shared, so widening another loader's list never widen
 from __future__ import annotations
 
 import _codecs
-import io
-import pickle
 from typing import Any
 
 import numpy as np
 
-from kdistill.errors import DataError
+from kdistill.data.unpickle import load_allowed
 
 try:  # numpy >= 2 moved the implementation; CIFAR's pickles still name numpy.core
     from numpy._core.multiarray import _reconstruct
@@ -33,17 +31,8 @@ CIFAR_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
-class CifarUnpickler(pickle.Unpickler):
-    """Unpickler that resolves only :data:`CIFAR_GLOBALS`; any other global raises DataError without being loaded."""
-
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return CIFAR_GLOBALS[(module, name)]
-        except KeyError:
-            raise DataError(f"refusing to unpickle global {module}.{name}: CIFAR batches hold only numpy arrays, "
-                            "lists and strings") from None
-
-
 def load_cifar_pickle(data: bytes) -> Any:
-    """Unpickle a CIFAR batch; ``latin1`` turns Python 2 ``str`` (array buffers included) into what numpy expects."""
-    return CifarUnpickler(io.BytesIO(data), encoding="latin1").load()
+    """Unpickle a CIFAR batch resolving only :data:`CIFAR_GLOBALS`; ``latin1`` turns Python 2 ``str`` (array buffers
+    included) into what numpy expects."""
+    return load_allowed(data, CIFAR_GLOBALS, "CIFAR batches hold only numpy arrays, lists and strings",
+                        encoding="latin1")

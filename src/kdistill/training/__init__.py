@@ -6,8 +6,9 @@ Names are imported on first use (PEP 562): ``kdistill.config`` reads :class:`Tra
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from kdistill.lazy import lazy_exports
 
 _EXPORTS = {
     "TrainConfig": "kdistill.training.config",
@@ -24,14 +25,4 @@ if TYPE_CHECKING:
     from kdistill.training.config import TrainConfig
     from kdistill.training.loop import TrainResult, train
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted(set(globals()) | set(_EXPORTS))
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

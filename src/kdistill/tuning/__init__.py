@@ -7,18 +7,11 @@ Names are imported on first use, so ``kdistill.tuning.cli`` (the argument parser
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from kdistill.lazy import lazy_exports
 
 _EXPORTS = {"tune": "kdistill.tuning.driver", "TuneResult": "kdistill.tuning.driver",
             "default_space": "kdistill.tuning.space", "resolve_space": "kdistill.tuning.space"}
 
 __all__ = sorted(_EXPORTS)
 
-
-def __getattr__(name: str) -> Any:
-    if name not in _EXPORTS:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(_EXPORTS[name]), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

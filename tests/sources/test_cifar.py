@@ -132,3 +132,16 @@ def test_the_cifar10_recipe_without_the_files_is_one_line(tmp_path, capsys):
     status = main(["run", "cifar10", f"data.options.root={tmp_path / 'nowhere'}", "--run-dir", str(tmp_path / "r")])
     err = capsys.readouterr().err.strip()
     assert status == 2 and "CIFAR folder" in err and "\n" not in err and not (tmp_path / "r").exists()
+
+
+def test_root_may_start_with_a_tilde(cifar10, tmp_path, monkeypatch):
+    """Recipes ship `root: ~/data/cifar-10-batches-py`: the user's home must be expanded, not taken literally."""
+    from kdistill.sources import open_source
+
+    root, images, labels = cifar10
+    home = tmp_path / "home"
+    (home / "data").mkdir(parents=True)
+    (home / "data" / "cifar").symlink_to(root)
+    monkeypatch.setenv("HOME", str(home))
+    source = open_source("cifar10", {"root": "~/data/cifar"})
+    assert len(source.open("train")) + len(source.open("test")) == len(labels)

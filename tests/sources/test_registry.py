@@ -139,3 +139,17 @@ def test_missing_required_option_and_unknown_source():
         open_source("table", {"path": "t.csv"})
     with pytest.raises(ConfigError, match="unknown data source 'imagenet'; choose one of: cifar10, cifar100"):
         open_source("imagenet")
+
+
+def test_every_path_option_expands_the_users_home(tmp_path, monkeypatch):
+    """`~` in root/path options is the user's home for every file-backed source (one helper: sources.base.user_path)."""
+    import numpy as np
+
+    from kdistill.sources import open_source
+
+    monkeypatch.setenv("HOME", str(tmp_path))
+    np.savez(tmp_path / "a.npz", x_train=np.zeros((4, 2, 2), np.uint8), y_train=np.array([0, 1, 0, 1]),
+             x_test=np.zeros((2, 2, 2), np.uint8), y_test=np.array([0, 1]))
+    (tmp_path / "t.csv").write_text("f,label\n0.1,0\n0.2,1\n0.3,0\n0.4,1\n0.5,0\n0.6,1\n0.7,0\n0.8,1\n0.9,0\n1.0,1\n")
+    assert len(open_source("npz", {"path": "~/a.npz"}).open("train")) == 4
+    assert open_source("table", {"path": "~/t.csv", "target": "label"}).info.num_classes == 2

@@ -16,6 +16,7 @@ import abc
 import dataclasses
 import operator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, ClassVar
 
 import torch
@@ -68,6 +69,11 @@ def sample_position(index: Any, length: int) -> int:
     if not 0 <= position < length:
         raise IndexError(f"sample index {index} is out of range for a dataset of {length} samples")
     return position
+
+
+def user_path(text: str) -> Path:
+    """A path option as a user writes it: ``~`` is their home folder (shipped recipes say ``~/data/...``)."""
+    return Path(text).expanduser()
 
 
 def one_line(error: BaseException) -> str:

@@ -22,7 +22,7 @@ import torch
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources.arrays import ArrayConverter, ArrayDataset
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, one_line
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, one_line, user_path
 from kdistill.sources.cifar_pickle import load_cifar_pickle
 
 CIFAR_SHAPE = (3, 32, 32)
@@ -84,7 +84,7 @@ def batch_arrays(path: Path, label_key: str) -> tuple[np.ndarray, np.ndarray]:
 
 
 def find_folder(root: str, expected: str, marker: str) -> Path:
-    folder = Path(root).expanduser()
+    folder = user_path(root)
     if (folder / expected).is_dir() and not (folder / marker).exists():
         folder = folder / expected
     if not folder.is_dir():

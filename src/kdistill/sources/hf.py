@@ -12,14 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from kdistill.errors import DataError
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo, one_line
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo, one_line, user_path
 from kdistill.sources.images import ImageDecoder, ImageOptions, pil_mode
 from kdistill.sources.splits import SplitOptions, stratified_split
 
@@ -122,7 +121,7 @@ class HFDatasetsSource(DataSource):
     def _loaded(self) -> dict[str, Any]:
         """Saved split name (or "all" for a single Dataset) -> datasets.Dataset of the mapped columns."""
         datasets = require_datasets()
-        path = Path(self.options.path)
+        path = user_path(self.options.path)
         try:
             loaded = datasets.load_from_disk(str(path))
         except (FileNotFoundError, NotADirectoryError, ValueError) as error:

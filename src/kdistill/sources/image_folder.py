@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kdistill.errors import DataError
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo, one_line
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceDataset, SourceInfo, one_line, user_path
 from kdistill.sources.images import ImageDecoder, ImageOptions, pil_mode, require_pillow
 from kdistill.sources.splits import SplitOptions, stratified_split
 
@@ -115,7 +115,7 @@ class ImageFolderSource(DataSource):
     @cached_property
     def _scan(self) -> tuple[list[str], dict[str, ScannedSplit]]:
         """(class names, split -> paths and labels): one directory walk, no file opened."""
-        root = Path(self.options.root)
+        root = user_path(self.options.root)
         if not root.is_dir():
             raise DataError(f"image folder {root} does not exist; set root to a folder with one sub-folder per class")
         split_dirs = {SPLIT_FOLDERS[name]: root / name for name in class_folders(root) if name in SPLIT_FOLDERS}

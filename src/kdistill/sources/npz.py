@@ -8,14 +8,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources.arrays import ArrayConverter, ArrayDataset, labels_tensor
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, user_path
 from kdistill.sources.npz_members import read_npz_arrays
 
 
@@ -56,7 +55,7 @@ class NpzSource(DataSource):
     @cached_property
     def _arrays(self) -> dict[str, tuple[Any, Any]]:
         """split -> (inputs array-like, labels tensor), checked for matching lengths."""
-        path = Path(self.options.path)
+        path = user_path(self.options.path)
         if not path.is_file():
             raise DataError(f"npz file {path} does not exist; set path to an .npz written with numpy.savez")
         keys = self.options.split_keys()

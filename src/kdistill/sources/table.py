@@ -17,7 +17,7 @@ import torch
 
 from kdistill.errors import ConfigError, DataError
 from kdistill.sources.arrays import ArrayConverter, ArrayDataset
-from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, one_line
+from kdistill.sources.base import DATA_SOURCES, DataSource, SourceInfo, one_line, user_path
 from kdistill.sources.splits import SplitOptions, stratified_split
 
 CSV_SUFFIXES = (".csv", ".csv.gz", ".csv.bz2", ".csv.xz", ".csv.zst", ".csv.zip")
@@ -86,7 +86,7 @@ class TableSource(DataSource):
         """(features (N, F) float32, class ids (N,), class names, feature names)."""
         import pandas as pd
 
-        path = Path(self.options.path)
+        path = user_path(self.options.path)
         frame = read_table(path)
         columns = [str(c) for c in frame.columns]
         features = self.options.features

@@ -11,12 +11,12 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
 
-import torch
-from torch.utils.data import DataLoader, Dataset
+import torch  # noqa: E402
+from torch.utils.data import DataLoader, Dataset  # noqa: E402
 
-import kdistill
-from kdistill.batch import as_batch, forward_model
-from kdistill.features import FeatureTaps
+import kdistill  # noqa: E402
+from kdistill.batch import as_batch, forward_model  # noqa: E402
+from kdistill.features import FeatureTaps  # noqa: E402
 
 VOCAB, LENGTH, CLS, PAD, MARK = 16, 8, 1, 0, 5
 

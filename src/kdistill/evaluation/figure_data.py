@@ -34,12 +34,12 @@ def figure_data(logits: dict[str, torch.Tensor], labels: torch.Tensor, class_nam
         "class_names": list(class_names),
         "reference": reference,
         "student": "finetuned" if "finetuned" in logits else "distilled",
-        "per_class_accuracy": {name: per_class_accuracy(l, labels, num_classes) for name, l in logits.items()},
-        "reliability": {name: bins_as_lists(l, labels) for name, l in logits.items()},
+        "per_class_accuracy": {name: per_class_accuracy(values, labels, num_classes) for name, values in logits.items()},
+        "reliability": {name: bins_as_lists(values, labels) for name, values in logits.items()},
     }
     if num_classes <= MAX_CLASSES:
-        data["confusion"] = {name: confusion_matrix(l.argmax(-1).cpu(), labels, num_classes).tolist()
-                             for name, l in logits.items()}
+        data["confusion"] = {name: confusion_matrix(values.argmax(-1).cpu(), labels, num_classes).tolist()
+                             for name, values in logits.items()}
         if "teacher" in logits and temperature is not None:
             data["similarity"] = {"temperature": float(temperature),
                                   "matrix": soft_target_similarity(logits["teacher"], labels, num_classes,

@@ -137,7 +137,7 @@ def write_plots(
     try:
         paths = [
             plot_training_curves(histories, run_dir / "curves.png"),
-            plot_reliability({name: (l.softmax(-1), data.test_labels) for name, l in logits.items()},
+            plot_reliability({name: (values.softmax(-1), data.test_labels) for name, values in logits.items()},
                              run_dir / "reliability.png"),
             plot_confusion(logits[reference].argmax(-1), logits[student_name].argmax(-1), data.test_labels,
                            data.num_classes, run_dir / "confusion.png", class_names=data.class_names,

@@ -65,9 +65,9 @@ def check_column_kinds(frame: pd.DataFrame) -> None:
             values = dtype.categories
         elif pd.api.types.is_complex_dtype(dtype):
             values = column
-        elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) and dtype != object:
+        elif pd.api.types.is_numeric_dtype(dtype) or pd.api.types.is_bool_dtype(dtype) or pd.api.types.is_string_dtype(dtype) and not is_object_dtype(dtype):
             continue
-        elif dtype == object:
+        elif is_object_dtype(dtype):
             values = column.dropna()
         else:  # datetime64, timedelta64, period, interval, ...
             raise TableError(f"column '{name}' holds {dtype} values; kdistill reads numbers, booleans and text: "
@@ -84,3 +84,8 @@ def stack_rows(first: Any, second: Any) -> Any:
     if isinstance(first, pd.DataFrame):
         return pd.concat([first, second], ignore_index=True)
     return np.vstack([first, second])
+
+
+def is_object_dtype(dtype: object) -> bool:
+    """A NumPy object column (Python objects: strings, mixed values); pandas' extension dtypes are not."""
+    return isinstance(dtype, np.dtype) and dtype.kind == "O"

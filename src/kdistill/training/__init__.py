@@ -21,8 +21,8 @@ _EXPORTS = {
 __all__ = sorted(_EXPORTS)
 
 if TYPE_CHECKING:
-    from kdistill.training.checkpoint import load_weights, save_weights
-    from kdistill.training.config import TrainConfig
-    from kdistill.training.loop import TrainResult, train
+    from kdistill.training.checkpoint import load_weights, save_weights  # noqa: F401
+    from kdistill.training.config import TrainConfig  # noqa: F401
+    from kdistill.training.loop import TrainResult, train  # noqa: F401
 
 __getattr__, __dir__ = lazy_exports(__name__, _EXPORTS)

@@ -20,12 +20,13 @@ from kdistill.tuning.study import (
     SETTINGS_FILE,
     Settings,
     claim_study,
-    counted_trials,
+    claim_trial,
     new_study_dir,
     open_storage,
     open_study,
     read_study_recipe,
     requeue_interrupted,
+    run_claimed_trial,
     study_lock,
 )
 
@@ -136,6 +137,6 @@ def work(study_dir: str, worker: int, plugins: list[str] | None) -> None:
     storage = open_storage(folder)
     # a different sampler seed per worker and per continuation: seeded alike, they would propose the same values
     study = open_study(storage, settings, recipe.seed + 1000 * worker)
-    while counted_trials(study) < settings.trials:
-        study.optimize(runner, n_trials=1, catch=(TrialFailure,))
+    while (trial := claim_trial(study, folder, settings.trials)) is not None:
+        run_claimed_trial(study, runner, trial, expected_failures=(TrialFailure,))
 

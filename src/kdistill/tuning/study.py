@@ -7,6 +7,7 @@
         shared/          a run folder holding the teacher stage(s), trained once for all trials (+ teacher cache)
         trials/NNNN/     one run folder per trial: config.yaml, distilled/ (metrics.jsonl, checkpoints)
         best.yaml, importance.png, summary.json, summary.md
+        tune.lock, claim.lock   held by the driving process / by a worker while it claims its next trial
 
 Rerunning on the folder continues the study: finished trials stay, a trial whose process was killed is failed and
 queued again with the same parameters, and its new run resumes the old trial folder from its last epoch.
@@ -40,6 +41,7 @@ RECIPE_FILE = "recipe.yaml"
 SETTINGS_FILE = "tune.json"
 STORAGE_FILE = "study.db"
 LOCK_FILE = "tune.lock"
+CLAIM_LOCK_FILE = "claim.lock"
 SHARED_DIR = "shared"
 TRIALS_DIR = "trials"
 STUDY_NAME = "kdistill"
@@ -133,6 +135,46 @@ def study_lock(study_dir: Path) -> Iterator[None]:
         yield
     finally:
         handle.close()  # closing releases the lock
+
+
+@contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """A blocking inter-process lock on ``path`` (released when the block ends or the process dies)."""
+    with open(path, "a+") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def claim_trial(study: Any, study_dir: Path, trials: int) -> Any | None:
+    """The next trial for this worker, or None once the study holds ``trials`` of them.
+
+    Claims are serialised across the study's worker processes. Optuna alone is not safe here on SQLite: its claim of a
+    queued trial reads the trial's state and writes RUNNING in two statements, and pysqlite runs the read outside the
+    write transaction, so two workers could both read WAITING and both run the same queued trial in the same folder
+    (one of them then failed it, and the other's report ended with Optuna's "Cannot tell a FAIL trial"). Checking the
+    count under the same lock also keeps two workers from both starting the last trial."""
+    with exclusive(study_dir / CLAIM_LOCK_FILE):
+        if counted_trials(study) >= trials:
+            return None
+        return study.ask()  # a queued trial (now RUNNING) or a new one, committed before the lock is released
+
+
+def run_claimed_trial(study: Any, objective: Any, trial: Any, expected_failures: tuple[type[Exception], ...]) -> None:
+    """Run ``objective(trial)`` and record the outcome: the value, PRUNED, or FAIL (re-raised unless expected)."""
+    optuna = import_optuna()
+    states = optuna.trial.TrialState
+    try:
+        value = objective(trial)
+    except optuna.TrialPruned:
+        study.tell(trial, state=states.PRUNED)
+        return
+    except expected_failures:
+        study.tell(trial, state=states.FAIL)
+        return
+    except BaseException:
+        study.tell(trial, state=states.FAIL)
+        raise
+    study.tell(trial, value)
 
 
 def open_storage(study_dir: Path) -> Any:

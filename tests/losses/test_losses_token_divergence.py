@@ -200,13 +200,19 @@ def test_no_intermediate_exceeds_chunk_tokens_times_vocab():
                     self.sizes[tensor.untyped_storage().data_ptr()] = tensor.numel()
             return out
 
+    full_teacher = TopKLogProbs(torch.log_softmax(teacher, -1), torch.arange(vocab).expand(4, 32, vocab))  # k = V
+    wide = random_logits(4, 32, vocab + 100, seed=17)
+    cases = [(student, teacher), (student, topk_log_probs(teacher, 64)), (student, full_teacher),
+             (wide[..., :vocab], teacher)]  # a vocabulary slice: non-contiguous, must not be copied whole
     for kind in DIVERGENCES:
-        for teacher_input in (teacher, topk_log_probs(teacher, 64)):
-            leaf = student.clone().requires_grad_(True)
+        for student_input, teacher_input in cases:
+            leaf = student_input.clone() if student_input.is_contiguous() else wide.clone()[..., :vocab]
+            leaf.requires_grad_(True)
+            tensors = (leaf, teacher, full_teacher.logprobs, full_teacher.indices)
             with Allocations() as recorder:
                 token_divergence(leaf, teacher_input, mask, kind=kind, chunk_tokens=chunk,
                                  residual="uniform").backward()
-            inputs = {leaf.untyped_storage().data_ptr(), teacher.untyped_storage().data_ptr()}
+            inputs = {tensor.untyped_storage().data_ptr() for tensor in tensors}
             sizes = [size for address, size in recorder.sizes.items() if address not in inputs]  # views don't count
             large = [size for size in sizes if size > chunk * vocab]
             assert max(sizes) >= chunk * vocab  # the chunks really were V wide

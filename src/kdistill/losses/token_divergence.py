@@ -16,12 +16,12 @@ Reduction: the mean over the unmasked positions, times T² (Hinton, Vinyals & De
 scales as 1/T², so T² keeps its size constant as T changes). Positions are compared as given: shifting logits against
 labels (position t predicts token t+1) is the caller's job, and the same shift applies to teacher and student.
 
-Memory: the unmasked positions are gathered (never by copying a whole input) and processed ``chunk_tokens`` at a time, so no intermediate holds
-more than ``chunk_tokens × V`` floats (the student's logits and their gradient, same size, exist anyway). The gradient
-of each chunk is computed during the forward pass and written into one buffer shaped like the student's logits
-(``_ChunkedDivergence``), so the autograd graph does not keep every chunk's ``(chunk, V)`` intermediates alive until
-backward. Everything is computed in float32 whatever the input dtype. The teacher is a constant: no gradient reaches
-it. A masked position is never read, so NaN/inf garbage there changes neither the loss nor the gradient. If no
+Memory: the unmasked positions are gathered by index (no input is ever copied whole) ``chunk_tokens`` at a time, so no
+intermediate holds more than ``chunk_tokens × V`` floats (the student's logits and their gradient exist anyway). The
+gradient of each chunk is computed during the forward pass and written into one buffer shaped like the student's
+logits (``_ChunkedDivergence``), so the autograd graph does not keep every chunk's ``(chunk, V)`` intermediates alive
+until backward. Everything is computed in float32 whatever the input dtype. The teacher is a constant: no gradient
+reaches it. A masked position is never read, so NaN/inf garbage there changes neither the loss nor the gradient. If no
 position is unmasked the loss is 0 with a zero gradient (a batch of padding is not an error).
 
 A sparse teacher (``TopKLogProbs``, e.g. from the sequence cache) stores only the k most likely tokens' log-probs
@@ -160,7 +160,7 @@ def _check_arguments(kind: str, beta: float, skew: float, temperature: float, re
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (0 = forward KL, 1 = reverse KL), got {beta}")
     if not 0.0 <= skew < 1.0:
-        raise ValueError(f"skew must be in [0, 1) (0 = plain KL; 1 would make the divergence identically 0), got {skew}")
+        raise ValueError(f"skew must be in [0, 1) (0 = plain KL; 1 makes the divergence identically 0), got {skew}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if not (isinstance(chunk_tokens, int) and chunk_tokens >= 1):
@@ -188,8 +188,9 @@ def _check_shapes(student_logits: torch.Tensor, teacher, mask: torch.Tensor) -> 
     if mask.dtype != torch.bool:
         raise ShapeError(f"mask must be a bool tensor (True = token counts), got {mask.dtype}; "
                          "build it from labels with labels_mask(labels)")
-    alignment_hint = ("check the tokenizers with kdistill.lm.vocabulary.check_vocabularies and slice both logits with "
-                      "the VocabularyAlignment it returns (align='shared-prefix' when one vocabulary extends the other)")
+    alignment_hint = ("check the tokenizers with kdistill.lm.vocabulary.check_vocabularies and slice both logits "
+                      "with the VocabularyAlignment it returns (align='shared-prefix' when one vocabulary extends "
+                      "the other)")
     if isinstance(teacher, TopKLogProbs):
         if teacher.logprobs.shape != teacher.indices.shape or teacher.logprobs.shape[:-1] != positions:
             raise ShapeError(f"sparse teacher logprobs {tuple(teacher.logprobs.shape)} and indices "

@@ -120,6 +120,22 @@ def test_top_k_with_k_equal_v_is_the_dense_teacher(kind, residual):
     torch.testing.assert_close(leaf_sparse.grad, leaf_dense.grad, rtol=1e-4, atol=1e-7)
 
 
+@pytest.mark.parametrize("kind", DIVERGENCES)
+def test_renormalise_reads_only_the_top_k_logits_and_equals_the_chunked_path(kind):
+    """The (N, k) gather path (small k) and the chunked V-wide path (taken when N·k > chunk_tokens·V) agree."""
+    student, sparse = random_logits(B, T, V, seed=8), topk_log_probs(random_logits(B, T, V, seed=9), K)
+    results = []
+    for chunk_tokens in (1024, 1):  # 6 positions · k=3 > 1 · V=9: the second call takes the chunked path
+        leaf = student.clone().requires_grad_(True)
+        loss = token_divergence(leaf, sparse, mask(), kind=kind, temperature=2.0, chunk_tokens=chunk_tokens)
+        loss.backward()
+        results.append((loss.detach(), leaf.grad))
+    torch.testing.assert_close(results[0][0], results[1][0], rtol=1e-6, atol=1e-7)
+    torch.testing.assert_close(results[0][1], results[1][1], rtol=1e-5, atol=1e-8)
+    off_support = torch.ones_like(student, dtype=torch.bool).scatter_(-1, sparse.indices, False)
+    assert (results[0][1][off_support] == 0).all()  # no gradient outside the top-k support
+
+
 def test_uniform_spreads_exactly_the_missing_mass():
     """One hand-written token: V = 5, top-2 teacher p = (0.5, 0.2) -> each other token gets 0.3 / 3 = 0.1."""
     sparse = TopKLogProbs(torch.tensor([[[math.log(0.5), math.log(0.2)]]]), torch.tensor([[[3, 0]]]))

@@ -20,9 +20,11 @@ Memory: the unmasked positions are gathered by index (no input is ever copied wh
 intermediate holds more than ``chunk_tokens × V`` floats (the student's logits and their gradient exist anyway). The
 gradient of each chunk is computed during the forward pass and written into one buffer shaped like the student's
 logits (``_ChunkedDivergence``), so the autograd graph does not keep every chunk's ``(chunk, V)`` intermediates alive
-until backward. Everything is computed in float32 whatever the input dtype. The teacher is a constant: no gradient
-reaches it. A masked position is never read, so NaN/inf garbage there changes neither the loss nor the gradient. If no
-position is unmasked the loss is 0 with a zero gradient (a batch of padding is not an error).
+until backward. A sparse teacher with ``residual="renormalise"`` reads only the student's logits at the stored ids,
+(N, k), and does no V-wide work at all (whenever N·k <= chunk_tokens·V). Everything is computed in float32 whatever
+the input dtype. The teacher is a constant: no gradient reaches it. A masked position is never read, so NaN/inf
+garbage there changes neither the loss nor the gradient. If no position is unmasked the loss is 0 with a zero gradient
+(a batch of padding is not an error).
 
 A sparse teacher (``TopKLogProbs``, e.g. from the sequence cache) stores only the k most likely tokens' log-probs
 log p_i (full softmax, temperature 1). The missing mass r = 1 − Σ_topk p_i is handled by ``residual``:
@@ -211,6 +213,29 @@ def _check_shapes(student_logits: torch.Tensor, teacher, mask: torch.Tensor) -> 
 Positions = tuple[torch.Tensor, ...]  # one (c,) index tensor per leading dim: ``logits[positions]`` is (c, V)
 
 
+def _checked_ids(indices: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """Stored token ids (n, k) as int64, all inside the student's vocabulary."""
+    indices = indices.long()
+    if indices.numel() and (int(indices.min()) < 0 or int(indices.max()) >= vocab_size):
+        raise ShapeError(f"sparse teacher token ids span [{int(indices.min())}, {int(indices.max())}] but the "
+                         f"student's vocabulary has {vocab_size} tokens; the teacher's vocabulary is larger - "
+                         "check the tokenizers with kdistill.lm.vocabulary.check_vocabularies")
+    return indices
+
+
+def _renormalised_top_k(student_logits: torch.Tensor, teacher: TopKLogProbs, positions: Positions, kind: str,
+                        beta: float, skew: float, temperature: float) -> torch.Tensor:
+    """Sum over positions for residual='renormalise', reading only the student's logits at the stored ids: (N, k).
+
+    Nothing V-wide is computed (the student's other logits do not enter this divergence), so plain autograd suffices.
+    """
+    indices = _checked_ids(teacher.indices[positions], student_logits.shape[-1])  # (N, k)
+    gathered = student_logits[tuple(index[:, None] for index in positions) + (indices,)].float()  # (N, k)
+    log_q = F.log_softmax(gathered / temperature, -1)
+    log_p = F.log_softmax(teacher.logprobs[positions].float() / temperature, -1)
+    return _per_token(kind, log_p, log_q, beta, skew).sum()
+
+
 class _ChunkedDivergence(torch.autograd.Function):
     """Sum of per-chunk losses whose gradient is computed chunk by chunk in forward and replayed in backward."""
 
@@ -259,14 +284,12 @@ def token_divergence(student_logits: torch.Tensor, teacher: torch.Tensor | TopKL
         if not sparse:
             log_p, log_q = _dense_log_probs(student_chunk, teacher[chunk], temperature)
             return _per_token(kind, log_p, log_q, beta, skew).sum() * scale
-        indices = teacher.indices[chunk].long()  # (c, k)
-        if int(indices.min()) < 0 or int(indices.max()) >= vocab_size:
-            raise ShapeError(f"sparse teacher token ids span [{int(indices.min())}, {int(indices.max())}] but the "
-                             f"student's vocabulary has {vocab_size} tokens; the teacher's vocabulary is larger - "
-                             "check the tokenizers with kdistill.lm.vocabulary.check_vocabularies")
+        indices = _checked_ids(teacher.indices[chunk], vocab_size)  # (c, k)
         log_p, log_q = _sparse_log_probs(student_chunk, teacher.logprobs[chunk], indices, residual, temperature)
         return _per_token(kind, log_p, log_q, beta, skew).sum() * scale
 
+    if sparse and residual == "renormalise" and count * teacher.indices.shape[-1] <= chunk_tokens * vocab_size:
+        return _renormalised_top_k(student_logits, teacher, positions, kind, beta, skew, temperature) * scale
     chunks = [tuple(index[start : start + chunk_tokens] for index in positions)
               for start in range(0, count, chunk_tokens)]
     if student_logits.requires_grad and torch.is_grad_enabled():

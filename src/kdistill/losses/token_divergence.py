@@ -129,9 +129,14 @@ def _per_token(kind: str, log_p: torch.Tensor, log_q: torch.Tensor, beta: float,
     return 0.5 * (log_p.exp() - log_q.exp()).abs().sum(-1)  # tv
 
 
+def _tempered_log_softmax(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """log_softmax(logits / T) over the last dim; at T = 1 without the division's V-wide copy."""
+    return F.log_softmax(logits if temperature == 1.0 else logits / temperature, -1)
+
+
 def _dense_log_probs(student: torch.Tensor, teacher: torch.Tensor, temperature: float):
     """(n, V) student and teacher logits -> tempered log-probs over V."""
-    return F.log_softmax(teacher.float() / temperature, -1), F.log_softmax(student / temperature, -1)
+    return _tempered_log_softmax(teacher.float(), temperature), _tempered_log_softmax(student, temperature)
 
 
 def _sparse_log_probs(student: torch.Tensor, logprobs: torch.Tensor, indices: torch.Tensor, residual: str,
@@ -139,7 +144,8 @@ def _sparse_log_probs(student: torch.Tensor, logprobs: torch.Tensor, indices: to
     """(n, V) student logits, (n, k) teacher top-k -> (log p, log q) on the support the residual mode defines."""
     logprobs = logprobs.float()
     if residual == "renormalise":  # both restricted to S = the top-k, renormalised there: (n, k)
-        return F.log_softmax(logprobs / temperature, -1), F.log_softmax(student.gather(-1, indices) / temperature, -1)
+        return (_tempered_log_softmax(logprobs, temperature),
+                _tempered_log_softmax(student.gather(-1, indices), temperature))
     if residual == "ignore":  # the stored p_i and the student's full-softmax q_i at the same k tokens: (n, k)
         return logprobs, F.log_softmax(student, -1).gather(-1, indices)
     # uniform: complete the teacher over V with the residual mass spread over the V - k other tokens: (n, V)
@@ -150,7 +156,7 @@ def _sparse_log_probs(student: torch.Tensor, logprobs: torch.Tensor, indices: to
         tail = (residual_mass / (vocab_size - k)).log().clamp_min(_LOG_TINY)
         completed += tail
     completed.scatter_(-1, indices, logprobs)
-    return F.log_softmax(completed / temperature, -1), F.log_softmax(student / temperature, -1)
+    return _tempered_log_softmax(completed, temperature), _tempered_log_softmax(student, temperature)
 
 
 def _check_arguments(kind: str, beta: float, skew: float, temperature: float, residual: str, chunk_tokens: int,
@@ -231,8 +237,8 @@ def _renormalised_top_k(student_logits: torch.Tensor, teacher: TopKLogProbs, pos
     """
     indices = _checked_ids(teacher.indices[positions], student_logits.shape[-1])  # (N, k)
     gathered = student_logits[tuple(index[:, None] for index in positions) + (indices,)].float()  # (N, k)
-    log_q = F.log_softmax(gathered / temperature, -1)
-    log_p = F.log_softmax(teacher.logprobs[positions].float() / temperature, -1)
+    log_q = _tempered_log_softmax(gathered, temperature)
+    log_p = _tempered_log_softmax(teacher.logprobs[positions].float(), temperature)
     return _per_token(kind, log_p, log_q, beta, skew).sum()
 
 

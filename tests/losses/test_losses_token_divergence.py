@@ -139,6 +139,21 @@ def test_masked_garbage_changes_neither_loss_nor_gradient(kind):
 
 
 @pytest.mark.parametrize("kind", DIVERGENCES)
+def test_tokens_both_models_give_minus_inf_act_as_removed(kind):
+    """E.g. padded vocabulary rows masked with -inf by both models: no NaN, the same loss as without those tokens."""
+    student, teacher, mask = example_inputs(20, 21)
+    banned, kept = [0, 5], [i for i in range(V) if i not in (0, 5)]
+    leaf, masked_teacher = student.clone(), teacher.clone()
+    leaf[..., banned], masked_teacher[..., banned] = float("-inf"), float("-inf")
+    leaf.requires_grad_(True)
+    loss = token_divergence(leaf, masked_teacher, mask, kind=kind, chunk_tokens=3)
+    loss.backward()
+    expected = token_divergence(student[..., kept], teacher[..., kept], mask, kind=kind)
+    assert float(loss.detach()) == pytest.approx(float(expected), rel=1e-5, abs=1e-7)
+    assert torch.isfinite(leaf.grad).all() and (leaf.grad[..., banned] == 0).all()
+
+
+@pytest.mark.parametrize("kind", DIVERGENCES)
 def test_all_masked_gives_zero_loss_and_zero_gradient(kind):
     student = torch.full((B, T, V), float("nan")).requires_grad_(True)
     loss = token_divergence(student, random_logits(B, T, V), torch.zeros(B, T, dtype=torch.bool), kind=kind)

@@ -167,6 +167,24 @@ def test_interrupted_build_resumes_and_matches_an_uninterrupted_one(tmp_path, mo
         assert path.read_bytes() == (tmp_path / "resumed" / path.name).read_bytes()
 
 
+def test_a_build_killed_inside_a_shard_leaves_no_file_under_a_final_name(tmp_path):
+    teacher = TableTeacher()
+
+    def dies_in_shard_one(ids):
+        if teacher.calls >= 1 + 3 + 2:  # probe, shard 0 (3 sequences), then 2 of shard 1's sequences
+            raise KeyboardInterrupt
+        return teacher(ids)
+
+    with pytest.raises(KeyboardInterrupt):
+        build(tmp_path, dies_in_shard_one, batch_size=2)
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "manifest.json", "shard-00000.indices.npy", "shard-00000.json", "shard-00000.values.npy"]
+    with pytest.raises(CheckpointError, match="shard 1: not built"):
+        SequenceCache.open(tmp_path)
+    resumed, fresh = build(tmp_path).lookup(torch.arange(N)), build(tmp_path / "fresh").lookup(torch.arange(N))
+    assert torch.equal(resumed.logprobs, fresh.logprobs) and torch.equal(resumed.indices, fresh.indices)
+
+
 def test_a_stale_temporary_from_a_killed_write_is_removed(tmp_path):
     build(tmp_path)
     leftover = tmp_path / ".shard-00001.values.npy.abcd1234.tmp"

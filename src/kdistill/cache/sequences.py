@@ -22,6 +22,7 @@ blocks, k and the value format.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -164,19 +165,24 @@ def _write_shard(directory: Path, shard: int, manifest: dict[str, Any], teacher_
                  token_blocks: torch.Tensor, batch_size: int, bar: tqdm) -> None:
     size = manifest["shard_sequences"]
     start, stop = shard * size, min((shard + 1) * size, manifest["num_sequences"])
-    out = {name: np.empty((stop - start, *shape), dtype=dtype) for name, (dtype, shape) in manifest["arrays"].items()}
-    for offset in range(start, stop, batch_size):
-        block = token_blocks[offset : min(offset + batch_size, stop)].long()  # (b, T)
-        logits = _teacher_batch(teacher_logits, block, manifest["vocab_size"])
-        for name, values in encode(logits, manifest["value_format"], manifest["k"]).items():
-            out[name][offset - start : offset - start + len(block)] = values
-        bar.update(len(block))
-    digests = {}
-    for name, values in out.items():
-        file = f"{shard_stem(shard)}.{name}.npy"
-        with atomic_path(directory / file) as temporary, open(temporary, "wb") as handle:
-            np.save(handle, values)
-        digests[file] = sha256_of(directory / file)
+    files = {name: f"{shard_stem(shard)}.{name}.npy" for name in manifest["arrays"]}
+    with contextlib.ExitStack() as temporaries:  # each file replaces its final name only if the whole shard is done
+        out = {}
+        for name, (dtype, shape) in manifest["arrays"].items():
+            temporary = temporaries.enter_context(atomic_path(directory / files[name]))
+            # written in place through a memory map: a shard never has to fit in memory ("full" is 2·V bytes a token)
+            out[name] = np.lib.format.open_memmap(temporary, mode="w+", dtype=dtype, shape=(stop - start, *shape))
+        for offset in range(start, stop, batch_size):
+            block = token_blocks[offset : min(offset + batch_size, stop)].long()  # (b, T)
+            logits = _teacher_batch(teacher_logits, block, manifest["vocab_size"])
+            for name, values in encode(logits, manifest["value_format"], manifest["k"]).items():
+                out[name][offset - start : offset - start + len(block)] = values
+            bar.update(len(block))
+        for mapped in out.values():
+            mapped.flush()
+        del mapped
+        out.clear()  # unmapped before the temporaries are renamed
+    digests = {file: sha256_of(directory / file) for file in files.values()}
     record = {"fingerprint": manifest["fingerprint"], "samples": [start, stop], "sha256": digests}
     atomic_write_text(directory / f"{shard_stem(shard)}.json", json.dumps(record, indent=2))
 

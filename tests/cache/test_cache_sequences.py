@@ -91,6 +91,13 @@ def test_int8_values_are_within_the_documented_bound(tmp_path):
     assert error.max() > 1e-4  # really quantised (the bound above is not vacuous)
 
 
+def test_int8_with_one_token_per_position_stores_it_exactly(tmp_path):
+    teacher, blocks = TableTeacher(), token_blocks()
+    stored = build(tmp_path, teacher, blocks, value_format="int8", k=1).lookup(torch.arange(N))
+    expected = topk_log_probs(teacher(blocks), 1)
+    assert torch.equal(stored.logprobs, expected.logprobs) and torch.equal(stored.indices, expected.indices)
+
+
 def test_full_format_stores_every_log_prob_and_matches_the_dense_teacher_in_the_loss(tmp_path):
     teacher, blocks = TableTeacher(), token_blocks()
     cache = build(tmp_path, teacher, blocks, value_format="full")

@@ -55,6 +55,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from torch.autograd.function import once_differentiable
 
 from kdistill.errors import ShapeError
 from kdistill.losses.hinton import IGNORE_INDEX
@@ -260,6 +261,7 @@ class _ChunkedDivergence(torch.autograd.Function):
         return total
 
     @staticmethod
+    @once_differentiable  # the gradient is a stored tensor: no second derivative through it
     def backward(ctx, grad_output):
         (gradient,) = ctx.saved_tensors
         return gradient * grad_output.to(gradient.dtype), None, None

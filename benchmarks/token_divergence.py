@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import os
-import resource
 import statistics
 import subprocess
 import sys
@@ -91,11 +90,18 @@ def timing_cell(sizes: tuple[int, int, int], repeats: int) -> dict:
     return summary
 
 
-def child_peak_rss(sizes: tuple[int, int, int], variant: str | None) -> float:
-    """Peak RSS (MB) of a fresh process that builds the inputs and runs ``variant`` once (None: inputs only)."""
-    command = [sys.executable, __file__, "--child", variant or "none", "--sizes", *map(str, sizes)]
+def status_mb(field: str) -> float:
+    """A memory figure of this process from /proc/self/status (Linux), in MB."""
+    line = next(line for line in Path("/proc/self/status").read_text().splitlines() if line.startswith(field))
+    return int(line.split()[1]) / 1024
+
+
+def child_peak_extra(sizes: tuple[int, int, int], variant: str) -> dict:
+    """A fresh process builds the inputs, resets its peak RSS, runs ``variant`` once: RSS before and peak after."""
+    command = [sys.executable, __file__, "--child", variant, "--sizes", *map(str, sizes)]
     output = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    return float(output.strip().splitlines()[-1])
+    before, peak = map(float, output.strip().splitlines()[-1].split())
+    return {"rss_before_mb": before, "peak_mb": peak, "extra_mb": peak - before}
 
 
 def render(results: dict) -> str:
@@ -107,8 +113,8 @@ def render(results: dict) -> str:
               f"{results['machine']['torch_threads']} torch thread on {results['machine']['cpu']} "
               f"({results['machine']['cores']} cores shared with other jobs; load average "
               f"{results['load_average']}). Time: median (IQR) over {results['repeats']} turns of all variants in one "
-              "process. Memory: peak RSS of a child running the variant once, minus a child that only builds the "
-              "inputs (the student's logits alone are "
+              "process. Memory: peak RSS of a child running the variant once on inputs already built, minus its RSS "
+              "before (the student's logits alone are "
               f"{results['logits_mb']:.0f} MB)."), "",
              "| variant | seconds | x cross-entropy | peak extra MB |", "|---|---:|---:|---:|"]
     for variant in VARIANTS:
@@ -130,9 +136,11 @@ def main() -> None:
     torch.set_num_threads(1)
     if args.child:
         data = inputs(*args.sizes)
+        Path("/proc/self/clear_refs").write_text("5")  # reset the peak (VmHWM): building the inputs does not count
+        before = status_mb("VmRSS")
         if args.child != "none":
             loss_of(args.child, data).backward()
-        print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)  # KB on Linux
+        print(before, status_mb("VmHWM"))
         return
     sizes = (2, 8, 300) if args.smoke else (8, 128, 49_152)
     name = "token_divergence_smoke" if args.smoke else "token_divergence"
@@ -146,15 +154,10 @@ def main() -> None:
     if "timing" not in results["cells"]:
         results["cells"]["timing"] = timing_cell(sizes, args.repeats)
         save_results(path, results)
-    baseline = None
     for variant in VARIANTS:
-        if f"memory/{variant}" in results["cells"]:
-            continue
-        baseline = baseline if baseline is not None else child_peak_rss(sizes, None)
-        peak = child_peak_rss(sizes, variant)
-        results["cells"][f"memory/{variant}"] = {"peak_mb": peak, "inputs_only_mb": baseline,
-                                                 "extra_mb": peak - baseline}
-        save_results(path, results)
+        if f"memory/{variant}" not in results["cells"]:
+            results["cells"][f"memory/{variant}"] = child_peak_extra(sizes, variant)
+            save_results(path, results)
     results["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
     save_results(path, results)
     atomic_write_text(RESULTS_DIR / f"{name}.md", render(results))

@@ -101,6 +101,48 @@ def test_each_mode_matches_its_hand_computed_definition(kind, residual, temperat
     assert float(result) == pytest.approx(expected, rel=1e-5, abs=1e-6)
 
 
+def textbook(kind, log_p, log_q, beta=0.4, skew=0.2):
+    """Per-token divergence in float64 torch, straight from the definitions (for autograd gradients)."""
+    p, q = log_p.exp(), log_q.exp()
+
+    def kl(a, log_a, log_b):
+        return (a * (log_a - log_b)).sum(-1)
+
+    if kind == "forward_kl":
+        return kl(p, log_p, log_q)
+    if kind == "reverse_kl":
+        return kl(q, log_q, log_p)
+    if kind == "jsd":
+        log_m = (beta * p + (1 - beta) * q).log()
+        return beta * kl(p, log_p, log_m) + (1 - beta) * kl(q, log_q, log_m)
+    if kind == "skew_kl":
+        return kl(p, log_p, (skew * p + (1 - skew) * q).log())
+    if kind == "skew_reverse_kl":
+        return kl(q, log_q, ((1 - skew) * p + skew * q).log())
+    return 0.5 * (p - q).abs().sum(-1)
+
+
+@pytest.mark.parametrize(("kind", "residual"), CASES)
+def test_sparse_gradient_matches_float64_autograd_of_the_definition(kind, residual):
+    temperature = 1.0 if residual == "ignore" else 2.0
+    student, sparse = random_logits(B, T, V, seed=10), topk_log_probs(random_logits(B, T, V, seed=11), K)
+    leaf = student.clone().requires_grad_(True)
+    token_divergence(leaf, sparse, mask(), kind=kind, residual=residual, temperature=temperature, beta=0.4,
+                     skew=0.2, chunk_tokens=2).backward()
+    z, top_logp, ids = student.double().requires_grad_(True), sparse.logprobs.double(), sparse.indices
+    if residual == "renormalise":
+        log_p = torch.log_softmax(top_logp / temperature, -1)
+        log_q = torch.log_softmax(z.gather(-1, ids) / temperature, -1)
+    elif residual == "uniform":
+        tail = ((1 - top_logp.exp().sum(-1, keepdim=True)) / (V - K)).log()
+        completed = tail.expand(B, T, V).scatter(-1, ids, top_logp)
+        log_p, log_q = torch.log_softmax(completed / temperature, -1), torch.log_softmax(z / temperature, -1)
+    else:
+        log_p, log_q = top_logp, torch.log_softmax(z, -1).gather(-1, ids)
+    (temperature**2 * textbook(kind, log_p, log_q)[mask()].mean()).backward()
+    torch.testing.assert_close(leaf.grad.double(), z.grad, rtol=1e-4, atol=1e-7)
+
+
 @pytest.mark.parametrize("residual", RESIDUAL_MODES)
 @pytest.mark.parametrize("kind", DIVERGENCES)
 def test_top_k_with_k_equal_v_is_the_dense_teacher(kind, residual):

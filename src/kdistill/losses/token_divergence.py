@@ -18,13 +18,13 @@ labels (position t predicts token t+1) is the caller's job, and the same shift a
 
 Memory: the unmasked positions are gathered by index (no input is ever copied whole) ``chunk_tokens`` at a time, so no
 intermediate holds more than ``chunk_tokens × V`` floats (the student's logits and their gradient exist anyway). The
-gradient of each chunk is computed during the forward pass and written into one buffer shaped like the student's
-logits (``_ChunkedDivergence``), so the autograd graph does not keep every chunk's ``(chunk, V)`` intermediates alive
-until backward. A sparse teacher with ``residual="renormalise"`` reads only the student's logits at the stored ids,
-(N, k), and does no V-wide work at all (whenever N·k <= chunk_tokens·V). Everything is computed in float32 whatever
-the input dtype. The teacher is a constant: no gradient reaches it. A masked position is never read, so NaN/inf
-garbage there changes neither the loss nor the gradient. If no position is unmasked the loss is 0 with a zero gradient
-(a batch of padding is not an error).
+gradient of each chunk is computed in closed form (``kdistill.losses.divergence_terms``) during the forward pass and
+written into one buffer shaped like the student's logits (``_ChunkedDivergence``): no autograd graph of V-wide
+intermediates is kept until backward. A sparse teacher with ``residual="renormalise"`` reads only the student's logits
+at the stored ids, (N, k), and does no V-wide work at all (whenever N·k <= chunk_tokens·V). Everything is computed in
+float32 whatever the input dtype. The teacher is a constant: no gradient reaches it. A masked position is never read,
+so NaN/inf garbage there changes neither the loss nor the gradient. If no position is unmasked the loss is 0 with a
+zero gradient (a batch of padding is not an error).
 
 A sparse teacher (``TopKLogProbs``, e.g. from the sequence cache) stores only the k most likely tokens' log-probs
 log p_i (full softmax, temperature 1). The missing mass r = 1 − Σ_topk p_i is handled by ``residual``:
@@ -58,6 +58,7 @@ import torch.nn.functional as F
 from torch.autograd.function import once_differentiable
 
 from kdistill.errors import ShapeError
+from kdistill.losses.divergence_terms import divergence_and_slope, logit_gradient
 from kdistill.losses.hinton import IGNORE_INDEX
 
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd", "skew_kl", "skew_reverse_kl", "tv")
@@ -65,7 +66,6 @@ RESIDUAL_MODES = ("ignore", "uniform", "renormalise")
 
 # log of float32's smallest normal number: the floor of a "uniform" tail token's log-probability.
 _LOG_TINY = math.log(torch.finfo(torch.float32).tiny)
-_FLOAT32_MIN = torch.finfo(torch.float32).min
 
 
 @dataclass(frozen=True)
@@ -94,70 +94,51 @@ def labels_mask(labels: torch.Tensor, ignore_index: int = IGNORE_INDEX) -> torch
     return labels != ignore_index
 
 
-def _finite(log_probs: torch.Tensor) -> torch.Tensor:
-    # -inf log-probs (a logit of -inf) become float32's lowest value: 0 · (−inf) would be NaN, 0 · (lowest) is 0.
-    return log_probs.clamp_min(_FLOAT32_MIN)
-
-
-def _kl_terms(log_a: torch.Tensor, log_b: torch.Tensor) -> torch.Tensor:
-    """Σ a (log a − log b) over the last dim: (n, S) -> (n,)."""
-    return (log_a.exp() * (log_a - log_b)).sum(-1)
-
-
-def _log_mixture(log_a: torch.Tensor, log_b: torch.Tensor, weight_a: float) -> torch.Tensor:
-    """log(w a + (1 − w) b), stably; w in [0, 1]."""
-    if weight_a == 0.0:
-        return log_b
-    if weight_a == 1.0:
-        return log_a
-    return torch.logaddexp(log_a + math.log(weight_a), log_b + math.log1p(-weight_a))
-
-
-def _per_token(kind: str, log_p: torch.Tensor, log_q: torch.Tensor, beta: float, skew: float) -> torch.Tensor:
-    """Divergence per row from teacher log-probs ``log_p`` and student log-probs ``log_q`` on one support (n, S)."""
-    log_p, log_q = _finite(log_p), _finite(log_q)
-    if kind == "forward_kl" or (kind == "jsd" and beta == 0.0):
-        return _kl_terms(log_p, log_q)
-    if kind == "reverse_kl" or (kind == "jsd" and beta == 1.0):
-        return _kl_terms(log_q, log_p)
-    if kind == "jsd":
-        log_m = _log_mixture(log_p, log_q, beta)
-        return beta * _kl_terms(log_p, log_m) + (1.0 - beta) * _kl_terms(log_q, log_m)
-    if kind == "skew_kl":
-        return _kl_terms(log_p, _log_mixture(log_p, log_q, skew))
-    if kind == "skew_reverse_kl":
-        return _kl_terms(log_q, _log_mixture(log_q, log_p, skew))
-    return 0.5 * (log_p.exp() - log_q.exp()).abs().sum(-1)  # tv
-
-
 def _tempered_log_softmax(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """log_softmax(logits / T) over the last dim; at T = 1 without the division's V-wide copy."""
     return F.log_softmax(logits if temperature == 1.0 else logits / temperature, -1)
 
 
-def _dense_log_probs(student: torch.Tensor, teacher: torch.Tensor, temperature: float):
-    """(n, V) student and teacher logits -> tempered log-probs over V."""
-    return _tempered_log_softmax(teacher.float(), temperature), _tempered_log_softmax(student, temperature)
-
-
-def _sparse_log_probs(student: torch.Tensor, logprobs: torch.Tensor, indices: torch.Tensor, residual: str,
-                      temperature: float):
-    """(n, V) student logits, (n, k) teacher top-k -> (log p, log q) on the support the residual mode defines."""
-    logprobs = logprobs.float()
-    if residual == "renormalise":  # both restricted to S = the top-k, renormalised there: (n, k)
-        return (_tempered_log_softmax(logprobs, temperature),
-                _tempered_log_softmax(student.gather(-1, indices), temperature))
-    if residual == "ignore":  # the stored p_i and the student's full-softmax q_i at the same k tokens: (n, k)
-        return logprobs, F.log_softmax(student, -1).gather(-1, indices)
-    # uniform: complete the teacher over V with the residual mass spread over the V - k other tokens: (n, V)
-    vocab_size, k = student.shape[-1], indices.shape[-1]
-    completed = torch.zeros_like(student)
+def _completed_teacher(logprobs: torch.Tensor, indices: torch.Tensor, vocab_size: int) -> torch.Tensor:
+    """residual="uniform": (n, k) top-k -> (n, V) log-probs, the missing mass spread evenly over the V − k others."""
+    completed = logprobs.new_zeros(len(logprobs), vocab_size)
+    k = indices.shape[-1]
     if k < vocab_size:
         residual_mass = (1.0 - logprobs.exp().sum(-1, keepdim=True)).clamp_min(0.0)  # (n, 1)
-        tail = (residual_mass / (vocab_size - k)).log().clamp_min(_LOG_TINY)
-        completed += tail
-    completed.scatter_(-1, indices, logprobs)
-    return _tempered_log_softmax(completed, temperature), _tempered_log_softmax(student, temperature)
+        completed += (residual_mass / (vocab_size - k)).log().clamp_min(_LOG_TINY)
+    return completed.scatter_(-1, indices, logprobs)
+
+
+def _chunk_terms(student: torch.Tensor, teacher, residual: str, kind: str, beta: float, skew: float,
+                 temperature: float, want_gradient: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(Σ of the divergence over the chunk's rows, its gradient w.r.t. the (c, V) float32 student logits or None).
+
+    ``teacher``: (c, V) logits, or (log-probs, ids) (c, k) of a sparse teacher.
+    """
+    if isinstance(teacher, torch.Tensor) or residual == "uniform":  # support: the whole vocabulary
+        if isinstance(teacher, torch.Tensor):
+            log_p = _tempered_log_softmax(teacher.float(), temperature)
+        else:
+            log_p = _tempered_log_softmax(_completed_teacher(*teacher, student.shape[-1]), temperature)
+        log_q = _tempered_log_softmax(student, temperature)  # (c, V)
+        values, slope = divergence_and_slope(kind, log_p, log_q, beta, skew)
+        return values.sum(), logit_gradient(slope, log_q, temperature) if want_gradient else None
+    logprobs, indices = teacher
+    if residual == "renormalise":  # both restricted to the top-k support S and renormalised there: (c, k)
+        log_q = _tempered_log_softmax(student.gather(-1, indices), temperature)
+        values, slope = divergence_and_slope(kind, _tempered_log_softmax(logprobs, temperature), log_q, beta, skew)
+        if not want_gradient:
+            return values.sum(), None
+        return values.sum(), torch.zeros_like(student).scatter_(-1, indices,
+                                                                 logit_gradient(slope, log_q, temperature))
+    # ignore (T = 1): the stored p_i against the student's full-softmax q_i at the same k ids, nothing renormalised
+    log_q_full = F.log_softmax(student, -1)  # (c, V)
+    values, slope = divergence_and_slope(kind, logprobs, log_q_full.gather(-1, indices), beta, skew)
+    if not want_gradient:
+        return values.sum(), None
+    # ∂ℓq_S/∂z = one-hot(S) − q over V: the slope lands on the k ids, minus q times its sum everywhere
+    gradient = log_q_full.exp_().mul_(-slope.sum(-1, keepdim=True)).scatter_add_(-1, indices, slope)
+    return values.sum(), gradient
 
 
 def _check_arguments(kind: str, beta: float, skew: float, temperature: float, residual: str, chunk_tokens: int,
@@ -231,32 +212,32 @@ def _checked_ids(indices: torch.Tensor, vocab_size: int) -> torch.Tensor:
 
 
 def _renormalised_top_k(student_logits: torch.Tensor, teacher: TopKLogProbs, positions: Positions, kind: str,
-                        beta: float, skew: float, temperature: float) -> torch.Tensor:
-    """Sum over positions for residual='renormalise', reading only the student's logits at the stored ids: (N, k).
+                        beta: float, skew: float, temperature: float, scale: float) -> torch.Tensor:
+    """residual="renormalise" reading only the student's logits at the stored ids, (N, k): nothing V-wide at all.
 
-    Nothing V-wide is computed (the student's other logits do not enter this divergence), so plain autograd suffices.
+    The closed-form gradient reaches the student through the gather, by autograd (value + (x − x.detach()) · g).
     """
     indices = _checked_ids(teacher.indices[positions], student_logits.shape[-1])  # (N, k)
     gathered = student_logits[tuple(index[:, None] for index in positions) + (indices,)].float()  # (N, k)
-    log_q = _tempered_log_softmax(gathered, temperature)
-    log_p = _tempered_log_softmax(teacher.logprobs[positions].float(), temperature)
-    return _per_token(kind, log_p, log_q, beta, skew).sum()
+    with torch.no_grad():
+        log_q = _tempered_log_softmax(gathered, temperature)
+        log_p = _tempered_log_softmax(teacher.logprobs[positions].float(), temperature)
+        values, slope = divergence_and_slope(kind, log_p, log_q, beta, skew)
+        gradient = logit_gradient(slope, log_q, temperature) * scale  # (N, k)
+    return values.sum() * scale + ((gathered - gathered.detach()) * gradient).sum()
 
 
 class _ChunkedDivergence(torch.autograd.Function):
     """Sum of per-chunk losses whose gradient is computed chunk by chunk in forward and replayed in backward."""
 
     @staticmethod
-    def forward(ctx, student_logits: torch.Tensor, chunk_loss: Callable, chunks: list[Positions]):
+    def forward(ctx, student_logits: torch.Tensor, chunk_terms: Callable, chunks: list[Positions]):
         gradient = torch.zeros_like(student_logits)  # (B, T, V) in the student's dtype, like autograd's own gradient
         total = torch.zeros((), dtype=torch.float32, device=student_logits.device)
         for positions in chunks:
-            with torch.enable_grad():
-                chunk = student_logits[positions].detach().float().requires_grad_(True)  # (c, V)
-                value = chunk_loss(chunk, positions)
-                (chunk_gradient,) = torch.autograd.grad(value, chunk)
+            value, chunk_gradient = chunk_terms(student_logits[positions].float(), positions, True)  # (c, V)
             gradient.index_put_(positions, chunk_gradient.to(gradient.dtype))  # positions are distinct
-            total = total + value.detach()
+            total = total + value
         ctx.save_for_backward(gradient)
         return total
 
@@ -286,24 +267,25 @@ def token_divergence(student_logits: torch.Tensor, teacher: torch.Tensor | TopKL
     count = positions[0].numel()  # 0 -> no chunks: the loss is 0 and its gradient is zero
     scale = temperature**2 / max(count, 1)
     teacher = teacher if sparse else teacher.detach()
-
-    def chunk_loss(student_chunk: torch.Tensor, chunk: Positions) -> torch.Tensor:
-        """Scaled sum of the divergence over one chunk of unmasked positions: (c, V) float32 -> scalar."""
-        if not sparse:
-            log_p, log_q = _dense_log_probs(student_chunk, teacher[chunk], temperature)
-            return _per_token(kind, log_p, log_q, beta, skew).sum() * scale
-        indices = _checked_ids(teacher.indices[chunk], vocab_size)  # (c, k)
-        log_p, log_q = _sparse_log_probs(student_chunk, teacher.logprobs[chunk], indices, residual, temperature)
-        return _per_token(kind, log_p, log_q, beta, skew).sum() * scale
-
     if sparse and residual == "renormalise" and count * teacher.indices.shape[-1] <= chunk_tokens * vocab_size:
-        return _renormalised_top_k(student_logits, teacher, positions, kind, beta, skew, temperature) * scale
+        return _renormalised_top_k(student_logits, teacher, positions, kind, beta, skew, temperature, scale)
+
+    def chunk_terms(student_chunk: torch.Tensor, chunk: Positions, want_gradient: bool):
+        """(scaled Σ of the divergence over one chunk of unmasked positions, its (c, V) gradient or None)."""
+        if sparse:
+            chunk_teacher = (teacher.logprobs[chunk].float(), _checked_ids(teacher.indices[chunk], vocab_size))
+        else:
+            chunk_teacher = teacher[chunk]  # (c, V)
+        with torch.no_grad():
+            value, gradient = _chunk_terms(student_chunk, chunk_teacher, residual, kind, beta, skew, temperature,
+                                           want_gradient)
+        return value * scale, (gradient.mul_(scale) if gradient is not None else None)
+
     chunks = [tuple(index[start : start + chunk_tokens] for index in positions)
               for start in range(0, count, chunk_tokens)]
     if student_logits.requires_grad and torch.is_grad_enabled():
-        return _ChunkedDivergence.apply(student_logits, chunk_loss, chunks)
-    with torch.no_grad():
-        total = torch.zeros((), dtype=torch.float32, device=student_logits.device)
-        for chunk in chunks:
-            total = total + chunk_loss(student_logits[chunk].float(), chunk)
-        return total
+        return _ChunkedDivergence.apply(student_logits, chunk_terms, chunks)
+    total = torch.zeros((), dtype=torch.float32, device=student_logits.device)
+    for chunk in chunks:
+        total = total + chunk_terms(student_logits[chunk].float(), chunk, False)[0]
+    return total

@@ -25,46 +25,54 @@ import torch
 _FLOAT32_LOWEST = torch.finfo(torch.float32).min
 
 
-def finite(log_probs: torch.Tensor) -> torch.Tensor:
-    """-inf log-probs (a logit of -inf) become float32's lowest value: 0 · (−inf) would be NaN, 0 · lowest is 0."""
-    return log_probs.clamp_min(_FLOAT32_LOWEST)
+def finite_(log_probs: torch.Tensor) -> torch.Tensor:
+    """In place: -inf log-probs (a logit of -inf) become float32's lowest value - 0 · (−inf) is NaN, 0 · lowest is 0."""
+    return log_probs.clamp_min_(_FLOAT32_LOWEST)
 
 
 def log_mixture(log_a: torch.Tensor, log_b: torch.Tensor, weight_a: float) -> torch.Tensor:
-    """log(w a + (1 − w) b), stably; w in [0, 1]."""
+    """log(w a + (1 − w) b), stably; w in [0, 1]. Always a new tensor (callers overwrite their inputs)."""
     if weight_a == 0.0:
-        return log_b
+        return log_b.clone()
     if weight_a == 1.0:
-        return log_a
+        return log_a.clone()
     return torch.logaddexp(log_a + math.log(weight_a), log_b + math.log1p(-weight_a))
 
 
 def divergence_and_slope(kind: str, log_p: torch.Tensor, log_q: torch.Tensor, beta: float, skew: float,
-                         ) -> tuple[torch.Tensor, torch.Tensor]:
-    """(D per row (n,), a = ∂D/∂ℓq (n, S)) for teacher ``log_p`` and student ``log_q`` on one support (n, S)."""
-    log_p, log_q = finite(log_p), finite(log_q)
-    p, q = log_p.exp(), log_q.exp()
+                         ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """(D per row (n,), a = ∂D/∂ℓq (n, S), q (n, S)) for teacher ``log_p`` and student ``log_q`` on one support.
+
+    Both inputs are consumed - clamped and overwritten in place (callers pass freshly computed log-probs) - to save
+    V-wide allocations: each pass over a (chunk, V) tensor costs about as much as one of the next-token loss's.
+    """
+    log_p, log_q = finite_(log_p), finite_(log_q)
     if kind == "forward_kl" or (kind == "jsd" and beta == 0.0):
-        return (p * (log_p - log_q)).sum(-1), -p
+        p = log_p.exp()
+        value = log_p.sub_(log_q).mul_(p).sum(-1)
+        return value, p.neg_(), log_q.exp_()
+    q = log_q.exp()
     if kind == "reverse_kl" or (kind == "jsd" and beta == 1.0):
-        log_ratio = log_q - log_p
-        return (q * log_ratio).sum(-1), q * (log_ratio + 1.0)
+        log_ratio = log_q.sub_(log_p)
+        return (q * log_ratio).sum(-1), log_ratio.add_(1.0).mul_(q), q
+    if kind == "skew_reverse_kl":
+        log_ratio = log_q.sub_(log_mixture(log_q, log_p, skew))  # ℓq − ℓm, m = α q + (1−α) p
+        value = (q * log_ratio).sum(-1)
+        return value, log_ratio.exp().mul_(-skew).add_(log_ratio).add_(1.0).mul_(q), q
+    p = log_p.exp()
     if kind == "jsd":
         log_m = log_mixture(log_p, log_q, beta)
-        student_term = q * (log_q - log_m)
-        value = beta * (p * (log_p - log_m)).sum(-1) + (1.0 - beta) * student_term.sum(-1)
-        return value, (1.0 - beta) * student_term
+        student_term = log_q.sub_(log_m).mul_(q)
+        value = beta * log_p.sub_(log_m).mul_(p).sum(-1) + (1.0 - beta) * student_term.sum(-1)
+        return value, student_term.mul_(1.0 - beta), q
     if kind == "skew_kl":
         log_m = log_mixture(log_p, log_q, skew)
-        return (p * (log_p - log_m)).sum(-1), -(1.0 - skew) * p * (log_q - log_m).exp()
-    if kind == "skew_reverse_kl":
-        log_ratio = log_q - log_mixture(log_q, log_p, skew)
-        return (q * log_ratio).sum(-1), q * (log_ratio + 1.0 - skew * log_ratio.exp())
+        slope = log_q.sub_(log_m).exp_().mul_(p).mul_(skew - 1.0)  # −(1−α) p q / m
+        return log_p.sub_(log_m).mul_(p).sum(-1), slope, q
     difference = q - p  # tv
-    return 0.5 * difference.abs().sum(-1), 0.5 * difference.sign() * q
+    return 0.5 * difference.abs().sum(-1), difference.sign_().mul_(q).mul_(0.5), q
 
 
-def logit_gradient(slope: torch.Tensor, log_q: torch.Tensor, temperature: float) -> torch.Tensor:
-    """∂D/∂z = (a − q · Σa) / T for ℓq = log_softmax(z / T): (n, S) slope and log-probs -> (n, S)."""
-    gradient = slope - log_q.exp() * slope.sum(-1, keepdim=True)
-    return gradient if temperature == 1.0 else gradient / temperature
+def logit_gradient(slope: torch.Tensor, q: torch.Tensor, temperature: float, factor: float = 1.0) -> torch.Tensor:
+    """factor · ∂D/∂z = factor · (a − q · Σa) / T for q = softmax(z / T): (n, S) -> (n, S); ``q`` is overwritten."""
+    return q.mul_(-slope.sum(-1, keepdim=True)).add_(slope).mul_(factor / temperature)

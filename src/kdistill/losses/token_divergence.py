@@ -110,8 +110,9 @@ def _completed_teacher(logprobs: torch.Tensor, indices: torch.Tensor, vocab_size
 
 
 def _chunk_terms(student: torch.Tensor, teacher, residual: str, kind: str, beta: float, skew: float,
-                 temperature: float, want_gradient: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
-    """(Σ of the divergence over the chunk's rows, its gradient w.r.t. the (c, V) float32 student logits or None).
+                 temperature: float, factor: float, want_gradient: bool) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(Σ of the divergence over the chunk's rows, ``factor`` × its gradient w.r.t. the (c, V) float32 student logits,
+    or None).
 
     ``teacher``: (c, V) logits, or (log-probs, ids) (c, k) of a sparse teacher.
     """
@@ -120,25 +121,25 @@ def _chunk_terms(student: torch.Tensor, teacher, residual: str, kind: str, beta:
             log_p = _tempered_log_softmax(teacher.float(), temperature)
         else:
             log_p = _tempered_log_softmax(_completed_teacher(*teacher, student.shape[-1]), temperature)
-        log_q = _tempered_log_softmax(student, temperature)  # (c, V)
-        values, slope = divergence_and_slope(kind, log_p, log_q, beta, skew)
-        return values.sum(), logit_gradient(slope, log_q, temperature) if want_gradient else None
+        values, slope, q = divergence_and_slope(kind, log_p, _tempered_log_softmax(student, temperature), beta, skew)
+        return values.sum(), logit_gradient(slope, q, temperature, factor) if want_gradient else None
     logprobs, indices = teacher
     if residual == "renormalise":  # both restricted to the top-k support S and renormalised there: (c, k)
         log_q = _tempered_log_softmax(student.gather(-1, indices), temperature)
-        values, slope = divergence_and_slope(kind, _tempered_log_softmax(logprobs, temperature), log_q, beta, skew)
+        values, slope, q = divergence_and_slope(kind, _tempered_log_softmax(logprobs, temperature), log_q, beta,
+                                                skew)
         if not want_gradient:
             return values.sum(), None
         return values.sum(), torch.zeros_like(student).scatter_(-1, indices,
-                                                                 logit_gradient(slope, log_q, temperature))
+                                                                 logit_gradient(slope, q, temperature, factor))
     # ignore (T = 1): the stored p_i against the student's full-softmax q_i at the same k ids, nothing renormalised
     log_q_full = F.log_softmax(student, -1)  # (c, V)
-    values, slope = divergence_and_slope(kind, logprobs, log_q_full.gather(-1, indices), beta, skew)
+    values, slope, _ = divergence_and_slope(kind, logprobs, log_q_full.gather(-1, indices), beta, skew)
     if not want_gradient:
         return values.sum(), None
     # ∂ℓq_S/∂z = one-hot(S) − q over V: the slope lands on the k ids, minus q times its sum everywhere
     gradient = log_q_full.exp_().mul_(-slope.sum(-1, keepdim=True)).scatter_add_(-1, indices, slope)
-    return values.sum(), gradient
+    return values.sum(), gradient.mul_(factor)
 
 
 def _check_arguments(kind: str, beta: float, skew: float, temperature: float, residual: str, chunk_tokens: int,
@@ -222,8 +223,8 @@ def _renormalised_top_k(student_logits: torch.Tensor, teacher: TopKLogProbs, pos
     with torch.no_grad():
         log_q = _tempered_log_softmax(gathered, temperature)
         log_p = _tempered_log_softmax(teacher.logprobs[positions].float(), temperature)
-        values, slope = divergence_and_slope(kind, log_p, log_q, beta, skew)
-        gradient = logit_gradient(slope, log_q, temperature) * scale  # (N, k)
+        values, slope, q = divergence_and_slope(kind, log_p, log_q, beta, skew)
+        gradient = logit_gradient(slope, q, temperature, scale)  # (N, k)
     return values.sum() * scale + ((gathered - gathered.detach()) * gradient).sum()
 
 
@@ -245,6 +246,8 @@ class _ChunkedDivergence(torch.autograd.Function):
     @once_differentiable  # the gradient is a stored tensor: no second derivative through it
     def backward(ctx, grad_output):
         (gradient,) = ctx.saved_tensors
+        if grad_output.numel() == 1 and float(grad_output) == 1.0:  # loss.backward() on this loss alone: no copy
+            return gradient, None, None
         return gradient * grad_output.to(gradient.dtype), None, None
 
 
@@ -278,8 +281,8 @@ def token_divergence(student_logits: torch.Tensor, teacher: torch.Tensor | TopKL
             chunk_teacher = teacher[chunk]  # (c, V)
         with torch.no_grad():
             value, gradient = _chunk_terms(student_chunk, chunk_teacher, residual, kind, beta, skew, temperature,
-                                           want_gradient)
-        return value * scale, (gradient.mul_(scale) if gradient is not None else None)
+                                           scale, want_gradient)
+        return value * scale, gradient
 
     chunks = [tuple(index[start : start + chunk_tokens] for index in positions)
               for start in range(0, count, chunk_tokens)]

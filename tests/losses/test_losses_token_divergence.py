@@ -153,6 +153,24 @@ def test_tokens_both_models_give_minus_inf_act_as_removed(kind):
     assert torch.isfinite(leaf.grad).all() and (leaf.grad[..., banned] == 0).all()
 
 
+def test_gradient_scales_with_the_loss_weight_and_repeated_backward_accumulates():
+    student, teacher, mask = example_inputs(22, 23)
+    once = student.clone().requires_grad_(True)
+    token_divergence(once, teacher, mask).backward()
+    weighted = student.clone().requires_grad_(True)
+    (0.3 * token_divergence(weighted, teacher, mask)).backward()
+    torch.testing.assert_close(weighted.grad, 0.3 * once.grad)
+    repeated = student.clone().requires_grad_(True)
+    loss = token_divergence(repeated, teacher, mask)
+    for _ in range(3):  # the stored gradient is handed over, never modified by the accumulation
+        loss.backward(retain_graph=True)
+    torch.testing.assert_close(repeated.grad, 3 * once.grad)
+    through_a_layer = student.clone().requires_grad_(True)
+    (token_divergence(through_a_layer * 1.0, teacher, mask) + token_divergence(through_a_layer, teacher, mask)
+     ).backward()
+    torch.testing.assert_close(through_a_layer.grad, 2 * once.grad)
+
+
 @pytest.mark.parametrize("kind", DIVERGENCES)
 def test_all_masked_gives_zero_loss_and_zero_gradient(kind):
     student = torch.full((B, T, V), float("nan")).requires_grad_(True)

@@ -112,7 +112,7 @@ def render(results: dict) -> str:
               f"{results['sizes']} (batch, length, vocabulary), random (seed {SEED}), loss forward + backward, "
               f"{results['machine']['torch_threads']} torch thread on {results['machine']['cpu']} "
               f"({results['machine']['cores']} cores shared with other jobs; load average "
-              f"{results['load_average']}). Time: median (IQR) over {results['repeats']} turns of all variants in one "
+              f"{results['load_average']} at the start, {results.get('load_average_end')} at the end). Time: median (IQR) over {results['repeats']} turns of all variants in one "
               "process. Memory: peak RSS of a child running the variant once on inputs already built, minus its RSS "
               "before (the student's logits alone are "
               f"{results['logits_mb']:.0f} MB)."), "",
@@ -148,18 +148,17 @@ def main() -> None:
     results = load_results(path)
     if results.get("sizes") != list(sizes):
         results = {"cells": {}}
-    results.update({"sizes": list(sizes), "smoke": args.smoke, "repeats": args.repeats, "seed": SEED,
-                    "machine": machine(), "load_average": [round(x, 1) for x in os.getloadavg()],
+    results.update({"sizes": list(sizes), "smoke": args.smoke, "seed": SEED, "machine": machine(),
                     "logits_mb": sizes[0] * sizes[1] * sizes[2] * 4 / 2**20})
     if "timing" not in results["cells"]:
+        results.update({"repeats": args.repeats, "load_average": [round(x, 1) for x in os.getloadavg()]})
         results["cells"]["timing"] = timing_cell(sizes, args.repeats)
         save_results(path, results)
     for variant in VARIANTS:
         if f"memory/{variant}" not in results["cells"]:
             results["cells"][f"memory/{variant}"] = child_peak_extra(sizes, variant)
+            results["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
             save_results(path, results)
-    results["load_average_end"] = [round(x, 1) for x in os.getloadavg()]
-    save_results(path, results)
     atomic_write_text(RESULTS_DIR / f"{name}.md", render(results))
     print((RESULTS_DIR / f"{name}.md").read_text())
 

@@ -32,7 +32,7 @@ from kdistill.deploy.runtime import machine as runtime_machine
 RESULTS_DIR = Path(__file__).resolve().parent / "results"
 # the packages a benchmark's numbers can depend on; the ones not installed are left out
 PACKAGES = ("torch", "numpy", "kdistill", "scikit-learn", "lightgbm", "transformers", "datasets", "tokenizers",
-            "onnx", "onnxruntime", "optuna", "pandas")
+            "onnx", "onnxruntime", "onnxscript", "optuna", "pandas")
 UNRECORDED = ("written before per-cell provenance was recorded: the threads, package versions and machine that "
               "produced it are unknown")
 
@@ -116,6 +116,22 @@ def provenance_union(cells: Mapping[str, Mapping[str, Any]]) -> dict[str, Any]:
             "torch_threads": sorted({record["torch_threads"] for record in recorded}),
             "packages": {name: sorted(versions) for name, versions in sorted(packages.items())},
             "machines": machines, "code": sorted({str(record["code"]) for record in recorded})}
+
+
+def describe_provenance(results: Mapping[str, Any]) -> str:
+    """One markdown line from the file-level union, for a report's footer."""
+    summary = results.get("provenance") or provenance_union(results.get("cells", {}))
+    machines = "; ".join(f"{m['cpu']} ({m['cores']} cores, {m['system']})" for m in summary["machines"]) or "unknown"
+    packages = ", ".join(f"{name} {'/'.join(versions)}" for name, versions in summary["packages"].items()) or "unknown"
+    line = (f"Provenance (union over {summary['cells']} cells): seeds {summary['seeds']}; torch threads "
+            f"{summary['torch_threads'] or 'unknown'}; machines: {machines}; packages: {packages}.")
+    if summary["cells_without_recorded_provenance"]:
+        line += (f" {summary['cells_without_recorded_provenance']} cells predate per-cell provenance: their threads, "
+                 "versions and machine are unknown")
+        legacy = {key: value for key, value in results.get("last_invocation_before_provenance", {}).items()
+                  if key in ("machine", "versions", "torch_threads")}
+        line += f" (the last invocation before it recorded {legacy})." if legacy else "."
+    return line
 
 
 def package_versions() -> dict[str, str]:

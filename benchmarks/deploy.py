@@ -1,7 +1,7 @@
 """Deployment benchmark: distilled students through ONNX export - accuracy fp32 -> int8, size, latency vs PyTorch and
 vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and tabular tree and boosting students on adult.
 
-    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (~40 min on 2 cores), then times
+    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (the CNN: 31 min, train_or_reuse_seconds in deploy.json), then times
     OMP_NUM_THREADS=1 python benchmarks/deploy.py --repeats 20 # fewer timed calls
 
 Networks: each setup is a `kdistill run` (a shortened schedule, in SETUPS) into benchmarks/runs/deploy-*/ (reused
@@ -31,7 +31,7 @@ import numpy as np  # noqa: E402
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import describe_provenance, mark_unrecorded, provenance, provenance_union  # noqa: E402
+from common import describe_provenance, mark_unrecorded, provenance, provenance_union
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.config import load_recipe  # noqa: E402
@@ -44,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 RUNS, RESULTS = HERE / "runs", HERE / "results"
 THREADS = 1
 SEED = 0
-# Shortened schedules (the point here is deployment, not the last 0.3% of accuracy): see each run's config.yaml.
+# Shortened schedules (the point here is deployment, not the last fraction of a point of accuracy): see each run's
+# config.yaml.
 SETUPS = {
     "deploy-hinton-mnist": ("hinton-mnist", [
         "teacher.train.epochs=10", "student.train.epochs=6", "report.plots=false", "report.latency_repeats=5"]),

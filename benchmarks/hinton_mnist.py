@@ -1,6 +1,6 @@
 """Hinton, Vinyals & Dean (2015), MNIST: teacher vs student-from-scratch vs distilled student, over seeds.
 
-    python benchmarks/hinton_mnist.py                 # 3 seeds of the hinton-mnist recipe (~25 min per seed, 2 cores)
+    python benchmarks/hinton_mnist.py                 # 3 seeds of the hinton-mnist recipe (24-33 min per seed, 2 cores: results/hinton_mnist.json)
     python benchmarks/hinton_mnist.py --seeds 0 1 2 teacher.train.epochs=30   # recipe overrides pass through
 
 Each seed is a full `kdistill run` in benchmarks/runs/<recipe>-seed<N>/ (resumable stage by stage and epoch by
@@ -18,7 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, describe_provenance, format_mean_std, load_results, record_cell, save_results  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    describe_provenance,
+    format_mean_std,
+    load_results,
+    record_cell,
+    save_results,
+)
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.config import load_recipe  # noqa: E402

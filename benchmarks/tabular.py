@@ -25,12 +25,12 @@ from sklearn.model_selection import train_test_split
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import provenance  # noqa: E402
+from common import provenance
 
-from kdistill.tabular import DistilledClassifier, DistilledRegressor  # noqa: E402
-from kdistill.tabular.datasets import load_tabular  # noqa: E402
-from kdistill.tabular.report import evaluate, student_report  # noqa: E402
-from kdistill.tabular.teachers import TEACHERS  # noqa: E402
+from kdistill.tabular import DistilledClassifier, DistilledRegressor
+from kdistill.tabular.datasets import load_tabular
+from kdistill.tabular.report import evaluate, student_report
+from kdistill.tabular.teachers import TEACHERS
 
 RESULTS = Path(__file__).parent / "results"
 SEEDS = (0, 1, 2)

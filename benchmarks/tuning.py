@@ -26,7 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, describe_provenance, format_mean_std, load_results, record_cell, save_results  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    describe_provenance,
+    format_mean_std,
+    load_results,
+    record_cell,
+    save_results,
+)
 
 import kdistill  # noqa: E402
 from kdistill.atomic import atomic_write_text  # noqa: E402

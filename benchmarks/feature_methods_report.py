@@ -36,14 +36,17 @@ def time_ratio(results: dict, dataset: str, pair: str, column: str, kind: str) -
     return f"{ratio['median']:.2f} [{ratio['q1']:.2f}-{ratio['q3']:.2f}]{flag}"
 
 
+UNTIMED = ("The earlier time columns were timed one variant after another on a shared machine and were within its "
+           "noise (on fashion-mnist a cached ratio came out 0.68, below the 1.00 that a method doing more work than "
+           "the student cannot go under), so they were dropped rather than shown; `--timing-only --pairs PAIR` "
+           "measures them in turns.")
+
+
 def timing_note(results: dict, dataset: str, pairs: list[str]) -> str:
     timed = [results["cells"][key] for pair in pairs if (key := f"{dataset}/{pair}/timing") in results["cells"]]
     extra = "Extra = trainable parameters the method adds (connectors, heads), absent from the exported student."
     if not timed:
-        return ("Time: not yet measured in turns for this dataset. The earlier figures were timed one variant after "
-                "another on a shared machine and were within its noise (on fashion-mnist a cached ratio came out "
-                "0.68, below the 1.00 that a method doing more work than the student cannot go under), so they were "
-                f"dropped rather than shown. {extra}")
+        return f"Time: not yet measured in turns for this dataset. {UNTIMED} {extra}"
     cell = timed[0]
     weights = sorted({timing["teacher_weights"] for timing in timed})
     return ("Time × = wall time per training epoch relative to the student trained alone, with the teacher running "
@@ -101,6 +104,8 @@ def render_markdown(results: dict, methods: list[str]) -> str:
         if cache:
             lines += ["", f"Teacher cache: layers {', '.join(cache['layers'])}; "
                           f"{cache['bytes_per_sample'] / 1024:.1f} KiB per sample; built in {cache['build_seconds']:.0f} s."]
+        if not timed and any(key.endswith("/timing") for key in results["cells"]):
+            lines += ["", f"No time columns: this pair is not yet timed in turns. {UNTIMED}"]
         lines += ["", ranking_note(results, dataset, pair, published, methods), ""]
     return "\n".join(lines) + "\n"
 

@@ -56,6 +56,6 @@ def test_markdown_puts_published_figures_beside_ours(bench):
     assert "| kd | 82.05 ± 0.07 | 70.66 | - | - | 0 |" in text  # not timed
     cells["fashion-mnist/vgg13-vgg8/kd/seed0"] = {"accuracy": 0.9, "epoch_seconds": 1.0, "extra_parameters": 0}
     text = bench.render(results)
-    assert "| kd | 90.00 | 72.98 | 0 |" in text and text.count("No time columns") == 1  # the untimed pair says why
+    assert "| kd | 90.00 (n=1) | 72.98 | 0 |" in text and text.count("No time columns") == 1  # the untimed pair says why
     del cells["fashion-mnist/resnet56-resnet20/timing"]
     assert "| kd | 82.05 ± 0.07 | 70.66 | 0 |" in bench.render(results)  # no timing: no time columns

@@ -55,13 +55,20 @@ def save_results(path: Path, results: dict[str, Any]) -> None:
     holding the merged cells. A new or changed cell without provenance is refused (add cells with
     :func:`record_cell`); a cell as it already was on disk before provenance was recorded is marked so."""
     with results_lock(path):
-        on_disk = load_results(path).get("cells", {})
+        merged = load_results(path).get("cells", {})
         for key, cell in results["cells"].items():
-            if "provenance" not in cell and on_disk.get(key) != cell:
+            if "provenance" in cell:
+                merged[key] = cell
+            elif key not in merged or without_provenance(merged[key]) != cell:
                 raise ValueError(f"{path.name}: cell {key!r} has no provenance; add cells with record_cell()")
-        results["cells"] = mark_unrecorded({**on_disk, **results["cells"]})
+            # else: a legacy cell as this process loaded it; the file's copy (marked, maybe by another process) stays
+        results["cells"] = mark_unrecorded(merged)
         results["provenance"] = provenance_union(results["cells"])
         atomic_write_text(path, json.dumps(results, indent=2, sort_keys=True))
+
+
+def without_provenance(cell: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in cell.items() if key != "provenance"}
 
 
 def mark_unrecorded(cells: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -70,3 +70,17 @@ def test_legacy_cells_are_marked_unknown_not_invented(common, tmp_path):
         assert set(cells[key]["provenance"]) == {"recorded", "seed", "note"}  # nothing else claimed
     summary = json.loads(path.read_text())["provenance"]
     assert summary["cells_without_recorded_provenance"] == 4 and summary["seeds"] == [0, 1, 2]
+
+
+def test_a_process_holding_legacy_cells_saves_after_another_marked_them(common, tmp_path):
+    """Two processes load a legacy file; the first save marks its cells; the second still holds them unmarked."""
+    path = tmp_path / "bench.json"
+    path.write_text(json.dumps({"cells": {"kd/seed1": {"accuracy": 0.9}}}))
+    first, second = common.load_results(path), common.load_results(path)
+    common.record_cell(first, "kd/seed0", {"accuracy": 0.8}, seed=0)
+    common.save_results(path, first)
+    common.record_cell(second, "kd/seed2", {"accuracy": 0.7}, seed=2)
+    common.save_results(path, second)
+    cells = json.loads(path.read_text())["cells"]
+    assert sorted(cells) == ["kd/seed0", "kd/seed1", "kd/seed2"]
+    assert cells["kd/seed1"]["provenance"]["recorded"] is False and cells["kd/seed2"]["provenance"]["recorded"]

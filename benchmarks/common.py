@@ -101,7 +101,7 @@ def provenance(seed: int | None) -> dict[str, Any]:
     finished), code commit, command and time."""
     return {"recorded": True, "seed": seed, "torch_threads": torch.get_num_threads(),
             "packages": package_versions(), "machine": machine(), "load_average_1min": round(os.getloadavg()[0], 2),
-            "code": code_commit(),
+            "code": CODE_AT_IMPORT,
             "command": " ".join(["python", *sys.argv]), "finished": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
 
 
@@ -169,6 +169,10 @@ def code_commit() -> str | None:
     except (OSError, subprocess.SubprocessError):
         return None
     return commit + ("-dirty" if dirty else "")
+
+
+# read once, when the script starts: the commit of the code this process runs, not of a later checkout
+CODE_AT_IMPORT = code_commit()
 
 
 def mean_std(values: list[float]) -> tuple[float, float]:

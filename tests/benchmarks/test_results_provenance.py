@@ -84,3 +84,9 @@ def test_a_process_holding_legacy_cells_saves_after_another_marked_them(common, 
     cells = json.loads(path.read_text())["cells"]
     assert sorted(cells) == ["kd/seed0", "kd/seed1", "kd/seed2"]
     assert cells["kd/seed1"]["provenance"]["recorded"] is False and cells["kd/seed2"]["provenance"]["recorded"]
+
+
+def test_the_commit_recorded_is_the_one_the_process_started_from(common, monkeypatch):
+    """A long run records cells after later commits; the code it runs is the one it imported."""
+    monkeypatch.setattr(common, "code_commit", lambda: "a-later-checkout")
+    assert common.provenance(0)["code"] == common.CODE_AT_IMPORT != "a-later-checkout"

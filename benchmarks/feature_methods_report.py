@@ -54,7 +54,13 @@ def timing_note(results: dict, dataset: str, pairs: list[str]) -> str:
             f"own cost). All variants of a pair are built once and timed in turns in one process on a {cell['steps']}-"
             f"step slice, {cell['repeats']} turns after {cell['warmup']} untimed, the order rotating each turn; shown: "
             "median [interquartile range] of the per-turn ratios. A median below 1.00 is flagged as a measurement "
-            f"error. Teacher for timing: {'; '.join(weights)}. {extra}")
+            f"error. Teacher for timing: {'; '.join(weights)}. Load average (1 min) of the 2-core machine when the "
+            f"timing finished: {', '.join(load_of(timing) for timing in timed)} (the spread is measured under it). {extra}")
+
+
+def load_of(cell: dict) -> str:
+    load = cell.get("provenance", {}).get("load_average_1min")
+    return "unknown" if load is None else f"{load:.1f}"
 
 
 def render_markdown(results: dict, methods: list[str]) -> str:

@@ -1,7 +1,7 @@
 """Deployment benchmark: distilled students through ONNX export - accuracy fp32 -> int8, size, latency vs PyTorch and
 vs the teacher - for the hinton-mnist MLP, a CNN on MNIST and tabular tree and boosting students on adult.
 
-    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (~40 min on 2 cores), then times
+    OMP_NUM_THREADS=1 python benchmarks/deploy.py              # trains what is missing (the CNN: 31 min, train_or_reuse_seconds in deploy.json), then times
     OMP_NUM_THREADS=1 python benchmarks/deploy.py --repeats 20 # fewer timed calls
 
 Networks: each setup is a `kdistill run` (a shortened schedule, in SETUPS) into benchmarks/runs/deploy-*/ (reused
@@ -29,10 +29,14 @@ from pathlib import Path  # noqa: E402
 
 import numpy as np  # noqa: E402
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import describe_provenance, mark_unrecorded, provenance, provenance_union
+
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.config import load_recipe  # noqa: E402
 from kdistill.deploy.run_export import export_run  # noqa: E402
-from kdistill.deploy.runtime import machine, session, versions  # noqa: E402
+from kdistill.deploy.runtime import session  # noqa: E402
 from kdistill.deploy.timing import interleaved_latency  # noqa: E402
 from kdistill.experiment import run_experiment  # noqa: E402
 
@@ -40,7 +44,8 @@ HERE = Path(__file__).resolve().parent
 RUNS, RESULTS = HERE / "runs", HERE / "results"
 THREADS = 1
 SEED = 0
-# Shortened schedules (the point here is deployment, not the last 0.3% of accuracy): see each run's config.yaml.
+# Shortened schedules (the point here is deployment, not the last fraction of a point of accuracy): see each run's
+# config.yaml.
 SETUPS = {
     "deploy-hinton-mnist": ("hinton-mnist", [
         "teacher.train.epochs=10", "student.train.epochs=6", "report.plots=false", "report.latency_repeats=5"]),
@@ -135,9 +140,8 @@ def ratio(latency: dict, size: str, slow: str, fast: str) -> float | None:
 
 def render(results: dict) -> str:
     lines = ["# Deployment: distilled students through ONNX export", "",
-             f"Produced by `OMP_NUM_THREADS=1 python benchmarks/deploy.py` (each cell's own invocation is listed at "
-             f"the end) on {results['machine']['cpu']} ({results['machine']['cores']} "
-             f"cores, shared with other jobs), {THREADS} thread for every runtime. Latency: median (IQR) ms per call "
+             "Produced by `OMP_NUM_THREADS=1 python benchmarks/deploy.py` (each cell's own invocation is listed at "
+             f"the end) on a machine shared with other jobs, {THREADS} thread for every runtime. Latency: median (IQR) ms per call "
              f"over {results['repeats']} calls after {results['warmup']} warm-up calls, all variants of a model timed "
              "in turns in one process. Seed 0 throughout (one seed: these are deployment numbers, not accuracy "
              "claims).", ""]
@@ -198,7 +202,7 @@ def render(results: dict) -> str:
                                                        f"{' '.join(SETUPS[name][1][:-2])}" for name in SETUPS) + ".",
               "", "Cells: " + "; ".join(f"`{name}` by `{cell.get('command', '?')}` ({cell.get('finished', '?')})"
                                        for name, cell in results["cells"].items()) + ".",
-              "", f"Versions: {', '.join(f'{k} {v}' for k, v in results['versions'].items())}.", ""]
+              "", describe_provenance(results), ""]
     return "\n".join(lines)
 
 
@@ -218,14 +222,15 @@ def main() -> int:
     path = RESULTS / "deploy.json"
     results = json.loads(path.read_text()) if path.exists() else {"cells": {}}
     results.update(command="OMP_NUM_THREADS=1 python benchmarks/deploy.py" + "".join(
-        f" {arg}" for arg in sys.argv[1:]), repeats=args.repeats, warmup=args.warmup, threads=THREADS, seed=SEED,
-                   machine=machine(THREADS), versions=versions())
+        f" {arg}" for arg in sys.argv[1:]), repeats=args.repeats, warmup=args.warmup, threads=THREADS, seed=SEED)
     for name in args.only or [*SETUPS, *TABULAR_STUDENTS]:
         print(f"== {name}", flush=True)
         results["cells"][name] = (tabular_cell(name, args.repeats, args.warmup) if name in TABULAR_STUDENTS
                                   else network_cell(name, args.repeats, args.warmup))
         results["cells"][name].update(command=results["command"], finished=time.strftime("%Y-%m-%d %H:%M UTC",
-                                                                                            time.gmtime()))
+                                                                                            time.gmtime()),
+                                      provenance=provenance(SEED))
+        results["provenance"] = provenance_union(mark_unrecorded(results["cells"]))
         atomic_write_text(path, json.dumps(results, indent=2))  # each finished cell is kept
     atomic_write_text(RESULTS / "deploy.md", render(results))
     print(render(results))

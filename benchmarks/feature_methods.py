@@ -7,13 +7,13 @@ Every student of a seed starts from the same initialisation and sees the same ba
 stage outputs over the transfer set are computed once into a teacher cache (no augmentation: one view) and served to
 every method, so the students' runs never run the teacher. Reports test accuracy (mean ± std over seeds, last epoch:
 no selection on the test set) next to the published CIFAR-100 figures, the wall time per epoch of each method
-relative to the student alone - with the teacher live and cached, timed back to back on a short slice - and the
-extra trainable parameters each method adds (connectors, embedding heads).
+relative to the student alone - with the teacher live and cached, all variants timed in turns in one process on a
+short slice, median and interquartile range of the per-turn ratios - and the extra trainable parameters each method
+adds (connectors, embedding heads).
 
-Why the teacher sees more data than the students: on this 2-core CPU budget a teacher trained on the transfer set
-alone is no better than the student (measured: resnet56 83.35% vs resnet20 83.85% on 5k images), and a table of
-methods transferring nothing says nothing. A teacher trained on more data than its students is also the common
-practical case.
+Why the teacher sees more data than the students: on this 2-core CPU budget a teacher trained on the small transfer
+set alone would have little to teach the student, and a table of methods transferring nothing says nothing. A teacher
+trained on more data than its students is also the common practical case.
 
 Method settings are the published ones (RepDistiller's β per method; DKD α = 1, β = 8, T = 4, warm-up over the first
 1/12 of training as 20 of 240 epochs); only the schedule is shortened, which favours methods that help early.
@@ -27,6 +27,7 @@ per pair, or, once ``--teachers-only`` has built a pair's teacher and cache, one
     python benchmarks/feature_methods.py --pairs resnet56-resnet20 --teachers-only   # teacher + cache; then in parallel:
     python benchmarks/feature_methods.py --pairs resnet56-resnet20 --seeds 0
     python benchmarks/feature_methods.py --pairs resnet56-resnet20 --seeds 1 2 --skip-timing
+    python benchmarks/feature_methods.py --timing-only      # only the cost cells (no teacher training needed)
     python benchmarks/feature_methods.py --smoke            # a few steps per method on tiny data, into /tmp
 """
 
@@ -46,13 +47,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import results_lock, save_results  # noqa: E402
+from common import record_cell, results_lock, save_results  # noqa: E402
 from feature_methods_report import render_markdown  # noqa: E402
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.cache import CacheSettings, CachedTeacher, TeacherCache, build_cache  # noqa: E402
 from kdistill.cache.build import probe_outputs  # noqa: E402
 from kdistill.data import ArrayLoader, load_dataset, subset  # noqa: E402
+from kdistill.deploy.timing import interleaved_times, paired_ratio, summarise
 from kdistill.evaluation.metrics import accuracy  # noqa: E402
 from kdistill.evaluation.predict import predict_logits  # noqa: E402
 from kdistill.features import count_extra_parameters, default_feature_layers  # noqa: E402
@@ -63,7 +65,7 @@ from kdistill.training import TrainConfig, load_weights, save_weights, train  # 
 from kdistill.training.seeding import seed_everything  # noqa: E402
 
 RESULTS = Path(__file__).parent / "results"
-TIMING_STEPS, TIMING_EPOCHS = 20, 3  # the timing slice: steps per epoch, timed epochs after a warm-up epoch
+TIMING_STEPS, TIMING_REPEATS, TIMING_WARMUP = 10, 5, 1  # timing: steps per timed epoch, timed turns, untimed turns
 PAIRS = {  # name -> (teacher, student); the first two run by default (the cheapest on a CPU)
     "resnet56-resnet20": ("resnet56", "resnet20"),
     "vgg13-vgg8": ("vgg13", "vgg8"),
@@ -191,68 +193,97 @@ def teacher_for(pair: str, data: Data, settings: Settings, work_dir: Path, resul
     accuracy_, seconds, _, last = fit(teacher, "supervised", {}, None, teacher_data, settings,
                                       settings.teacher_epochs, 0)
     save_weights(path, teacher.state_dict())
-    record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds, "extra_parameters": 0, **last})
+    record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds, "extra_parameters": 0, **last}, seed=0)
     return teacher
 
 
+def untrained_teacher(pair: str, data: Data, settings: Settings, work_dir: Path) -> tuple[torch.nn.Module, str]:
+    """(the pair's teacher, how it was made) for ``--timing-only``: the trained weights when a full run left them in
+    ``work_dir``, else the seed-0 initialisation - the work per step, hence its time, does not depend on the values."""
+    teacher_name, _ = PAIRS[pair]
+    seed_everything(0)
+    teacher = build_model(teacher_name, data.train_images.shape[1:], data.num_classes)
+    path = teacher_path(pair, settings, work_dir, geometry_tag(teacher, tuple(data.train_images.shape[1:])))
+    if path.exists():
+        teacher.load_state_dict(load_weights(path))
+        return teacher, "trained"
+    return teacher, "untrained (seed-0 initialisation; the same work per step as the trained teacher)"
+
+
 def cached_teacher(pair: str, teacher: torch.nn.Module, data: Data, settings: Settings, work_dir: Path,
-                   results: dict, out: Path) -> CachedTeacher:
+                   results: dict, out: Path, trained: bool = True) -> CachedTeacher:
     """The teacher's logits and stage outputs over the transfer set, computed once (no augmentation: one view) and
-    served to every method and seed - the teacher never runs during the student trainings."""
+    served to every method and seed - the teacher never runs during the student trainings. An untrained teacher's
+    cache (``trained=False``, for timing only) has a folder of its own and is not recorded as the pair's cache."""
     geometry = geometry_tag(teacher, tuple(data.train_images.shape[1:]))
-    folder = work_dir / f"{teacher_path(pair, settings, work_dir, geometry).stem}-cache-{settings.train_limit or 'all'}"
+    folder = work_dir / (f"{teacher_path(pair, settings, work_dir, geometry).stem}-cache-{settings.train_limit or 'all'}"
+                         f"{'' if trained else '-untrained'}")
     layers = tuple(default_feature_layers(teacher))
     stats = build_cache(folder, teacher, data.train_images, data.train_labels,
                         CacheSettings(views=1, features=layers), dataset=settings.dataset, batch_size=256)
     served = CachedTeacher(TeacherCache(folder))
     key = f"{settings.dataset}/{pair}/cache"
-    if key not in results["cells"] and stats.built_shards:
-        results["cells"][key] = {"build_seconds": stats.seconds, "layers": list(layers),
-                                 "bytes_per_sample": served.cache.bytes_per_sample(include_features=True)}
+    if trained and key not in results["cells"] and stats.built_shards:
+        record_cell(results, key, {"build_seconds": stats.seconds, "layers": list(layers),
+                                   "bytes_per_sample": served.cache.bytes_per_sample(include_features=True)}, seed=None)
         print(f"{key}: built in {stats.seconds:.0f}s", flush=True)
         save(results, out)
     return served
 
 
 def time_methods(pair: str, teacher: torch.nn.Module, served: CachedTeacher, data: Data, settings: Settings,
-                 methods: list[str], results: dict, out: Path) -> None:
-    """The cost of each method: seconds per epoch with the teacher running live (what a user without a cache pays)
-    and served from the cache, each beside the student trained alone, measured back to back so that the three share
-    the machine's load of that moment. On a slice: TIMING_STEPS steps per epoch, the median of TIMING_EPOCHS epochs
-    after a warm-up epoch."""
+                 methods: list[str], results: dict, out: Path, teacher_weights: str) -> None:
+    """The cost of each method: seconds per TIMING_STEPS-step epoch with the teacher running live (what a user
+    without a cache pays) and served from the cache, over the student trained alone. Every variant of the pair is
+    built once and timed in turns within this process (kdistill.deploy.timing: the order rotates each turn, so load
+    from other processes hits all variants alike), TIMING_REPEATS turns after TIMING_WARMUP untimed ones; a ratio is
+    taken per turn and reported as median and interquartile range. One cell per pair, written when all its turns
+    finish. ``teacher_weights`` says whether the teacher was trained; its values do not change the work done."""
+    key = f"{settings.dataset}/{pair}/timing"
+    columns = [column for column in methods if METHODS[column][0] != "supervised"]
+    if key in results["cells"] or not columns:
+        return
     _, student_name = PAIRS[pair]
     count = TIMING_STEPS * settings.batch_size
     images, labels = data.train_images[:count], data.train_labels[:count]  # indices 0..count-1: in the cache too
+    config = train_config(settings, 1, seed=0)
 
-    def seconds_per_epoch(column: str, teacher_: Teacher | None) -> float:
+    def epoch_runner(column: str, teacher_: Teacher | None):
+        """One epoch of TIMING_STEPS steps per call, on a student and strategy built once (their state carries on)."""
         seed_everything(1000)
         student = build_model(student_name, data.train_images.shape[1:], data.num_classes)
         method, _ = METHODS[column]
-        result, _ = train_method(student, method, method_args_for(column, settings, TIMING_STEPS * (TIMING_EPOCHS + 1)),
-                                 teacher_, images, labels, settings, TIMING_EPOCHS + 1, seed=0)
-        return statistics.median(record["seconds"] for record in result.history[1:])
+        loader = ArrayLoader(images, labels, settings.batch_size, shuffle=True, seed=0)
+        context = {"student": student, "example_batch": next(iter(loader)), "num_samples": len(labels)}
+        strategy = build_strategy(method, teacher=teacher_, context=context,
+                                  **method_args_for(column, settings, TIMING_STEPS * (TIMING_REPEATS + TIMING_WARMUP)))
+        return lambda: train(student, strategy, loader, None, config, desc=column, progress=False)
 
     live = FrozenTeacher(teacher)
-    for column in methods:
-        key = f"{settings.dataset}/{pair}/{column}/timing"
-        if key in results["cells"] or METHODS[column][0] == "supervised":
-            continue
-        cell = {"student_seconds": seconds_per_epoch("student", None), "live_seconds": seconds_per_epoch(column, live),
-                "cached_seconds": seconds_per_epoch(column, served), "steps": TIMING_STEPS}
-        results["cells"][key] = cell
-        print(f"{key}: live x{cell['live_seconds'] / cell['student_seconds']:.2f}, "
-              f"cached x{cell['cached_seconds'] / cell['student_seconds']:.2f}", flush=True)
-        save(results, out)
+    variants = {"student": epoch_runner("student", None)}
+    for column in columns:
+        variants[f"{column}/live"] = epoch_runner(column, live)
+        variants[f"{column}/cached"] = epoch_runner(column, served)
+    times = interleaved_times(variants, repeats=TIMING_REPEATS, warmup=TIMING_WARMUP)
+    cell = {"steps": TIMING_STEPS, "repeats": TIMING_REPEATS, "warmup": TIMING_WARMUP,
+            "teacher_weights": teacher_weights, "epoch_ms": {name: summarise(values) for name, values in times.items()},
+            "ratios": {column: {kind: paired_ratio(times[f"{column}/{kind}"], times["student"])
+                                for kind in ("live", "cached")} for column in columns}}
+    record_cell(results, key, cell, seed=None)
+    for column, ratios in cell["ratios"].items():
+        print(f"{key} {column}: live x{ratios['live']['median']:.2f}, cached x{ratios['cached']['median']:.2f}",
+              flush=True)
+    save(results, out)
 
 
-def record(results: dict, out: Path, key: str, cell: dict) -> None:
-    results["cells"][key] = cell
+def record(results: dict, out: Path, key: str, cell: dict, seed: int) -> None:
+    record_cell(results, key, cell, seed)
     print(f"{key}: accuracy {100 * cell['accuracy']:.2f}%  {cell['epoch_seconds']:.1f}s/epoch", flush=True)
     save(results, out)
 
 
 def render(results: dict) -> str:
-    return render_markdown(results, list(METHODS), TIMING_STEPS, TIMING_EPOCHS)
+    return render_markdown(results, list(METHODS))
 
 
 def save(results: dict, out: Path) -> None:
@@ -264,24 +295,28 @@ def save(results: dict, out: Path) -> None:
 
 
 def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[str], out: Path, work_dir: Path,
-        teachers_only: bool = False, timing: bool = True) -> dict:
+        teachers_only: bool = False, timing: bool = True, timing_only: bool = False) -> dict:
     json_path = out.with_suffix(".json")
     results = json.loads(json_path.read_text()) if json_path.exists() else {"cells": {}}
     stored = results.get("settings")
     if stored is not None and stored != asdict(settings):
         sys.exit(f"{json_path} holds results for other settings ({stored}); use another --out or delete it")
     results["settings"] = asdict(settings)
-    results["torch_threads"] = torch.get_num_threads()
     work_dir.mkdir(parents=True, exist_ok=True)
     data = load_data(settings)
     for pair in pairs:
+        if timing_only:
+            teacher, made = untrained_teacher(pair, data, settings, work_dir)
+            served = cached_teacher(pair, teacher, data, settings, work_dir, results, out, trained=made == "trained")
+            time_methods(pair, teacher, served, data, settings, methods, results, out, made)
+            continue
         teacher = teacher_for(pair, data, settings, work_dir, results, out)
         _, student_name = PAIRS[pair]
         served = cached_teacher(pair, teacher, data, settings, work_dir, results, out)
         if teachers_only:
             continue
         if timing:
-            time_methods(pair, teacher, served, data, settings, methods, results, out)
+            time_methods(pair, teacher, served, data, settings, methods, results, out, "trained")
         for seed in seeds:
             for column in methods:
                 key = f"{settings.dataset}/{pair}/{column}/seed{seed}"
@@ -295,7 +330,7 @@ def run(settings: Settings, pairs: list[str], seeds: list[int], methods: list[st
                     student, method, method_args_for(column, settings, steps),
                     None if method == "supervised" else served, data, settings, settings.epochs, seed)
                 record(results, out, key, {"accuracy": accuracy_, "epoch_seconds": seconds,
-                                           "extra_parameters": extra, **last})
+                                           "extra_parameters": extra, **last}, seed)
     return results
 
 
@@ -315,6 +350,8 @@ def main(argv: list[str] | None = None) -> int:
                         help="train (or load) the teachers and build their caches, then stop")
     parser.add_argument("--skip-timing", action="store_true",
                         help="leave the cost cells to another process (several processes per pair, split by seed)")
+    parser.add_argument("--timing-only", action="store_true",
+                        help="only the cost cells: the teacher as a full run left it, else untrained (same work)")
     parser.add_argument("--test-limit", type=int, default=Settings.test_limit, help="0 = all test images")
     parser.add_argument("--batch-size", type=int, default=Settings.batch_size)
     parser.add_argument("--smoke", action="store_true", help="a few steps per method on tiny data, written to /tmp")
@@ -335,8 +372,7 @@ def main(argv: list[str] | None = None) -> int:
     out.parent.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
     results = run(settings, args.pairs, args.seeds, args.methods, out, args.work_dir, args.teachers_only,
-                  timing=not args.skip_timing)
-    results["seeds"] = args.seeds
+                  timing=not args.skip_timing, timing_only=args.timing_only)
     save(results, out)
     print(f"wrote {out.with_suffix('.json')} and {out.with_suffix('.md')} in {time.perf_counter() - started:.0f}s")
     return 0

@@ -1,6 +1,6 @@
 """Hinton, Vinyals & Dean (2015), MNIST: teacher vs student-from-scratch vs distilled student, over seeds.
 
-    python benchmarks/hinton_mnist.py                 # 3 seeds of the hinton-mnist recipe (~25 min per seed, 2 cores)
+    python benchmarks/hinton_mnist.py                 # 3 seeds of the hinton-mnist recipe (24-33 min per seed, 2 cores: results/hinton_mnist.json)
     python benchmarks/hinton_mnist.py --seeds 0 1 2 teacher.train.epochs=30   # recipe overrides pass through
 
 Each seed is a full `kdistill run` in benchmarks/runs/<recipe>-seed<N>/ (resumable stage by stage and epoch by
@@ -18,7 +18,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, format_mean_std, load_results, machine, save_results  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    describe_provenance,
+    format_mean_std,
+    load_results,
+    record_cell,
+    save_results,
+)
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.config import load_recipe  # noqa: E402
@@ -88,7 +95,7 @@ def render(results: dict, recipe_name: str) -> str:
         "set before the final evaluation. The paper's teacher trained far longer (dropout nets of that era ran for "
         "thousands of epochs).",
         "",
-        f"Machine: {results.get('machine')}.",
+        describe_provenance(results),
     ]
     return "\n".join(lines) + "\n"
 
@@ -107,13 +114,13 @@ def main() -> int:
     if results.get("overrides", args.overrides) != args.overrides:
         raise SystemExit(f"{json_path} holds results for overrides {results['overrides']}; pass the same ones or "
                          "use --results to write elsewhere")
-    results.update(recipe=args.recipe, overrides=args.overrides, machine=machine())
+    results.update(recipe=args.recipe, overrides=args.overrides)
     for seed in args.seeds:
         key = f"seed{seed}"
         if key in results["cells"]:
             logging.info("seed %d already finished: skipping", seed)
             continue
-        results["cells"][key] = run_seed(args.recipe, seed, args.overrides)
+        record_cell(results, key, run_seed(args.recipe, seed, args.overrides), seed)
         save_results(json_path, results)
         atomic_write_text(json_path.with_suffix(".md"), render(results, args.recipe))
     atomic_write_text(json_path.with_suffix(".md"), render(results, args.recipe))

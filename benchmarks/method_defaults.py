@@ -26,7 +26,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import results_lock
+from common import provenance, results_lock
 
 from kdistill.api import evaluate
 from kdistill.atomic import atomic_write_text
@@ -149,7 +149,8 @@ def main() -> None:
             if key in results:
                 print(key, results[key]["accuracy"], flush=True)
                 continue
-            results[key] = run_cell(options.pair, method, method_args, seed, data, teacher)
+            results[key] = {**run_cell(options.pair, method, method_args, seed, data, teacher),
+                            "provenance": provenance(seed)}
             results = save_cell(results_path, key, results[key])
             print(key, json.dumps(results[key]), flush=True)
 

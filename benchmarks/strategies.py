@@ -4,25 +4,15 @@
     python benchmarks/strategies.py --experiments omitted-class limited-data --seeds 0
     python benchmarks/strategies.py --smoke --out /tmp/strategies-smoke     # minutes: tiny data, 1 epoch
 
-Experiments (each a registered procedure in ``kdistill.procedures``):
-
-- ``ensemble``       Fashion-MNIST: 5 MLPs 784-800-800 vs their ensemble vs one MLP distilled from it (Hinton 2015);
-- ``ensemble-consistent``  the same members trained with ±1 px jitter; the student distilled on jittered views (the
-  ensemble labelling the very view the student sees) for 3x the members' epochs, beside a label-only control;
-- ``dml``            Fashion-MNIST: a CNN and an MLP alone vs after Deep Mutual Learning (Zhang et al. 2018);
-- ``born-again``     Fashion-MNIST: a CNN, 2 born-again generations and their ensemble (Furlanello et al. 2018);
-- ``born-again-labels``  the same with the label term kept beside the soft targets (an ablation);
-- ``ensemble-converged``, ``dml-converged``, ``born-again-converged``  the papers' regime: MLPs that fit their
-  training set (10k images, 30 epochs), so the teachers' soft targets are right on every training image;
-- ``byot``           Fashion-MNIST: a 3-stage CNN alone vs with Be-Your-Own-Teacher exits, per-exit FLOPs;
-- ``specialist``     MNIST: a small MLP for the digits 3, 5, 8 - labels only vs class-specialised KD (Wang 2022);
-- ``omitted-class``  MNIST: no 3 in the transfer set; accuracy on the test 3s before / after the bias (Hinton 2015);
-- ``limited-data``   MNIST: 3% of the training set, hard labels vs soft targets (Hinton 2015, Table 5).
-
-Each experiment's models and schedules come from its shipped procedure spec (``kdistill procedure list``); ``--epochs``
-overrides every training's epochs. The three MNIST experiments share one teacher per seed (784-1200-1200-10,
-dropout, max-norm, ±2 px jitter, as their specs name it), saved under ``<out>/runs/`` and reused on rerun. Each finished (experiment, seed) cell is written to
-``<out>/strategies.json`` at once and skipped on rerun; ``<out>/strategies.md`` holds the tables.
+Experiments: ensemble, ensemble-converged, ensemble-consistent (Hinton et al. 2015's ensemble claim), dml,
+dml-converged (Zhang et al. 2018), born-again, born-again-labels, born-again-converged (Furlanello et al. 2018), byot
+(Zhang et al. 2019), specialist (Wang et al. 2022), omitted-class and limited-data (Hinton et al. 2015). Each runs one
+shipped procedure spec (``SPECS`` below) and nothing else; what it trains is that spec's description and arguments,
+printed by ``--help`` (and ``kdistill procedure list``) rather than repeated here, so this text cannot drift from
+them. ``--epochs`` overrides every training's epochs. The three MNIST experiments share one teacher per seed (the
+784-1200-1200-10 MLP their specs name), saved under ``<out>/runs/`` and reused on rerun. Each finished (experiment,
+seed) cell is written to ``<out>/strategies.json`` at once and skipped on rerun; ``<out>/strategies.md`` holds the
+tables.
 """
 
 from __future__ import annotations
@@ -38,7 +28,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results  # noqa: E402
+from common import RESULTS_DIR, load_results, record_cell, save_results  # noqa: E402
 from strategies_report import render  # noqa: E402
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
@@ -132,8 +122,15 @@ def estimate_full_seconds(results: dict[str, Any]) -> float:
     return total
 
 
+def experiments_help() -> str:
+    """Each experiment with the spec it runs and that spec's own description."""
+    return "experiments:\n" + "\n".join(f"  {name} (spec {SPECS[name]}): {load_spec(SPECS[name])['description']}"
+                                         for name in EXPERIMENTS)
+
+
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__, epilog=experiments_help(),
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--smoke", action="store_true", help="tiny data, 1 epoch: checks the pipeline end to end")
     parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default 0 1 2 (smoke: 0)")
     parser.add_argument("--experiments", nargs="+", choices=EXPERIMENTS, default=list(EXPERIMENTS))
@@ -151,7 +148,7 @@ def main() -> int:
     if results.get("settings", config) != config:
         raise SystemExit(f"{json_path} holds results for settings {results['settings']}; pass the same options or "
                          "use --out to write elsewhere")
-    results.update(settings=config, machine=machine())
+    results.update(settings=config)
     for name in args.experiments:
         for seed in seeds:
             key = f"{name}/seed{seed}"
@@ -160,8 +157,8 @@ def main() -> int:
                 continue
             started = time.perf_counter()
             cell = run_cell(name, seed, config, runs_dir)
-            results["cells"][key] = {**cell, "experiment": name, "seed": seed,
-                                     "seconds": time.perf_counter() - started}
+            record_cell(results, key, {**cell, "experiment": name, "seed": seed,
+                                       "seconds": time.perf_counter() - started}, seed)
             save_results(json_path, results)
             atomic_write_text(json_path.with_suffix(".md"), render(results))
             logging.info("%s finished in %.0fs", key, results["cells"][key]["seconds"])

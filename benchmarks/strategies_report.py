@@ -5,7 +5,7 @@ from __future__ import annotations
 import statistics
 from typing import Any
 
-from common import format_mean_std
+from common import describe_provenance, format_mean_std
 
 # Published figures (see /work/shared/PAPERS.md). Settings differ from ours: each table says how.
 PAPER = {
@@ -361,5 +361,5 @@ def render(results: dict[str, Any]) -> str:
     if "estimated_full_seconds_per_seed" in results:
         hours = results["estimated_full_seconds_per_seed"] / 3600
         lines += ["", f"Estimated full run (extrapolated from this smoke run): {hours:.1f} h per seed on this machine."]
-    lines += ["", f"Machine: {results.get('machine')}."]
+    lines += ["", describe_provenance(results)]
     return "\n".join(lines) + "\n"

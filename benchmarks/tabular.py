@@ -23,6 +23,10 @@ from pathlib import Path
 import numpy as np
 from sklearn.model_selection import train_test_split
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import provenance
+
 from kdistill.tabular import DistilledClassifier, DistilledRegressor
 from kdistill.tabular.datasets import load_tabular
 from kdistill.tabular.report import evaluate, student_report
@@ -144,7 +148,7 @@ def run(datasets: list[str], path: Path) -> dict:
                 fit_seconds = teacher_seconds if method == "teacher" else time.perf_counter() - started
                 cell = {"dataset": name, "method": method, "seed": seed, "task": task, "n_train": len(X_train),
                         "n_test": len(X_test), "fit_seconds": fit_seconds,
-                        **extra, **student_report(model, X_test, y_test, task)}
+                        **extra, **student_report(model, X_test, y_test, task), "provenance": provenance(seed)}
                 results["cells"][f"{name}|{method}|{seed}"] = cell
                 save(results, path)
                 print(f"{name} seed {seed} {method}: " + ", ".join(

@@ -30,7 +30,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results  # noqa: E402
+from common import RESULTS_DIR, load_results, record_cell, save_results  # noqa: E402
 from text_cells import CELLS, Cell, cell_ready, run_cell  # noqa: E402
 from text_data import SETTINGS  # noqa: E402
 from text_report import write_report  # noqa: E402
@@ -96,8 +96,7 @@ def main() -> int:
         record = run_cell(runnable, RUNS)
         record["wall_seconds"] = time.time() - started
         results = load_results(RESULTS)
-        results["cells"][runnable.key] = record
-        results["machine"] = machine()
+        record_cell(results, runnable.key, record, runnable.seed)
         save_results(RESULTS, results)
         write_report(load_results(RESULTS), RESULTS.with_suffix('.md'))
         log.info("cell %s done in %.0fs: %s", runnable.key, record["wall_seconds"],

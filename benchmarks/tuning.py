@@ -26,7 +26,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, format_mean_std, load_results, machine, save_results  # noqa: E402
+from common import (  # noqa: E402
+    RESULTS_DIR,
+    describe_provenance,
+    format_mean_std,
+    load_results,
+    record_cell,
+    save_results,
+)
 
 import kdistill  # noqa: E402
 from kdistill.atomic import atomic_write_text  # noqa: E402
@@ -74,8 +81,8 @@ def run_config(method: str, config: str, seed: int, study: dict) -> dict:
 def render(results: dict) -> str:
     cells = results["cells"]
     lines = ["# Tuned vs default distillation settings (`kdistill tune`)", "",
-             f"Produced by `python benchmarks/tuning.py {' '.join(results['argv'])}` on {results['machine']['cpu']}, "
-             f"{results['machine']['cores']} cores shared with other jobs, 1 torch thread, 1 tuning process. "
+             f"Produced by `python benchmarks/tuning.py {' '.join(results['argv'])}` on a machine shared with other "
+             "jobs (see the provenance line at the end), 1 torch thread, 1 tuning process. "
              "Shortened `hinton-mnist` on real MNIST: 15,000 training images (5,000 more carved for validation), "
              "teacher 784-1200-1200 8 epochs, students 784-800-800 5 epochs. Each study: seed 0, objective = "
              "validation accuracy of the distilled student (test split sealed), TPE + median pruning, the recipe's "
@@ -114,7 +121,7 @@ def render(results: dict) -> str:
               "learning rate lifts it too: `distilled - baseline` is what distillation itself adds. In both studies "
               "the best trial was one of the last: more trials may still find better values.", "",
               f"Total wall time of the recorded cells: {total / 60:.0f} min (studies, then 3 seeds x 2 configurations "
-              "of full runs: teacher, baseline, distilled, test-set report).", ""]
+              "of full runs: teacher, baseline, distilled, test-set report).", "", describe_provenance(results), ""]
     return "\n".join(lines) + "\n"
 
 
@@ -128,18 +135,18 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s", datefmt="%H:%M:%S")
     json_path = args.out.with_suffix(".json")
     results = load_results(json_path)
-    results.update(methods=args.methods, argv=sys.argv[1:], machine=machine(), trials=args.trials)
+    results.update(methods=args.methods, argv=sys.argv[1:], trials=args.trials)
     for method in args.methods:
         key = f"study/{method}"
         if key not in results["cells"]:
-            results["cells"][key] = run_study(method, args.trials)
+            record_cell(results, key, run_study(method, args.trials), seed=0)  # the studies run seed 0
             save_results(json_path, results)
         for seed in args.seeds:
             for config in ("default", "tuned"):
                 key = f"run/{method}/{config}/seed{seed}"
                 if key in results["cells"]:
                     continue
-                results["cells"][key] = run_config(method, config, seed, results["cells"][f"study/{method}"])
+                record_cell(results, key, run_config(method, config, seed, results["cells"][f"study/{method}"]), seed)
                 save_results(json_path, results)
                 atomic_write_text(args.out.with_suffix(".md"), render(results))
     atomic_write_text(args.out.with_suffix(".md"), render(results))

@@ -30,7 +30,7 @@ log = logging.getLogger("kdistill")
 DEBUG_ENV = "KDISTILL_DEBUG"
 
 EPILOG_RUN = """examples:
-  kdistill run                                  # the default 'quick' recipe on real MNIST (3-5 min on 2 cores)
+  kdistill run                                  # the default 'quick' recipe on real MNIST (a short schedule)
   kdistill run hinton-mnist                     # the paper's setting (60 epochs per model)
   kdistill run hinton-mnist seed=1 teacher.train.epochs=30 distill.method_args.temperature=8
   kdistill run my_recipe.yaml --output-dir runs/exp1

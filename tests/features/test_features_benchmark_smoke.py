@@ -45,9 +45,17 @@ def test_markdown_puts_published_figures_beside_ours(bench):
     cells = {f"fashion-mnist/resnet56-resnet20/{column}/seed{seed}": {"accuracy": 0.8 + 0.01 * i + 0.001 * seed,
                                                                       "epoch_seconds": 1.0 + i, "extra_parameters": 0}
              for i, column in enumerate(["teacher", *bench.METHODS]) for seed in (0, 1)}
-    cells["fashion-mnist/resnet56-resnet20/dkd/timing"] = {"student_seconds": 2.0, "live_seconds": 5.0,
-                                                           "cached_seconds": 2.5, "steps": 20}
-    results = {"cells": cells, "settings": vars(bench.Settings()), "seeds": [0, 1]}
+    ratio = {"median": 2.5, "q1": 2.4, "q3": 2.6, "min": 2.3, "max": 2.7, "repeats": 5, "below_one": False}
+    cells["fashion-mnist/resnet56-resnet20/timing"] = {
+        "steps": 10, "repeats": 5, "warmup": 1, "teacher_weights": "trained",
+        "ratios": {"dkd": {"live": ratio, "cached": {**ratio, "median": 0.68, "q1": 0.6, "below_one": True}}}}
+    results = {"cells": cells, "settings": vars(bench.Settings())}
     text = bench.render(results)
-    assert "| dkd | 88.05 ± 0.07 | 71.97 | 2.50 | 1.25 | 0 |" in text and "Spearman" in text
-    assert "| kd | 82.05 ± 0.07 | 70.66 | - | - | 0 |" in text  # not timed yet
+    assert ("| dkd | 88.05 ± 0.07 | 71.97 | 2.50 [2.40-2.60] | 0.68 [0.60-2.60] ⚠ below 1: measurement error | 0 |"
+            in text) and "Spearman" in text
+    assert "| kd | 82.05 ± 0.07 | 70.66 | - | - | 0 |" in text  # not timed
+    cells["fashion-mnist/vgg13-vgg8/kd/seed0"] = {"accuracy": 0.9, "epoch_seconds": 1.0, "extra_parameters": 0}
+    text = bench.render(results)
+    assert "| kd | 90.00 (n=1) | 72.98 | 0 |" in text and text.count("No time columns") == 1  # the untimed pair says why
+    del cells["fashion-mnist/resnet56-resnet20/timing"]
+    assert "| kd | 82.05 ± 0.07 | 70.66 | 0 |" in bench.render(results)  # no timing: no time columns

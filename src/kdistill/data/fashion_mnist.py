@@ -8,6 +8,7 @@ in the data dir and we read the files straight out of it.
 from __future__ import annotations
 
 import gzip
+import hashlib
 import logging
 from pathlib import Path
 from typing import Any
@@ -33,6 +34,14 @@ FILES = {
     "y_train": "train-labels-idx1-ubyte.gz",
     "x_test": "t10k-images-idx3-ubyte.gz",
     "y_test": "t10k-labels-idx1-ubyte.gz",
+}
+# sha256 of each file as the pinned .deb ships it (computed from the verified dataset-fashion-mnist .deb): files at
+# the system path come from whatever package is installed there, so each one is checked before it is read.
+FILE_SHA256 = {
+    "train-images-idx3-ubyte.gz": "b0564c3eedabfbf835052cff8503ea422014ce006caf5b757f851416ee8300c7",
+    "train-labels-idx1-ubyte.gz": "0ae29f65d86684f32d1b9c85147786c547b9c6aebcaf235f0400a0cce308b056",
+    "t10k-images-idx3-ubyte.gz": "cc1d090a38ace84dfa1aa66e3ada7c336ef481a96936906477e6dd344da56eaa",
+    "t10k-labels-idx1-ubyte.gz": "8d3605d196f4be44669e46906da9733c8131fef761fdbfec72c424d5222f1a05",
 }
 REFETCH = f"reinstall the package, or run `kdistill data fetch {NAME}` (it re-fetches a damaged .deb)"
 NOT_INSTALLED = (
@@ -79,8 +88,15 @@ def fashion_mnist_cache_path() -> Path:
 
 
 def _read_system_files() -> dict[str, bytes]:
+    """The idx files at the system path, each checked against the pinned package's sha256 before use."""
     with corrupt_file_errors(f"Fashion-MNIST folder {SYSTEM_DIR}", REFETCH):
-        return {name: (SYSTEM_DIR / name).read_bytes() for name in FILES.values() if (SYSTEM_DIR / name).exists()}
+        files = {name: (SYSTEM_DIR / name).read_bytes() for name in FILES.values() if (SYSTEM_DIR / name).exists()}
+    for name, raw in files.items():
+        got = hashlib.sha256(raw).hexdigest()
+        if got != FILE_SHA256[name]:
+            raise DataError(f"checksum mismatch for {SYSTEM_DIR / name}: expected sha256 {FILE_SHA256[name]} (the file "
+                            f"of {get_source(NAME).package}), got {got}; {REFETCH}")
+    return files
 
 
 def convert_fashion_mnist(download: bool, repair: bool) -> tuple[dict[str, np.ndarray], dict[str, Any]]:

@@ -4,8 +4,8 @@ Five conv blocks ``block0..block4`` (conv3x3-BN-ReLU per entry), 2x2 max-pools a
 linear head. As in RepDistiller's CIFAR VGGs, blocks 3 and 4 share one resolution (it pools before block 4 only for
 64-pixel inputs); pools use ``ceil_mode``, so a 28x28 input goes 28 -> 14 -> 7 -> 4 -> 4 (CIFAR: 32 -> 16 -> 8 -> 4 -> 4):
 block outputs are (B, 64, 28, 28), (B, 128, 14, 14), (B, 256, 7, 7), (B, 512, 4, 4), (B, 512, 4, 4). The geometry
-matters for attention transfer: on a 2x2 map one AT term's gradient was measured at 40x the cross-entropy's at
-initialisation (vgg13 -> vgg8), and the student collapsed.
+matters for attention transfer: on a 2x2 map one AT term's gradient dwarfed the cross-entropy's at initialisation
+(vgg13 -> vgg8), and the student collapsed.
 
 The feature layers are blocks 1-4, the stages after the stem (block0 is one or two convs on the raw image, like a
 ResNet's stem, which the ResNets here do not list either); with ``uniform`` matching, attention transfer then pairs

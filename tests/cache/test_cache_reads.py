@@ -1,0 +1,112 @@
+"""Batch reads of the teacher cache: the decoded per-view table and the per-shard gather serve the exact stored
+targets, lookups out of range are refused, and mapped pages are released once the read bound passes the threshold."""
+
+import numpy as np
+import pytest
+import torch
+
+from kdistill.cache import CacheSettings, CachedTeacher, CachedViewLoader, TeacherCache, build_cache, decode
+from kdistill.cache.mapped import FAULT_AROUND_BYTES, PAGE_BYTES, bytes_brought_in
+from kdistill.errors import CheckpointError
+
+NUM_SAMPLES, VIEWS, SHARD = 70, 3, 16
+
+
+@pytest.fixture(params=["full", "topk"])
+def cache_folder(request, tmp_path, teacher_net, images_labels):
+    images, labels = images_labels
+    settings = CacheSettings(format=request.param, topk=4, temperature=2.0, views=VIEWS, shard_size=SHARD,
+                             features=("features.2",))
+    build_cache(tmp_path, teacher_net, images, labels, settings, max_shift=1, seed=7, batch_size=10, progress=False)
+    return tmp_path
+
+
+def stored_logits(folder, index, view):
+    """The reference: each sample's arrays straight from its shard file (np.load), decoded row by row."""
+    cache = TeacherCache(folder)
+    rows = []
+    for i, v in zip(index.tolist(), view.tolist()):
+        shard, row = divmod(i, SHARD)
+        arrays = {name: np.load(folder / f"shard-{shard:05d}.{name}.npy")[row : row + 1, v]
+                  for name in cache.manifest["arrays"] if not name.startswith("feature.")}
+        rows.append(decode(arrays, cache.format, cache.num_classes))
+    return torch.cat(rows)
+
+
+def shuffled_batch(seed, size=40):
+    generator = torch.Generator().manual_seed(seed)
+    return torch.randperm(NUM_SAMPLES, generator=generator)[:size]
+
+
+def test_one_view_batches_are_served_from_the_table_exactly(cache_folder):
+    cache = TeacherCache(cache_folder)
+    for view in (1, 0, 2, 1):  # the table follows the view asked for
+        index = shuffled_batch(view)
+        views = torch.full_like(index, view)
+        served = cache.logits(index, views)
+        assert cache._table_view == view
+        assert torch.equal(served, stored_logits(cache_folder, index, views))
+
+
+def test_mixed_views_and_a_table_over_budget_read_per_batch_with_the_same_values(cache_folder):
+    index = shuffled_batch(3)
+    mixed = torch.arange(len(index)) % VIEWS
+    assert torch.equal(TeacherCache(cache_folder).logits(index, mixed), stored_logits(cache_folder, index, mixed))
+    no_table = TeacherCache(cache_folder, table_budget_bytes=0)
+    one_view = torch.full_like(index, 2)
+    assert torch.equal(no_table.logits(index, one_view), stored_logits(cache_folder, index, one_view))
+    assert no_table._table is None
+
+
+def test_features_gather_across_shards_in_batch_order(cache_folder):
+    cache = TeacherCache(cache_folder)
+    index = shuffled_batch(4)
+    view = torch.arange(len(index)) % VIEWS
+    expected = [np.load(cache_folder / f"shard-{i // SHARD:05d}.feature.features.2.npy")[i % SHARD, v]
+                for i, v in zip(index.tolist(), view.tolist())]
+    torch.testing.assert_close(cache.feature("features.2", index, view),
+                               torch.from_numpy(np.stack(expected).astype(np.float32)), rtol=0, atol=0)
+
+
+@pytest.mark.parametrize("index, view", [([0, NUM_SAMPLES], [0, 0]), ([-1, 3], [1, 1]), ([0, 1], [VIEWS, VIEWS]),
+                                         ([0, NUM_SAMPLES], [0, 1])])
+def test_lookups_out_of_range_are_refused(cache_folder, index, view):
+    cache = TeacherCache(cache_folder)
+    with pytest.raises(CheckpointError, match="out of range"):
+        cache.logits(torch.tensor(index), torch.tensor(view))
+    batch = {"index": torch.tensor(index), "view": torch.tensor(view), "shift": torch.zeros(2, 2, dtype=torch.long)}
+    with pytest.raises(CheckpointError, match="out of range"):
+        CachedTeacher(cache)(batch)
+
+
+def test_cached_teacher_serves_the_loader_batches_from_the_table(cache_folder, images_labels):
+    images, labels = images_labels
+    cached = CachedTeacher(TeacherCache(cache_folder))
+    loader = CachedViewLoader(images, labels, 16, views=VIEWS, max_shift=1, seed=7)
+    for epoch in (1, 2, 3):
+        loader.set_epoch(epoch)
+        for batch in loader:
+            assert torch.equal(cached(batch), stored_logits(cache_folder, batch["index"], batch["view"]))
+
+
+def test_the_read_bound_counts_pages_and_fault_around_not_bytes_copied():
+    assert bytes_brought_in(1, 20) == FAULT_AROUND_BYTES  # a 20-byte row still maps a fault-around window
+    assert bytes_brought_in(3, 2 * PAGE_BYTES) == 3 * max(3 * PAGE_BYTES, FAULT_AROUND_BYTES)
+
+
+def test_pages_are_released_once_the_read_bound_passes_the_threshold(cache_folder):
+    """Reading 40 feature rows copies out a few KB - under a 1 MiB threshold - but may map 40 fault-around windows
+    (2.5 MiB): the reader must release (it did not when it counted the bytes copied out)."""
+    cache = TeacherCache(cache_folder, release_every_bytes=1 << 20)
+    index = shuffled_batch(5)
+    features = cache.feature("features.2", index, torch.zeros_like(index))
+    assert features.numel() * 2 < 1 << 20  # fp16 bytes copied out: below the threshold
+    assert cache._shards.releases == 1 and cache._shards.bytes_since_release == 0
+    cache.feature("features.2", index[:2], torch.zeros(2, dtype=torch.long))
+    assert cache._shards.releases == 1 and cache._shards.bytes_since_release == 2 * FAULT_AROUND_BYTES
+
+
+def test_building_a_view_table_releases_each_shard(cache_folder):
+    cache = TeacherCache(cache_folder)
+    cache.logits(torch.arange(5), torch.zeros(5, dtype=torch.long))
+    assert cache._shards.releases == -(-NUM_SAMPLES // SHARD)

@@ -5,9 +5,16 @@ import numpy as np
 import pytest
 import torch
 
-from kdistill.cache import CacheSettings, CachedTeacher, CachedViewLoader, TeacherCache, build_cache, decode
+from kdistill.cache import (
+    CachedTeacher,
+    CachedViewLoader,
+    CacheSettings,
+    TeacherCache,
+    build_cache,
+    decode,
+)
 from kdistill.cache.mapped import FAULT_AROUND_BYTES, PAGE_BYTES, bytes_brought_in
-from kdistill.errors import CheckpointError
+from kdistill.errors import CheckpointError, ConfigError
 
 NUM_SAMPLES, VIEWS, SHARD = 70, 3, 16
 
@@ -110,3 +117,52 @@ def test_building_a_view_table_releases_each_shard(cache_folder):
     cache = TeacherCache(cache_folder)
     cache.logits(torch.arange(5), torch.zeros(5, dtype=torch.long))
     assert cache._shards.releases == -(-NUM_SAMPLES // SHARD)
+
+
+def test_a_loader_given_the_cache_brings_each_batch_its_stored_logits(cache_folder, images_labels, teacher_net):
+    """The epoch's targets are gathered once, in batch order: every batch's slice equals a per-batch lookup, on
+    every rank and every epoch, and the teacher serves them without looking anything up."""
+    images, labels = images_labels
+    cache = TeacherCache(cache_folder)
+    cached = CachedTeacher(cache)
+    for rank in range(2):
+        loader = CachedViewLoader(images, labels, 16, seed=3, rank=rank, world_size=2, cache=cache)
+        plain = CachedViewLoader(images, labels, 16, views=VIEWS, max_shift=1, seed=3, rank=rank, world_size=2,
+                                 view_seed=7)
+        for epoch in (1, 2, 3, 4):
+            loader.set_epoch(epoch)
+            plain.set_epoch(epoch)
+            for batch, reference in zip(loader, plain, strict=True):
+                assert torch.equal(batch["index"], reference["index"])
+                assert torch.equal(batch["shift"], reference["shift"])
+                lookup = stored_logits(cache_folder, batch["index"], batch["view"])
+                assert torch.equal(batch["cached_logits"], lookup)
+                assert cached(batch) is not None and torch.equal(cached(batch), lookup)
+                assert torch.equal(cached(reference), lookup)  # the same targets through the lookup path
+
+
+def test_a_teacher_on_another_cache_ignores_the_batch_logits(cache_folder, tmp_path, images_labels, teacher_net):
+    images, labels = images_labels
+    other_folder = tmp_path / "other"
+    with torch.no_grad():
+        next(teacher_net.parameters()).mul_(2)  # another teacher
+    cache = TeacherCache(cache_folder)
+    settings = CacheSettings(format=cache.format, topk=4, temperature=2.0, views=VIEWS, shard_size=SHARD)
+    build_cache(other_folder, teacher_net, images, labels, settings, max_shift=1, seed=7, batch_size=10,
+                progress=False)
+    other = CachedTeacher(TeacherCache(other_folder))
+    loader = CachedViewLoader(images, labels, 16, cache=cache)
+    loader.set_epoch(1)
+    batch = next(iter(loader))
+    served = other(batch)
+    assert not torch.equal(served, batch["cached_logits"])
+    assert torch.equal(served, stored_logits(other_folder, batch["index"], batch["view"]))
+
+
+@pytest.mark.parametrize("setting", [{"views": VIEWS + 1}, {"max_shift": 2}, {"view_seed": 8}])
+def test_a_loader_whose_settings_differ_from_its_cache_is_refused(cache_folder, images_labels, setting):
+    images, labels = images_labels
+    with pytest.raises(ConfigError, match="differ from the teacher cache"):
+        CachedViewLoader(images, labels, 16, cache=TeacherCache(cache_folder), **setting)
+    with pytest.raises(ConfigError, match="differ from the teacher cache"):
+        CachedViewLoader(images[:10], labels[:10], 16, cache=TeacherCache(cache_folder))

@@ -172,8 +172,7 @@ class TeacherCache:
         """
         if isinstance(view, torch.Tensor):
             view = self.single_view(view) if view.numel() else view
-        fits = self.num_samples * self.num_classes * 4 <= self.table_budget_bytes
-        if isinstance(view, int) and fits:
+        if isinstance(view, int) and self.table_fits():
             try:
                 return self.view_logits(view).index_select(0, index.cpu())
             except IndexError as error:
@@ -183,6 +182,10 @@ class TeacherCache:
         arrays = {name: self.read(name, index, view) for name in self.manifest["arrays"]
                   if not name.startswith("feature.")}
         return decode(arrays, self.format, self.num_classes)
+
+    def table_fits(self) -> bool:
+        """Whether one view's decoded (N, C) float32 logits fit ``table_budget_bytes``."""
+        return self.num_samples * self.num_classes * 4 <= self.table_budget_bytes
 
     def single_view(self, view: torch.Tensor) -> int | torch.Tensor:
         """The one view id a non-empty (B,) ``view`` holds, else ``view`` itself; ids out of range are refused."""

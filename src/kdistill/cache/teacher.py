@@ -16,7 +16,8 @@ from kdistill.teachers.base import Teacher
 class CachedTeacher(Teacher):
     """Looks up the teacher's logits for each batch element's (``index``, ``view``) in a :class:`TeacherCache`.
 
-    Batches come from a :class:`~kdistill.cache.CachedViewLoader` over the same training arrays. With
+    Batches come from a :class:`~kdistill.cache.CachedViewLoader` over the same training arrays; one built with
+    ``cache=`` (the same cache) brings each batch's logits along, so the step does no lookup at all. With
     ``check_views=True`` the batch's ``shift`` is compared with the stored view's offsets, so a target can never be
     served for a different augmentation than the one the student sees.
     """
@@ -67,6 +68,8 @@ class CachedTeacher(Teacher):
         return self._shifts[view]
 
     def teacher_logits(self, batch: Batch) -> torch.Tensor:
+        if batch.get("cache_fingerprint") == self.cache.fingerprint:
+            return batch["cached_logits"]  # gathered for the whole epoch by CachedViewLoader(cache=...)
         view = self._views(batch)
         self._check(batch, view)
         return self.cache.logits(batch["index"], view).to(batch["index"].device)

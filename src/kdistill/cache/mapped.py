@@ -41,6 +41,7 @@ class MappedShards:
         self.release_every_bytes = release_every_bytes
         self.bytes_since_release = 0  # upper bound on mapped bytes made resident since the last release
         self.releases = 0
+        self.threshold_releases = 0  # the releases note_read triggered
         self._rows: dict[tuple[str, str], np.ndarray] = {}
         self._maps: dict[tuple[str, str], mmap.mmap] = {}
         self._touched: set[tuple[str, str]] = set()
@@ -59,6 +60,7 @@ class MappedShards:
         """Account for a read of ``rows`` rows; release the touched maps once the bound passes the threshold."""
         self.bytes_since_release += bytes_brought_in(rows, row_bytes)
         if self.bytes_since_release > self.release_every_bytes:
+            self.threshold_releases += 1
             self.release()
 
     def release(self) -> None:

@@ -41,7 +41,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine  # noqa: E402
+from common import machine, results_lock  # noqa: E402
 from teacher_cache_memory import FeatureReadingHinton, RssSampler, plot_curves, summarise  # noqa: E402
 from teacher_cache_report import render_markdown  # noqa: E402
 
@@ -91,6 +91,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--timing-rounds", type=int, default=12, help="timed rounds per MLP student (CNN: 1/3)")
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-steptime", action="store_true")
     parser.add_argument("--output", type=Path, default=RESULTS / "teacher_cache.json")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -118,7 +119,12 @@ def environment() -> dict[str, Any]:
 
 
 def save_results(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    atomic_write_text(args.output, json.dumps(results, indent=2))
+    """Merge with what another process (e.g. a --skip-steptime run beside a --skip-accuracy one) wrote meanwhile."""
+    with results_lock(args.output):
+        if args.output.exists():
+            on_disk = json.loads(args.output.read_text())
+            results.update({**on_disk, **results, "cells": {**on_disk.get("cells", {}), **results["cells"]}})
+        atomic_write_text(args.output, json.dumps(results, indent=2))
     atomic_write_text(args.output.with_suffix(".md"), render_markdown(results, JITTER, TEMPERATURE, MODES))
 
 
@@ -318,7 +324,7 @@ def main(argv: list[str] | None = None) -> int:
     results = load_results(args)
     # step cost first, then memory, then accuracy: the cheap cells that answer the cost question come first
     for dataset in args.datasets:
-        if "mlp" in args.teachers:
+        if "mlp" in args.teachers and not args.skip_steptime:
             data = load_data(args, dataset)
             teacher = teacher_for(args, results, data, dataset, "mlp")
             caches = {fmt: cache_for(args, results, data, teacher, dataset, "mlp", fmt) for fmt in ("full", "topk")}

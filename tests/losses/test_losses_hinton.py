@@ -262,3 +262,14 @@ def test_fused_kd_under_bf16_autocast_gives_a_float32_loss_and_gradient_in_the_i
     loss.backward()
     assert loss.dtype == torch.float32 and student.grad.dtype == torch.bfloat16
     torch.testing.assert_close(loss, kd_kl_divergence(student.detach().float(), teacher, 2.0))
+
+
+@pytest.mark.parametrize("classes", [2, 10, 15, 16, 40])
+def test_log_softmax_last_equals_log_softmax_for_every_class_count(classes):
+    from kdistill.losses.hinton import log_softmax_last
+
+    logits = random_logits(33, classes)
+    torch.testing.assert_close(log_softmax_last(logits), torch.log_softmax(logits, -1), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(kd_kl_divergence(logits, random_logits(33, classes, seed=4), 2.0),
+                               torch.tensor(naive_kd(logits, random_logits(33, classes, seed=4), 2.0)).float(),
+                               rtol=1e-5, atol=1e-6)

@@ -45,6 +45,18 @@ def kd_kl_divergence(
     return masked_mean(per_prediction, mask) * temperature**2
 
 
+VECTORISED_CLASSES = 16
+
+
+def log_softmax_last(logits: torch.Tensor) -> torch.Tensor:
+    """``log_softmax(logits, -1)`` for (B, C); with fewer than 16 classes it reduces over dim 0 of the transposed
+    view instead: torch's CPU kernel takes a scalar path for a last dim < 16 (128x10: ~25 µs, transposed ~7 µs on
+    the benchmark machine; at C >= 16 the direct call is faster)."""
+    if logits.dim() == 2 and logits.shape[-1] < VECTORISED_CLASSES and logits.device.type == "cpu":
+        return F.log_softmax(logits.t(), dim=0).t()
+    return F.log_softmax(logits, dim=-1)
+
+
 def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
     return tensor if tensor.dtype == torch.float64 else tensor.float()
 
@@ -54,8 +66,8 @@ def tempered_kl(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """(T² · mean KL(p ‖ q), log q (..., C), p (..., C)) in float32 (float64 stays float64), without autograd
     bookkeeping."""
-    log_q = F.log_softmax(at_least_float32(student_logits) / temperature, dim=-1)  # (..., C)
-    log_p = F.log_softmax(at_least_float32(teacher_logits) / temperature, dim=-1)  # (..., C)
+    log_q = log_softmax_last(at_least_float32(student_logits) / temperature)  # (..., C)
+    log_p = log_softmax_last(at_least_float32(teacher_logits) / temperature)  # (..., C)
     p = log_p.exp()
     predictions = max(1, log_q.numel() // log_q.shape[-1])
     return (p * (log_p - log_q)).sum() * (temperature**2 / predictions), log_q, p

@@ -14,7 +14,7 @@ jitter on the student's inputs:
 - bytes per sample of each cache format;
 - memory (``rss`` cells, child processes): RSS sampled every few steps while the small student trains for several
   epochs reading a cache that also stores a 1200-wide teacher hidden layer for 8 views (several times the training
-  images' size), with the reader's page release on and off; the series are in the JSON, the curve in a PNG.
+  images' size); the series are in the JSON, the curve in a PNG.
 
 Resumable: every finished cell is recorded in the JSON and skipped on a rerun with the same settings.
 
@@ -42,12 +42,12 @@ import torch
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import machine, results_lock  # noqa: E402
+from teacher_cache_lockstep import lockstep_cell  # noqa: E402
 from teacher_cache_memory import FeatureReadingHinton, RssSampler, plot_curves, summarise  # noqa: E402
 from teacher_cache_report import render_markdown  # noqa: E402
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.cache import CacheSettings, CachedTeacher, CachedViewLoader, TeacherCache, build_cache  # noqa: E402
-from kdistill.cache.mapped import RELEASE_EVERY_BYTES  # noqa: E402
 from kdistill.config import DataSection  # noqa: E402
 from kdistill.data import ArrayLoader  # noqa: E402
 from kdistill.evaluation.metrics import accuracy  # noqa: E402
@@ -92,6 +92,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-memory", action="store_true")
     parser.add_argument("--skip-accuracy", action="store_true")
     parser.add_argument("--skip-steptime", action="store_true")
+    parser.add_argument("--skip-epochs", action="store_true", help="step cost: only the lockstep cells")
+    parser.add_argument("--lockstep-epochs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS / "teacher_cache.json")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -274,8 +276,8 @@ MEMORY_VIEWS = 8  # the features cache stores 8 views: several times the trainin
 MEMORY_EPOCHS = 3
 
 
-def memory_cell(args, dataset: str, kind: str, release: bool) -> dict[str, Any]:
-    request = json.dumps({"dataset": dataset, "kind": kind, "release": release, "smoke": args.smoke,
+def memory_cell(args, dataset: str, kind: str) -> dict[str, Any]:
+    request = json.dumps({"dataset": dataset, "kind": kind, "smoke": args.smoke,
                           "train_limit": args.train_limit, "topk": args.topk, "teacher_epochs": args.teacher_epochs})
     output = subprocess.run([sys.executable, __file__, "--memory-child", request], check=True,
                             capture_output=True, text=True).stdout
@@ -293,8 +295,7 @@ def memory_child(request: dict[str, Any]) -> None:
     args.train_limit, args.topk, args.teacher_epochs = request["train_limit"], request["topk"], request["teacher_epochs"]
     data = load_data(args, request["dataset"])
     student_spec = model_specs(args, request["kind"])[1]
-    cache = TeacherCache(memory_folder(request["dataset"], request["kind"]), verify=False,
-                         release_every_bytes=RELEASE_EVERY_BYTES if request["release"] else 1 << 62)
+    cache = TeacherCache(memory_folder(request["dataset"], request["kind"]), verify=False)
     loader = CachedViewLoader(data.train_images, data.train_labels, 128, seed=1, cache=cache)
     cached = CachedTeacher(cache)
     sampler = RssSampler(every=5)
@@ -306,7 +307,7 @@ def memory_child(request: dict[str, Any]) -> None:
     print(json.dumps({
         "series": sampler.series, "series_columns": ["step", "seconds", "rss_mb", "file_rss_mb"],
         **summarise(sampler.series, MEMORY_EPOCHS, len(loader)), "epochs": MEMORY_EPOCHS, "steps_per_epoch": len(loader),
-        "release_every_mb": RELEASE_EVERY_BYTES / 2**20 if request["release"] else None, "threshold_releases": cache._shards.threshold_releases,
+        "reader": "pread gather (features), mmap + release per shard (logits table)",
         "dataset_array_mb": data.train_images.numel() * data.train_images.element_size() / 2**20,
         "cache_mb": cache.size_bytes() / 2**20, "feature_values_read": strategy.feature_values,
         "load_average": os.getloadavg(), "environment": environment(),
@@ -360,19 +361,34 @@ def step_cost_cells(args, results, data, teacher, caches: dict[str, TeacherCache
             out["student"] = {"name": spec[0], **spec[1]}
             return out
 
-        cell(args, results, f"steptime/{dataset}/{name}", timing)
+        if not args.skip_epochs:
+            cell(args, results, f"steptime/{dataset}/{name}", timing)
+        if spec[0] == "mlp":
+            cell(args, results, f"lockstep/{dataset}/{name}", lambda spec=spec: lockstep(args, data, teacher, folders,
+                                                                                           spec))
+
+
+def lockstep(args, data, teacher, cache_folders: dict[str, Path], student_spec) -> dict[str, Any]:
+    """Step-by-step interleaving of the four variants over ``--lockstep-epochs`` epochs (see teacher_cache_lockstep)."""
+    caches = {fmt: TeacherCache(folder, verify=False) for fmt, folder in cache_folders.items()}
+    setups = {}
+    for mode in MODES:
+        strategy, loader = mode_setup(mode, teacher, caches, data, seed=1)
+        setups[mode] = (build(student_spec, data, seed=1), strategy, loader)
+    load_before = os.getloadavg()
+    out = lockstep_cell(setups, student_config(args, args.lockstep_epochs, 1), args.lockstep_epochs)
+    return {**out, "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "student": {"name": student_spec[0], **student_spec[1]}, "environment": environment()}
 
 
 def memory_cells(args, results, dataset: str) -> None:
-    """RSS curves with the reader's page release on and off, over a cache with a stored hidden layer for 8 views."""
+    """The RSS curve over a cache with a stored hidden layer for 8 views (earlier mmap-reader cells stay beside it)."""
     data = load_data(args, dataset)
     teacher = teacher_for(args, results, data, dataset, "mlp")
     settings = CacheSettings(format="full", views=MEMORY_VIEWS, features=("layers.3",))
     build_cache(memory_folder(dataset, "mlp"), teacher, data.train_images, data.train_labels, settings,
                 dataset=dataset, max_shift=JITTER, seed=0, progress=False)
-    for release in (True, False):
-        name = f"rss/{dataset}/mlp/features{MEMORY_VIEWS}/{'release' if release else 'no-release'}"
-        cell(args, results, name, lambda: memory_cell(args, dataset, "mlp", release))
+    cell(args, results, f"rss/{dataset}/mlp/features{MEMORY_VIEWS}/pread", lambda: memory_cell(args, dataset, "mlp"))
     rss = {key.split("/")[-1]: value for key, value in results["cells"].items() if key.startswith("rss/")}
     plot = args.output.with_suffix(".rss.png")
     results["rss_plot"] = plot.name if plot_curves(rss, plot) else None

@@ -41,7 +41,25 @@ def step_cost_lines(cells: dict[str, Any]) -> list[str]:
                          f"| {load if clock == 'cpu' else ''} |")
         for flag in timing.get("flags", []):
             lines.append(f"| {dataset}/{student} | flag: {flag} | | | | | | | | |")
+    lines += ["", "### Lockstep: the variants step in turn, each step timed alone (thread CPU)", "",
+              "Each variant trains its own student through the loop's step; one step of every variant per round. "
+              "Ratio of median step times, and median [IQR] of per-round ratios.", "",
+              "| student | epochs | plain µs/step | cached full / plain | cached top-k / plain | recompute / plain "
+              "| load avg before → after |", "|---|---|---|---|---|---|---|"]
+    for key, step in cells.items():
+        if key.startswith("lockstep/"):
+            r = step["ratios"]
+            text = {m: f"{r[m]['ratio_of_medians']:.3f} ({r[m]['median']:.3f} [{r[m]['q1']:.3f}-{r[m]['q3']:.3f}])"
+                    for m in r}
+            lines.append(f"| {key[9:]} | {step['epochs']} | {step['median_step_us']['plain']:.0f} "
+                         f"| {text['cache-full']} | {text['cache-topk']} | {text['recompute']} "
+                         f"| {step['load_average_before'][0]:.1f} → {step['load_average_after'][0]:.1f} |")
+            lines += [f"| flag: {flag} | | | | | | |" for flag in step.get("flags", [])]
     return lines
+
+
+READERS = {"pread": "pread gather (current)", "release": "mmap + release every 64 MiB (previous)",
+           "no-release": "mmap, never released"}
 
 
 def rss_lines(results: dict[str, Any]) -> list[str]:
@@ -52,7 +70,7 @@ def rss_lines(results: dict[str, Any]) -> list[str]:
              "Sampled from /proc/self/statm every 5 steps of training (after data loading); growth = RSS minus its "
              "value at the first sample after step 0 (the loop's own allocations are done by then).", "",
              "| run | training data MB | cache MB | epochs x steps | RSS before training → after warm-up MB | RSS "
-             "growth by end of each epoch MB | peak RSS growth MB | peak file-backed RSS MB | threshold releases |",
+             "growth by end of each epoch MB | peak RSS growth MB | peak file-backed RSS MB | reader |",
              "|---|---|---|---|---|---|---|---|---|"]
     for key, cell in cells.items():
         lines.append(f"| {key[4:]} | {cell['dataset_array_mb']:.0f} | {cell['cache_mb']:.0f} "
@@ -60,12 +78,16 @@ def rss_lines(results: dict[str, Any]) -> list[str]:
                      f"| {cell['rss_before_training_mb']:.0f} → {cell['rss_after_warmup_mb']:.0f} "
                      f"| {', '.join(str(g) for g in cell['growth_by_end_of_epoch_mb'])} "
                      f"| {cell['rss_growth_after_warmup_mb']:.0f} | {cell['file_rss_peak_mb']:.0f} "
-                     f"| {cell['threshold_releases']} |")
+                     f"| {READERS.get(key.split('/')[-1], cell.get('reader', '?'))} |")
     if results.get("rss_plot"):
         lines += ["", f"![RSS over training steps]({results['rss_plot']})"]
-    lines += ["", "With release on, the reader unmaps its pages (madvise DONTNEED) whenever an upper bound on the "
-              "pages its reads can have mapped (rows x max(pages spanned, 64 KiB fault-around)) passes 64 MiB; "
-              "the series behind the curve are in the JSON (`series`: step, seconds, RSS MB, file-backed MB)."]
+    lines += ["", "`pread`: the current reader - per-batch feature rows are read with pread into the output array, "
+              "so no cache page is mapped into the process; only the logits table of one view is decoded through a "
+              "map, released shard by shard. `release` / `no-release`: the previous reader (every shard memory-mapped, "
+              "pages dropped with madvise DONTNEED whenever an upper bound of rows x max(pages spanned, 64 KiB "
+              "fault-around) passed 64 MiB, or never): on this kernel one fault maps a whole page-cache folio, so a "
+              "few batches mapped nearly the whole cache and releasing only made RSS oscillate. The series behind "
+              "the curves are in the JSON (`series`: step, seconds, RSS MB, file-backed RSS MB)."]
     return lines
 
 

@@ -1,5 +1,6 @@
-"""Batch reads of the teacher cache: the decoded per-view table and the per-shard gather serve the exact stored
-targets, lookups out of range are refused, and mapped pages are released once the read bound passes the threshold."""
+"""Batch reads of the teacher cache: the decoded per-view table, the epoch gather of CachedViewLoader and the
+per-shard pread gather serve the exact stored targets, lookups out of range are refused, and per-batch reads map
+nothing into the process (RSS stays flat)."""
 
 import numpy as np
 import pytest
@@ -13,7 +14,6 @@ from kdistill.cache import (
     build_cache,
     decode,
 )
-from kdistill.cache.mapped import FAULT_AROUND_BYTES, PAGE_BYTES, bytes_brought_in
 from kdistill.errors import CheckpointError, ConfigError
 
 NUM_SAMPLES, VIEWS, SHARD = 70, 3, 16
@@ -96,21 +96,22 @@ def test_cached_teacher_serves_the_loader_batches_from_the_table(cache_folder, i
             assert torch.equal(cached(batch), stored_logits(cache_folder, batch["index"], batch["view"]))
 
 
-def test_the_read_bound_counts_pages_and_fault_around_not_bytes_copied():
-    assert bytes_brought_in(1, 20) == FAULT_AROUND_BYTES  # a 20-byte row still maps a fault-around window
-    assert bytes_brought_in(3, 2 * PAGE_BYTES) == 3 * max(3 * PAGE_BYTES, FAULT_AROUND_BYTES)
-
-
-def test_pages_are_released_once_the_read_bound_passes_the_threshold(cache_folder):
-    """Reading 40 feature rows copies out a few KB - under a 1 MiB threshold - but may map 40 fault-around windows
-    (2.5 MiB): the reader must release (it did not when it counted the bytes copied out)."""
-    cache = TeacherCache(cache_folder, release_every_bytes=1 << 20)
+def test_feature_reads_map_nothing_into_the_process(cache_folder):
+    """Per-batch gathers read rows with pread: no shard file is memory-mapped, so no cache page can enter this
+    process's RSS (with maps, one fault mapped a whole page-cache folio: the cache ended up resident)."""
+    cache = TeacherCache(cache_folder)
     index = shuffled_batch(5)
-    features = cache.feature("features.2", index, torch.zeros_like(index))
-    assert features.numel() * 2 < 1 << 20  # fp16 bytes copied out: below the threshold
-    assert cache._shards.releases == 1 and cache._shards.bytes_since_release == 0
-    cache.feature("features.2", index[:2], torch.zeros(2, dtype=torch.long))
-    assert cache._shards.releases == 1 and cache._shards.bytes_since_release == 2 * FAULT_AROUND_BYTES
+    cache.feature("features.2", index, torch.zeros_like(index))
+    cache.logits(index, torch.arange(len(index)) % VIEWS)  # mixed views: the per-batch path
+    assert cache._shards._maps == {}
+
+
+def test_a_file_truncated_after_opening_names_the_fix(cache_folder):
+    cache = TeacherCache(cache_folder)
+    path = cache_folder / "shard-00000.feature.features.2.npy"
+    path.write_bytes(path.read_bytes()[:200])
+    with pytest.raises(CheckpointError, match="ends before row .*cache build"):
+        cache.feature("features.2", torch.tensor([SHARD - 1]), torch.tensor([VIEWS - 1]))
 
 
 def test_building_a_view_table_releases_each_shard(cache_folder):

@@ -23,7 +23,7 @@ import numpy as np
 import torch
 
 from kdistill.cache.codec import decode
-from kdistill.cache.mapped import RELEASE_EVERY_BYTES, MappedShards
+from kdistill.cache.mapped import ShardFiles
 from kdistill.errors import CheckpointError
 from kdistill.training.checkpoint import sha256_of
 
@@ -63,7 +63,6 @@ class TeacherCache:
 
     ``expected_fingerprint`` (optional) refuses a cache built from other teacher weights, data or settings.
     ``verify=True`` hashes every shard once on opening (cheap next to a training epoch).
-    ``release_every_bytes``: bound on the mapped cache pages this process holds (see ``kdistill.cache.mapped``).
     ``table_budget_bytes``: largest (N, C) float32 logits table of one view kept decoded in memory.
     """
 
@@ -72,7 +71,6 @@ class TeacherCache:
         folder: str | Path,
         expected_fingerprint: str | None = None,
         verify: bool = True,
-        release_every_bytes: int = RELEASE_EVERY_BYTES,
         table_budget_bytes: int = TABLE_BUDGET_BYTES,
     ):
         self.folder = Path(folder)
@@ -96,7 +94,7 @@ class TeacherCache:
         self.shard_size: int = manifest["shard_size"]
         self.features: list[str] = list(manifest["settings"]["features"])
         self.table_budget_bytes = table_budget_bytes
-        self._shards = MappedShards(self.folder, self.views, release_every_bytes)
+        self._shards = ShardFiles(self.folder)
         self._table: torch.Tensor | None = None  # (N, C) float32 logits of view ``_table_view``
         self._table_view = -1
 
@@ -120,7 +118,8 @@ class TeacherCache:
     def read(self, name: str, index: torch.Tensor, view: torch.Tensor) -> np.ndarray:
         """Stored array ``name`` for samples ``index`` (B,) at views ``view`` (B,) -> (B, *per-view shape).
 
-        One fancy-index per shard the batch touches, in sorted row order (reads move forward through each file).
+        Rows are read with ``pread`` per shard the batch touches, in sorted row order (reads move forward through
+        each file); no file page enters this process's RSS (see ``kdistill.cache.mapped``).
         """
         index_np, view_np = index.cpu().numpy(), view.cpu().numpy()
         if index_np.size and (index_np.min() < 0 or index_np.max() >= self.num_samples
@@ -135,12 +134,13 @@ class TeacherCache:
             positions = order[begin:end]
             shard = int(shard_of[begin])
             rows = (index_np[positions] - shard * self.shard_size) * self.views + view_np[positions]
-            out[positions] = self._shards.rows(shard_stem(shard), name).take(rows, axis=0)
-        self._shards.note_read(len(index_np), out.itemsize * int(np.prod(shape, dtype=np.int64)))
+            run = np.empty((len(rows), *shape), dtype=dtype)
+            self._shards.gather(shard_stem(shard), name, rows, run)  # pread: nothing is mapped, RSS stays flat
+            out[positions] = run
         return out
 
     def release_pages(self) -> None:
-        """Drop this process's mapped pages (they stay in the OS page cache): reading streams, RSS stays flat."""
+        """Drop this process's mapped pages of bulk reads (they stay in the OS page cache)."""
         self._shards.release()
 
     def view_logits(self, view: int) -> torch.Tensor:
@@ -157,7 +157,7 @@ class TeacherCache:
             names = [name for name in self.manifest["arrays"] if not name.startswith("feature.")]
             for shard in range(self.manifest["num_shards"]):
                 start = shard * self.shard_size
-                arrays = {name: self._shards.rows(shard_stem(shard), name)[view :: self.views] for name in names}
+                arrays = {name: self._shards.mapped(shard_stem(shard), name)[view :: self.views] for name in names}
                 stop = start + len(next(iter(arrays.values())))
                 table[start:stop] = decode(arrays, self.format, self.num_classes)
                 self._shards.release()

@@ -51,11 +51,11 @@ def lockstep_cell(setups: dict[str, tuple[torch.nn.Module, torch.nn.Module, Any]
                 if epoch > 1 or step >= warmup_steps:
                     micros[name].append((time.thread_time() - started) * 1e6)
     ratios = {}
-    for name in micros:
+    for name, values in micros.items():
         if name != "plain":
-            per_round = [a / b for a, b in zip(micros[name], micros["plain"])]
+            per_round = [a / b for a, b in zip(values, micros["plain"])]
             quartiles = statistics.quantiles(per_round, n=4)
-            ratios[name] = {"ratio_of_medians": statistics.median(micros[name]) / statistics.median(micros["plain"]),
+            ratios[name] = {"ratio_of_medians": statistics.median(values) / statistics.median(micros["plain"]),
                             "median": statistics.median(per_round), "q1": quartiles[0], "q3": quartiles[2],
                             "rounds_below_1": sum(r < 1 for r in per_round), "rounds": len(per_round)}
     return {"median_step_us": {name: statistics.median(values) for name, values in micros.items()},

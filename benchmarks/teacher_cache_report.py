@@ -19,12 +19,12 @@ def ratio_text(r: dict[str, float]) -> str:
 
 def step_cost_lines(cells: dict[str, Any]) -> list[str]:
     lines = ["## Step cost: cached and recomputing distillation vs plain student training", "",
-             "One epoch through the training loop per variant, variants interleaved in rounds (order rotated, a "
+             ("One epoch through the training loop per variant, variants interleaved in rounds (order rotated, a "
              "warm-up round discarded); ratio = variant epoch / plain epoch of the same round. Cells: median "
              "[IQR] (min-max) over rounds. CPU = process CPU seconds (what the step costs; other jobs' time on the "
-             "core is not counted), wall = elapsed seconds. ⚠ = median below 1.0, a measurement error.", "",
-             "| student | student / teacher MFLOPs | steps | rounds | plain CPU s | clock | cached full / plain "
-             "| cached top-k / plain | recompute / plain | load avg before → after |",
+             "core is not counted), wall = elapsed seconds. ⚠ = median below 1.0, a measurement error."), "",
+             ("| student | student / teacher MFLOPs | steps | rounds | plain CPU s | clock | cached full / plain "
+             "| cached top-k / plain | recompute / plain | load avg before → after |"),
              "|---|---|---|---|---|---|---|---|---|---|"]
     for key, timing in cells.items():
         if not key.startswith("steptime/"):
@@ -42,10 +42,10 @@ def step_cost_lines(cells: dict[str, Any]) -> list[str]:
         for flag in timing.get("flags", []):
             lines.append(f"| {dataset}/{student} | flag: {flag} | | | | | | | | |")
     lines += ["", "### Lockstep: the variants step in turn, each step timed alone (thread CPU)", "",
-              "Each variant trains its own student through the loop's step; one step of every variant per round. "
-              "Ratio of median step times, and median [IQR] of per-round ratios.", "",
-              "| student | epochs | plain µs/step | cached full / plain | cached top-k / plain | recompute / plain "
-              "| load avg before → after |", "|---|---|---|---|---|---|---|"]
+              ("Each variant trains its own student through the loop's step; one step of every variant per round. "
+              "Ratio of median step times, and median [IQR] of per-round ratios."), "",
+              ("| student | epochs | plain µs/step | cached full / plain | cached top-k / plain | recompute / plain "
+              "| load avg before → after |"), "|---|---|---|---|---|---|---|"]
     for key, step in cells.items():
         if key.startswith("lockstep/"):
             r = step["ratios"]
@@ -67,10 +67,10 @@ def rss_lines(results: dict[str, Any]) -> list[str]:
     if not cells:
         return []
     lines = ["", "## RSS while training reads a cache with stored features (child process)", "",
-             "Sampled from /proc/self/statm every 5 steps of training (after data loading); growth = RSS minus its "
-             "value at the first sample after step 0 (the loop's own allocations are done by then).", "",
-             "| run | training data MB | cache MB | epochs x steps | RSS before training → after warm-up MB | RSS "
-             "growth by end of each epoch MB | peak RSS growth MB | peak file-backed RSS MB | reader |",
+             ("Sampled from /proc/self/statm every 5 steps of training (after data loading); growth = RSS minus its "
+             "value at the first sample after step 0 (the loop's own allocations are done by then)."), "",
+             ("| run | training data MB | cache MB | epochs x steps | RSS before training → after warm-up MB | RSS "
+             "growth by end of each epoch MB | peak RSS growth MB | peak file-backed RSS MB | reader |"),
              "|---|---|---|---|---|---|---|---|---|"]
     for key, cell in cells.items():
         lines.append(f"| {key[4:]} | {cell['dataset_array_mb']:.0f} | {cell['cache_mb']:.0f} "
@@ -81,13 +81,13 @@ def rss_lines(results: dict[str, Any]) -> list[str]:
                      f"| {READERS.get(key.split('/')[-1], cell.get('reader', '?'))} |")
     if results.get("rss_plot"):
         lines += ["", f"![RSS over training steps]({results['rss_plot']})"]
-    lines += ["", "`pread`: the current reader - per-batch feature rows are read with pread into the output array, "
+    lines += ["", ("`pread`: the current reader - per-batch feature rows are read with pread into the output array, "
               "so no cache page is mapped into the process; only the logits table of one view is decoded through a "
               "map, released shard by shard. `release` / `no-release`: the previous reader (every shard memory-mapped, "
               "pages dropped with madvise DONTNEED whenever an upper bound of rows x max(pages spanned, 64 KiB "
               "fault-around) passed 64 MiB, or never): on this kernel one fault maps a whole page-cache folio, so a "
               "few batches mapped nearly the whole cache and releasing only made RSS oscillate. The series behind "
-              "the curves are in the JSON (`series`: step, seconds, RSS MB, file-backed RSS MB)."]
+              "the curves are in the JSON (`series`: step, seconds, RSS MB, file-backed RSS MB).")]
     return lines
 
 
@@ -96,8 +96,8 @@ def render_markdown(results: dict[str, Any], jitter: int, temperature: float, mo
     cells, settings = results["cells"], results["settings"]
     lines = ["# Teacher cache benchmark", "",
              f"Settings: {json.dumps(settings)}; environment: {json.dumps(results['environment'])}.",
-             f"Student inputs jittered by ±{jitter} px; Hinton KD at T={temperature}; cache: {settings['views']} "
-             f"views per sample, top-k = {settings['topk']}.", ""]
+             (f"Student inputs jittered by ±{jitter} px; Hinton KD at T={temperature}; cache: {settings['views']} "
+             f"views per sample, top-k = {settings['topk']}."), ""]
     lines += step_cost_lines(cells)
     lines += ["", "## Test accuracy (%), mean ± std over seeds", "",
               "| dataset | teacher | teacher acc | plain student | recompute | cached full | cached top-k | seeds |",

@@ -10,11 +10,13 @@ jitter on the student's inputs:
   epoch, in process CPU seconds (robust to other jobs taking the core) and in wall seconds; the median, IQR and
   min-max of those ratios are reported, a median below 1.0 is flagged as a measurement error, and the load average
   is recorded before and after each cell;
+- step cost by lockstep (``lockstep`` cells, teacher_cache_lockstep.py): the four variants alternate step by step,
+  each step timed alone in thread CPU time - the most robust figure on a shared machine;
 - accuracy: test accuracy of the plain, recomputed-teacher, cached-full and cached-top-k students (mean ± std);
 - bytes per sample of each cache format;
 - memory (``rss`` cells, child processes): RSS sampled every few steps while the small student trains for several
   epochs reading a cache that also stores a 1200-wide teacher hidden layer for 8 views (several times the training
-  images' size); the series are in the JSON, the curve in a PNG.
+  images' size); the series are in the JSON, the curve in ``results/teacher_cache.rss.png``.
 
 Resumable: every finished cell is recorded in the JSON and skipped on a rerun with the same settings.
 
@@ -363,9 +365,7 @@ def step_cost_cells(args, results, data, teacher, caches: dict[str, TeacherCache
 
         if not args.skip_epochs:
             cell(args, results, f"steptime/{dataset}/{name}", timing)
-        if spec[0] == "mlp":
-            cell(args, results, f"lockstep/{dataset}/{name}", lambda spec=spec: lockstep(args, data, teacher, folders,
-                                                                                           spec))
+        cell(args, results, f"lockstep/{dataset}/{name}", lambda spec=spec: lockstep(args, data, teacher, folders, spec))
 
 
 def lockstep(args, data, teacher, cache_folders: dict[str, Path], student_spec) -> dict[str, Any]:
@@ -376,7 +376,8 @@ def lockstep(args, data, teacher, cache_folders: dict[str, Path], student_spec) 
         strategy, loader = mode_setup(mode, teacher, caches, data, seed=1)
         setups[mode] = (build(student_spec, data, seed=1), strategy, loader)
     load_before = os.getloadavg()
-    out = lockstep_cell(setups, student_config(args, args.lockstep_epochs, 1), args.lockstep_epochs)
+    epochs = args.lockstep_epochs if student_spec[0] == "mlp" else 1  # a CNN epoch is ~40x an MLP one
+    out = lockstep_cell(setups, student_config(args, epochs, 1), epochs)
     return {**out, "load_average_before": load_before, "load_average_after": os.getloadavg(),
             "student": {"name": student_spec[0], **student_spec[1]}, "environment": environment()}
 

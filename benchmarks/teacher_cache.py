@@ -3,19 +3,27 @@
 For each dataset (MNIST, Fashion-MNIST) and teacher (an MLP and a CNN, each ~10x the student's FLOPs), with ±1 px
 jitter on the student's inputs:
 
-- timing (one cell, all modes interleaved in one process, so the ratios are side by side): median training-epoch
-  seconds of plain student training, distillation recomputing the teacher, and distillation from a full-fp16 and a
-  top-k cache; the cache build time as a fraction of one recomputing epoch;
-- accuracy: test accuracy of the recomputed-teacher, cached-full and cached-top-k students (mean ± std over seeds);
+- step cost (``steptime`` cells): for several student sizes (a small MLP, the paper's 800-800 MLP, a small CNN), one
+  training epoch through the real loop (``kdistill.training.train``) per variant - plain student, distillation
+  recomputing the MLP teacher, distillation from the full-fp16 and the top-k cache - in rounds that interleave the
+  variants (order rotated every round, round 0 a discarded warm-up). Each round gives a ratio to that round's plain
+  epoch, in process CPU seconds (robust to other jobs taking the core) and in wall seconds; the median, IQR and
+  min-max of those ratios are reported, a median below 1.0 is flagged as a measurement error, and the load average
+  is recorded before and after each cell;
+- step cost by lockstep (``lockstep`` cells, teacher_cache_lockstep.py): the four variants alternate step by step,
+  each step timed alone in thread CPU time - the most robust figure on a shared machine;
+- accuracy: test accuracy of the plain, recomputed-teacher, cached-full and cached-top-k students (mean ± std);
 - bytes per sample of each cache format;
-- memory: peak RSS of a training epoch (in a child process) that streams a cache larger than the dataset's own image
-  array (the cache stores a teacher hidden layer for every view), next to the same epoch without a cache.
+- memory (``rss`` cells, child processes): RSS sampled every few steps while the small student trains for several
+  epochs reading a cache that also stores a 1200-wide teacher hidden layer for 8 views (several times the training
+  images' size); the series are in the JSON, the curve in ``results/teacher_cache.rss.png``.
 
 Resumable: every finished cell is recorded in the JSON and skipped on a rerun with the same settings.
 
     python benchmarks/teacher_cache.py --smoke                         # digits, seconds: checks the files
     python benchmarks/teacher_cache.py --seeds 3 --epochs 10           # the full benchmark
-    python benchmarks/teacher_cache.py --seeds 1 --epochs 2 --datasets mnist --train-limit 20000
+    python benchmarks/teacher_cache.py --seeds 3 --epochs 5 --teacher-epochs 4 --train-limit 20000 --views 4 \
+        --topk 5 --datasets mnist --teachers mlp                       # what results/teacher_cache.* holds
 """
 
 from __future__ import annotations
@@ -26,15 +34,18 @@ import os
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from common import machine, results_lock  # noqa: E402
+from teacher_cache_lockstep import lockstep_cell  # noqa: E402
+from teacher_cache_memory import FeatureReadingHinton, RssSampler, plot_curves, summarise  # noqa: E402
 from teacher_cache_report import render_markdown  # noqa: E402
 
 from kdistill.atomic import atomic_write_text  # noqa: E402
@@ -78,14 +89,19 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--train-limit", type=int, default=None, help="use only this many training samples")
     parser.add_argument("--views", type=int, default=4)
     parser.add_argument("--topk", type=int, default=3)
-    parser.add_argument("--timing-repeats", type=int, default=2, help="timed epochs per mode (median is kept)")
+    parser.add_argument("--timing-repeats", type=int, default=2, help="accuracy-era setting, kept for the file")
+    parser.add_argument("--timing-rounds", type=int, default=12, help="timed rounds per MLP student (CNN: 1/3)")
     parser.add_argument("--skip-memory", action="store_true")
+    parser.add_argument("--skip-accuracy", action="store_true")
+    parser.add_argument("--skip-steptime", action="store_true")
+    parser.add_argument("--skip-epochs", action="store_true", help="step cost: only the lockstep cells")
+    parser.add_argument("--lockstep-epochs", type=int, default=3)
     parser.add_argument("--output", type=Path, default=RESULTS / "teacher_cache.json")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     if args.smoke:
         args.datasets, args.seeds, args.epochs, args.teacher_epochs = ["digits"], 2, 1, 1
-        args.timing_repeats, args.output = 1, RESULTS / "teacher_cache_smoke.json"
+        args.timing_repeats, args.timing_rounds, args.output = 1, 2, RESULTS / "teacher_cache_smoke.json"
     return args
 
 
@@ -103,12 +119,16 @@ def load_results(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def environment() -> dict[str, Any]:
-    return {"torch": torch.__version__, "threads": torch.get_num_threads(), "cpus": os.cpu_count(),
-            "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
+    return {**machine(), "numpy": np.__version__, "omp_num_threads": os.environ.get("OMP_NUM_THREADS")}
 
 
 def save_results(args: argparse.Namespace, results: dict[str, Any]) -> None:
-    atomic_write_text(args.output, json.dumps(results, indent=2))
+    """Merge with what another process (e.g. a --skip-steptime run beside a --skip-accuracy one) wrote meanwhile."""
+    with results_lock(args.output):
+        if args.output.exists():
+            on_disk = json.loads(args.output.read_text())
+            results.update({**on_disk, **results, "cells": {**on_disk.get("cells", {}), **results["cells"]}})
+        atomic_write_text(args.output, json.dumps(results, indent=2))
     atomic_write_text(args.output.with_suffix(".md"), render_markdown(results, JITTER, TEMPERATURE, MODES))
 
 
@@ -197,29 +217,50 @@ def mode_setup(mode: str, teacher, caches: dict[str, TeacherCache], data: Experi
         loader = ArrayLoader(images, labels, 128, max_shift=JITTER, seed=seed)
         return build_strategy("hinton", teacher=FrozenTeacher(teacher), temperature=TEMPERATURE), loader
     cache = caches[mode.removeprefix("cache-")]
-    loader = CachedViewLoader(images, labels, 128, views=cache.views, max_shift=JITTER, seed=seed, view_seed=0)
+    loader = CachedViewLoader(images, labels, 128, seed=seed, cache=cache)
     return build_strategy("hinton", teacher=CachedTeacher(cache), temperature=TEMPERATURE), loader
 
 
 MODES = ("plain", "recompute", "cache-full", "cache-topk")
 
 
-def timing_cell(args, data, teacher, caches, student_spec) -> dict[str, Any]:
-    """Median training-epoch seconds per mode; modes interleaved so drifting machine load hits all alike."""
-    seconds: dict[str, list[float]] = {mode: [] for mode in MODES}
-    for repeat in range(args.timing_repeats + 1):  # round 0 warms up (page cache, allocator) and is not kept
-        for mode in MODES:
+def timing_cell(args, data, teacher, cache_folders: dict[str, Path], student_spec, repeats: int) -> dict[str, Any]:
+    """One training epoch per variant per round, variants interleaved (order rotated each round); ratios per round.
+
+    Every cached epoch opens its cache afresh, so it pays the per-epoch table decode a real epoch pays.
+    """
+    seconds = {mode: {"cpu": [], "wall": [], "loop": []} for mode in MODES}
+    load_before = os.getloadavg()
+    for round_index in range(repeats + 1):  # round 0 warms up (page cache, allocator) and is not kept
+        shift = round_index % len(MODES)
+        for mode in MODES[shift:] + MODES[:shift]:
             student = build(student_spec, data, seed=1)
+            caches = {fmt: TeacherCache(folder, verify=False) for fmt, folder in cache_folders.items()}
             strategy, loader = mode_setup(mode, teacher, caches, data, seed=1)
-            result = train(student, strategy, loader, None, student_config(args, 1, 1), desc=f"time {mode}")
-            if repeat > 0:
-                seconds[mode].append(result.history[-1]["seconds"])
-    median = {mode: statistics.median(values) for mode, values in seconds.items()}
-    return {"epoch_seconds": median, "all_epoch_seconds": seconds,
-            "ratio_cached_full_vs_plain": median["cache-full"] / median["plain"],
-            "ratio_cached_topk_vs_plain": median["cache-topk"] / median["plain"],
-            "ratio_recompute_vs_plain": median["recompute"] / median["plain"],
-            "speedup_full_vs_recompute": median["recompute"] / median["cache-full"]}
+            cpu_started, wall_started = time.process_time(), time.perf_counter()
+            result = train(student, strategy, loader, None, student_config(args, 1, 1), progress=False)
+            cpu, wall = time.process_time() - cpu_started, time.perf_counter() - wall_started
+            if round_index > 0:
+                seconds[mode]["cpu"].append(cpu)
+                seconds[mode]["wall"].append(wall)
+                seconds[mode]["loop"].append(result.history[-1]["seconds"])
+    ratios = {mode: {clock: spread([a / b for a, b in zip(seconds[mode][clock], seconds["plain"][clock])])
+                     for clock in ("cpu", "wall")} for mode in MODES if mode != "plain"}
+    flags = [f"{mode} {clock} median ratio {r['median']:.3f} < 1.0: measurement error"
+             for mode, by_clock in ratios.items() for clock, r in by_clock.items() if r["median"] < 1.0]
+    return {"seconds": seconds, "ratios": ratios, "flags": flags, "rounds": repeats,
+            "median_seconds": {mode: {clock: statistics.median(v) for clock, v in by.items()}
+                               for mode, by in seconds.items()},
+            "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "steps_per_epoch": len(ArrayLoader(data.train_images, data.train_labels, 128)),
+            "environment": environment()}
+
+
+def spread(values: list[float]) -> dict[str, float]:
+    """Median, quartiles (IQR), min and max of per-round ratios, and how many rounds fell below 1.0."""
+    quartiles = statistics.quantiles(values, n=4) if len(values) > 1 else [values[0]] * 3
+    return {"median": statistics.median(values), "q1": quartiles[0], "q3": quartiles[2], "min": min(values),
+            "max": max(values), "rounds_below_1": sum(value < 1.0 for value in values)}
 
 
 def accuracy_cell(args, data, teacher, caches, student_spec, mode: str, seed: int) -> dict[str, Any]:
@@ -233,78 +274,46 @@ def accuracy_cell(args, data, teacher, caches, student_spec, mode: str, seed: in
 
 # ---------------------------------------------------------------- memory (child process)
 
-def memory_cell(args, dataset: str, kind: str, with_cache: bool) -> dict[str, Any]:
-    request = json.dumps({"dataset": dataset, "kind": kind, "with_cache": with_cache, "smoke": args.smoke,
-                          "train_limit": args.train_limit, "views": args.views, "topk": args.topk,
-                          "teacher_epochs": args.teacher_epochs})
+MEMORY_VIEWS = 8  # the features cache stores 8 views: several times the training images' size
+MEMORY_EPOCHS = 3
+
+
+def memory_cell(args, dataset: str, kind: str) -> dict[str, Any]:
+    request = json.dumps({"dataset": dataset, "kind": kind, "smoke": args.smoke,
+                          "train_limit": args.train_limit, "topk": args.topk, "teacher_epochs": args.teacher_epochs})
     output = subprocess.run([sys.executable, __file__, "--memory-child", request], check=True,
                             capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
 
 
-def rss_kib(field: str) -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith(field + ":"):
-            return int(line.split()[1])
-    return -1
+def memory_folder(dataset: str, kind: str) -> Path:
+    return WORK / f"cache-{dataset}-{kind}-full-features{MEMORY_VIEWS}"
 
 
 def memory_child(request: dict[str, Any]) -> None:
-    """One epoch of distillation; with a cache it also reads a stored teacher hidden layer (the big part) per step."""
+    """Several epochs of Hinton KD from the cache, reading the stored hidden layer every step; RSS sampled."""
+    torch.set_num_threads(1)
     args = parse_args(["--smoke"] if request["smoke"] else [])
-    args.train_limit, args.views, args.topk = request["train_limit"], request["views"], request["topk"]
-    args.teacher_epochs = request["teacher_epochs"]
+    args.train_limit, args.topk, args.teacher_epochs = request["train_limit"], request["topk"], request["teacher_epochs"]
     data = load_data(args, request["dataset"])
-    teacher_spec, student_spec = model_specs(args, request["kind"])
-    teacher = build(teacher_spec, data, seed=100)
-    teacher.load_state_dict(load_weights(WORK / f"{request['dataset']}-{request['kind']}-{args.teacher_epochs}ep-"
-                                                f"{len(data.train_labels)}.safetensors"))
-    feature = "layers.3" if request["kind"] == "mlp" else "features.3"  # the first hidden layer's output
-    folder = WORK / f"cache-{request['dataset']}-{request['kind']}-full-features"
-    samples: list[int] = []
-    stop = threading.Event()
-
-    def sample_anon() -> None:
-        while not stop.is_set():
-            samples.append(rss_kib("RssAnon"))
-            time.sleep(0.02)
-
-    baseline_kib = rss_kib("VmRSS")
-    sampler = threading.Thread(target=sample_anon, daemon=True)
-    sampler.start()
-    if request["with_cache"]:
-        cache = TeacherCache(folder, verify=False)
-        cached = CachedTeacher(cache)
-        strategy = FeatureReadingHinton(cached)
-        loader = CachedViewLoader(data.train_images, data.train_labels, 128, views=cache.views, max_shift=JITTER,
-                                  seed=1, view_seed=0)
-    else:
-        cache = None
-        strategy = build_strategy("hinton", teacher=FrozenTeacher(teacher), temperature=TEMPERATURE)
-        loader = ArrayLoader(data.train_images, data.train_labels, 128, max_shift=JITTER, seed=1)
-    train(build(student_spec, data, seed=1), strategy, loader, None, student_config(args, 1, 1), desc="memory")
-    stop.set()
-    sampler.join()
+    student_spec = model_specs(args, request["kind"])[1]
+    cache = TeacherCache(memory_folder(request["dataset"], request["kind"]), verify=False)
+    loader = CachedViewLoader(data.train_images, data.train_labels, 128, seed=1, cache=cache)
+    cached = CachedTeacher(cache)
+    sampler = RssSampler(every=5)
+    strategy = FeatureReadingHinton(build_strategy("hinton", teacher=cached, temperature=TEMPERATURE), cached,
+                                    sampler)
+    train(build(student_spec, data, seed=1), strategy, loader, None, student_config(args, MEMORY_EPOCHS, 1),
+          progress=False)
+    sampler.sample()
     print(json.dumps({
-        "peak_rss_mb": rss_kib("VmHWM") / 1024, "peak_anon_rss_mb": max(samples) / 1024,
-        "rss_before_training_mb": baseline_kib / 1024, "final_file_rss_mb": rss_kib("RssFile") / 1024,
+        "series": sampler.series, "series_columns": ["step", "seconds", "rss_mb", "file_rss_mb"],
+        **summarise(sampler.series, MEMORY_EPOCHS, len(loader)), "epochs": MEMORY_EPOCHS, "steps_per_epoch": len(loader),
+        "reader": "pread gather (features), mmap + release per shard (logits table)",
         "dataset_array_mb": data.train_images.numel() * data.train_images.element_size() / 2**20,
-        "cache_mb": cache.size_bytes() / 2**20 if cache is not None else 0.0, "feature": feature,
+        "cache_mb": cache.size_bytes() / 2**20, "feature_values_read": strategy.feature_values,
+        "load_average": os.getloadavg(), "environment": environment(),
     }))
-
-
-class FeatureReadingHinton(torch.nn.Module):
-    """Hinton KD from the cache that also fetches the stored hidden features every step (as a hint method would)."""
-
-    def __init__(self, cached: CachedTeacher):
-        super().__init__()
-        self.cached = cached
-        self.hinton = build_strategy("hinton", teacher=cached, temperature=TEMPERATURE)
-        self.feature_elements = 0
-
-    def forward(self, batch, student):
-        self.feature_elements += sum(f.numel() for f in self.cached.features(batch).values())
-        return self.hinton(batch, student)
 
 
 # ---------------------------------------------------------------- main
@@ -316,37 +325,82 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     results = load_results(args)
+    # step cost first, then memory, then accuracy: the cheap cells that answer the cost question come first
     for dataset in args.datasets:
+        if "mlp" in args.teachers and not args.skip_steptime:
+            data = load_data(args, dataset)
+            teacher = teacher_for(args, results, data, dataset, "mlp")
+            caches = {fmt: cache_for(args, results, data, teacher, dataset, "mlp", fmt) for fmt in ("full", "topk")}
+            step_cost_cells(args, results, data, teacher, caches, dataset)
+    if not args.skip_memory and "mlp" in args.teachers:
+        memory_cells(args, results, args.datasets[0])
+    for dataset in args.datasets if not args.skip_accuracy else []:
         data = load_data(args, dataset)
         for kind in args.teachers:
-            teacher_spec, student_spec = model_specs(args, kind)
+            student_spec = model_specs(args, kind)[1]
             teacher = teacher_for(args, results, data, dataset, kind)
             caches = {fmt: cache_for(args, results, data, teacher, dataset, kind, fmt) for fmt in ("full", "topk")}
-
-            def timing() -> dict[str, Any]:
-                out = timing_cell(args, data, teacher, caches, student_spec)
-                example = data.test_images[:1]
-                out["teacher_mflops"] = flops_per_sample(teacher, example) / 1e6
-                out["student_mflops"] = flops_per_sample(build(student_spec, data, 1), example) / 1e6
-                return out
-
-            cell(args, results, f"timing/{dataset}/{kind}", timing)
             for seed in range(args.seeds):
                 for mode in MODES:
                     cell(args, results, f"accuracy/{dataset}/{kind}/{mode}/{seed}",
                          lambda: accuracy_cell(args, data, teacher, caches, student_spec, mode, seed))
-    if not args.skip_memory:
-        dataset, kind = args.datasets[0], "mlp" if "mlp" in args.teachers else args.teachers[0]
-        data = load_data(args, dataset)
-        teacher = teacher_for(args, results, data, dataset, kind)
-        feature = "layers.3" if kind == "mlp" else "features.3"
-        cache_for(args, results, data, teacher, dataset, kind, "full", features=(feature,))
-        for with_cache in (False, True):
-            name = f"memory/{dataset}/{kind}/{'cached+features' if with_cache else 'recompute'}"
-            cell(args, results, name, lambda: memory_cell(args, dataset, kind, with_cache))
     save_results(args, results)
     print(f"wrote {args.output} and {args.output.with_suffix('.md')}")
     return 0
+
+
+def step_cost_cells(args, results, data, teacher, caches: dict[str, TeacherCache], dataset: str) -> None:
+    """Every student size distils the MLP teacher (the teacher only matters for the "recompute" variant)."""
+    folders = {fmt: cache.folder for fmt, cache in caches.items()}
+    for name, spec in timing_students(args).items():
+        repeats = args.timing_rounds if spec[0] == "mlp" else max(3, args.timing_rounds // 3)
+
+        def timing(spec=spec, repeats=repeats) -> dict[str, Any]:
+            out = timing_cell(args, data, teacher, folders, spec, repeats)
+            example = data.test_images[:1]
+            out["teacher_mflops"] = flops_per_sample(teacher, example) / 1e6
+            out["student_mflops"] = flops_per_sample(build(spec, data, 1), example) / 1e6
+            out["student"] = {"name": spec[0], **spec[1]}
+            return out
+
+        if not args.skip_epochs:
+            cell(args, results, f"steptime/{dataset}/{name}", timing)
+        cell(args, results, f"lockstep/{dataset}/{name}", lambda spec=spec: lockstep(args, data, teacher, folders, spec))
+
+
+def lockstep(args, data, teacher, cache_folders: dict[str, Path], student_spec) -> dict[str, Any]:
+    """Step-by-step interleaving of the four variants over ``--lockstep-epochs`` epochs (see teacher_cache_lockstep)."""
+    caches = {fmt: TeacherCache(folder, verify=False) for fmt, folder in cache_folders.items()}
+    setups = {}
+    for mode in MODES:
+        strategy, loader = mode_setup(mode, teacher, caches, data, seed=1)
+        setups[mode] = (build(student_spec, data, seed=1), strategy, loader)
+    load_before = os.getloadavg()
+    epochs = args.lockstep_epochs if student_spec[0] == "mlp" else 1  # a CNN epoch is ~40x an MLP one
+    out = lockstep_cell(setups, student_config(args, epochs, 1), epochs)
+    return {**out, "load_average_before": load_before, "load_average_after": os.getloadavg(),
+            "student": {"name": student_spec[0], **student_spec[1]}, "environment": environment()}
+
+
+def memory_cells(args, results, dataset: str) -> None:
+    """The RSS curve over a cache with a stored hidden layer for 8 views (earlier mmap-reader cells stay beside it)."""
+    data = load_data(args, dataset)
+    teacher = teacher_for(args, results, data, dataset, "mlp")
+    settings = CacheSettings(format="full", views=MEMORY_VIEWS, features=("layers.3",))
+    build_cache(memory_folder(dataset, "mlp"), teacher, data.train_images, data.train_labels, settings,
+                dataset=dataset, max_shift=JITTER, seed=0, progress=False)
+    cell(args, results, f"rss/{dataset}/mlp/features{MEMORY_VIEWS}/pread", lambda: memory_cell(args, dataset, "mlp"))
+    rss = {key.split("/")[-1]: value for key, value in results["cells"].items() if key.startswith("rss/")}
+    plot = args.output.with_suffix(".rss.png")
+    results["rss_plot"] = plot.name if plot_curves(rss, plot) else None
+
+
+def timing_students(args: argparse.Namespace) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Student sizes whose step cost is timed: the MLP pair's small student, the paper's 800-800 MLP, a small CNN."""
+    if args.smoke:
+        return {"mlp-32": ("mlp", {"hidden": [32]}), "mlp-128-128": ("mlp", {"hidden": [128, 128]})}
+    return {"mlp-300": ("mlp", {"hidden": [300]}), "mlp-800-800": ("mlp", {"hidden": [800, 800]}),
+            "cnn-8-16": MODELS["cnn"][1]}
 
 
 if __name__ == "__main__":

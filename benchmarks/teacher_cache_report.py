@@ -1,4 +1,4 @@
-"""Markdown for benchmarks/teacher_cache.py: epoch-time ratios, accuracy per mode, cache sizes and memory."""
+"""Markdown for benchmarks/teacher_cache.py: step-cost ratios, accuracy per mode, cache sizes and RSS over training."""
 
 from __future__ import annotations
 
@@ -12,30 +12,93 @@ def pct(values: list[float]) -> str:
     return format_mean_std([100 * value for value in values], 2)
 
 
+def ratio_text(r: dict[str, float]) -> str:
+    flag = " ⚠" if r["median"] < 1.0 else ""
+    return f"{r['median']:.3f}{flag} [{r['q1']:.3f}-{r['q3']:.3f}] ({r['min']:.2f}-{r['max']:.2f})"
+
+
+def step_cost_lines(cells: dict[str, Any]) -> list[str]:
+    lines = ["## Step cost: cached and recomputing distillation vs plain student training", "",
+             ("One epoch through the training loop per variant, variants interleaved in rounds (order rotated, a "
+             "warm-up round discarded); ratio = variant epoch / plain epoch of the same round. Cells: median "
+             "[IQR] (min-max) over rounds. CPU = process CPU seconds (what the step costs; other jobs' time on the "
+             "core is not counted), wall = elapsed seconds. ⚠ = median below 1.0, a measurement error."), "",
+             ("| student | student / teacher MFLOPs | steps | rounds | plain CPU s | clock | cached full / plain "
+             "| cached top-k / plain | recompute / plain | load avg before → after |"),
+             "|---|---|---|---|---|---|---|---|---|---|"]
+    for key, timing in cells.items():
+        if not key.startswith("steptime/"):
+            continue
+        _, dataset, student = key.split("/")
+        ratios = timing["ratios"]
+        load = f"{timing['load_average_before'][0]:.1f} → {timing['load_average_after'][0]:.1f}"
+        for clock in ("cpu", "wall"):
+            lead = (f"| {dataset}/{student} | {timing['student_mflops']:.2f} / {timing['teacher_mflops']:.2f} "
+                    f"| {timing['steps_per_epoch']} | {timing['rounds']} "
+                    f"| {timing['median_seconds']['plain']['cpu']:.2f} ") if clock == "cpu" else "| | | | | "
+            lines.append(f"{lead}| {clock} | {ratio_text(ratios['cache-full'][clock])} "
+                         f"| {ratio_text(ratios['cache-topk'][clock])} | {ratio_text(ratios['recompute'][clock])} "
+                         f"| {load if clock == 'cpu' else ''} |")
+        for flag in timing.get("flags", []):
+            lines.append(f"| {dataset}/{student} | flag: {flag} | | | | | | | | |")
+    lines += ["", "### Lockstep: the variants step in turn, each step timed alone (thread CPU)", "",
+              ("Each variant trains its own student through the loop's step; one step of every variant per round. "
+              "Ratio of median step times, and median [IQR] of per-round ratios."), "",
+              ("| student | epochs | plain µs/step | cached full / plain | cached top-k / plain | recompute / plain "
+              "| load avg before → after |"), "|---|---|---|---|---|---|---|"]
+    for key, step in cells.items():
+        if key.startswith("lockstep/"):
+            r = step["ratios"]
+            text = {m: f"{r[m]['ratio_of_medians']:.3f} ({r[m]['median']:.3f} [{r[m]['q1']:.3f}-{r[m]['q3']:.3f}])"
+                    for m in r}
+            lines.append(f"| {key[9:]} | {step['epochs']} | {step['median_step_us']['plain']:.0f} "
+                         f"| {text['cache-full']} | {text['cache-topk']} | {text['recompute']} "
+                         f"| {step['load_average_before'][0]:.1f} → {step['load_average_after'][0]:.1f} |")
+            lines += [f"| flag: {flag} | | | | | | |" for flag in step.get("flags", [])]
+    return lines
+
+
+READERS = {"pread": "pread gather (current)", "release": "mmap + release every 64 MiB (previous)",
+           "no-release": "mmap, never released"}
+
+
+def rss_lines(results: dict[str, Any]) -> list[str]:
+    cells = {key: value for key, value in results["cells"].items() if key.startswith("rss/")}
+    if not cells:
+        return []
+    lines = ["", "## RSS while training reads a cache with stored features (child process)", "",
+             ("Sampled from /proc/self/statm every 5 steps of training (after data loading); growth = RSS minus its "
+             "value at the first sample after step 0 (the loop's own allocations are done by then)."), "",
+             ("| run | training data MB | cache MB | epochs x steps | RSS before training → after warm-up MB | RSS "
+             "growth by end of each epoch MB | peak RSS growth MB | peak file-backed RSS MB | reader |"),
+             "|---|---|---|---|---|---|---|---|---|"]
+    for key, cell in cells.items():
+        lines.append(f"| {key[4:]} | {cell['dataset_array_mb']:.0f} | {cell['cache_mb']:.0f} "
+                     f"| {cell['epochs']} x {cell['steps_per_epoch']} "
+                     f"| {cell['rss_before_training_mb']:.0f} → {cell['rss_after_warmup_mb']:.0f} "
+                     f"| {', '.join(str(g) for g in cell['growth_by_end_of_epoch_mb'])} "
+                     f"| {cell['rss_growth_after_warmup_mb']:.0f} | {cell['file_rss_peak_mb']:.0f} "
+                     f"| {READERS.get(key.split('/')[-1], cell.get('reader', '?'))} |")
+    if results.get("rss_plot"):
+        lines += ["", f"![RSS over training steps]({results['rss_plot']})"]
+    lines += ["", ("`pread`: the current reader - per-batch feature rows are read with pread into the output array, "
+              "so no cache page is mapped into the process; only the logits table of one view is decoded through a "
+              "map, released shard by shard. `release` / `no-release`: the previous reader (every shard memory-mapped, "
+              "pages dropped with madvise DONTNEED whenever an upper bound of rows x max(pages spanned, 64 KiB "
+              "fault-around) passed 64 MiB, or never): on this kernel one fault maps a whole page-cache folio, so a "
+              "few batches mapped nearly the whole cache and releasing only made RSS oscillate. The series behind "
+              "the curves are in the JSON (`series`: step, seconds, RSS MB, file-backed RSS MB).")]
+    return lines
+
+
 def render_markdown(results: dict[str, Any], jitter: int, temperature: float, modes: tuple[str, ...]) -> str:
-    """The results file as markdown: epoch-time ratios, accuracy per mode, cache sizes, peak memory."""
+    """The results file as markdown: step-cost ratios, accuracy per mode, cache sizes, RSS during training."""
     cells, settings = results["cells"], results["settings"]
     lines = ["# Teacher cache benchmark", "",
              f"Settings: {json.dumps(settings)}; environment: {json.dumps(results['environment'])}.",
-             f"Student inputs jittered by ±{jitter} px; Hinton KD at T={temperature}; cache: {settings['views']} "
-             f"views per sample, top-k = {settings['topk']}. Epoch times are training-only (no validation), median "
-             "of the timed repeats, all modes interleaved in one process.", "",
-             "## Epoch time", "",
-             "| dataset | teacher | teacher / student MFLOPs | plain s | recompute s | cached full s | cached top-k s "
-             "| cached full / plain | cached top-k / plain | recompute / plain | build / recompute epoch |",
-             "|---|---|---|---|---|---|---|---|---|---|---|"]
-    for key, timing in cells.items():
-        if not key.startswith("timing/"):
-            continue
-        _, dataset, kind = key.split("/")
-        seconds = timing["epoch_seconds"]
-        build = cells.get(f"cache/{dataset}/{kind}/full", {}).get("build_seconds", float("nan"))
-        lines.append(
-            f"| {dataset} | {kind} | {timing['teacher_mflops']:.2f} / {timing['student_mflops']:.2f} "
-            f"| {seconds['plain']:.2f} | {seconds['recompute']:.2f} | {seconds['cache-full']:.2f} "
-            f"| {seconds['cache-topk']:.2f} | {timing['ratio_cached_full_vs_plain']:.2f} "
-            f"| {timing['ratio_cached_topk_vs_plain']:.2f} | {timing['ratio_recompute_vs_plain']:.2f} "
-            f"| {build / seconds['recompute']:.2f} |")
+             (f"Student inputs jittered by ±{jitter} px; Hinton KD at T={temperature}; cache: {settings['views']} "
+             f"views per sample, top-k = {settings['topk']}."), ""]
+    lines += step_cost_lines(cells)
     lines += ["", "## Test accuracy (%), mean ± std over seeds", "",
               "| dataset | teacher | teacher acc | plain student | recompute | cached full | cached top-k | seeds |",
               "|---|---|---|---|---|---|---|---|"]
@@ -48,19 +111,13 @@ def render_markdown(results: dict[str, Any], jitter: int, temperature: float, mo
         lines.append(f"| {dataset} | {kind} | {100 * teacher_acc:.2f} | {pct(per_mode['plain'])} "
                      f"| {pct(per_mode['recompute'])} | {pct(per_mode['cache-full'])} "
                      f"| {pct(per_mode['cache-topk'])} | {len(per_mode['recompute'])} |")
+    for note in results.get("notes", []):
+        lines += ["", note]
     lines += ["", "## Cache size", "", "| cache | views | bytes per sample (all views) | total MB | build s |",
               "|---|---|---|---|---|"]
     for key, info in cells.items():
         if key.startswith("cache/"):
             lines.append(f"| {key[6:]} | {info['views']} | {info['bytes_per_sample']:.0f} | {info['bytes'] / 1e6:.2f} "
                          f"| {info['build_seconds']:.1f} |")
-    memory = {key: value for key, value in cells.items() if key.startswith("memory/")}
-    if memory:
-        lines += ["", "## Peak memory of one training epoch (child process)", "",
-                  "| run | dataset array MB | cache MB | peak RSS MB | peak anonymous RSS MB |", "|---|---|---|---|---|"]
-        for key, info in memory.items():
-            lines.append(f"| {key[7:]} | {info['dataset_array_mb']:.1f} | {info['cache_mb']:.1f} "
-                         f"| {info['peak_rss_mb']:.1f} | {info['peak_anon_rss_mb']:.1f} |")
-        lines += ["", "Peak RSS includes file-backed cache pages while mapped; the reader drops them every 64 MiB "
-                  "read (madvise DONTNEED), so RSS stays bounded however large the cache is."]
+    lines += rss_lines(results)
     return "\n".join(lines) + "\n"

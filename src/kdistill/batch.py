@@ -46,6 +46,8 @@ BATCH_KEYS = frozenset({
     "index",  # (B,) sample ids: cached teachers, CRD's memory bank
     "shift",  # (B, 2) jitter offsets of ArrayLoader
     "view",  # (B,) augmented-view ids of CachedViewLoader
+    "cached_logits",  # (B, C) teacher logits CachedViewLoader(cache=...) gathered for the epoch
+    "cache_fingerprint",  # str: the teacher cache those logits came from
     "teacher_logits",  # PrecomputedTeacher's default key
 })
 

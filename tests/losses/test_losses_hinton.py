@@ -226,3 +226,50 @@ def test_class_count_mismatch_raises_shape_error_naming_both(loss_fn):
         logit_matching_loss(random_logits(4, 7), random_logits(4, 10))
     with pytest.raises(ShapeError, match=r"\(3, 10\)"):
         loss_fn(random_logits(4, 10), random_logits(3, 10), 2.0)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 7)])
+def test_fused_kd_gradient_passes_gradcheck_in_float64(shape):
+    """kd_kl_divergence on fixed targets is one autograd node with a hand-written backward: check it numerically."""
+    student = random_logits(*shape).double().requires_grad_(True)
+    teacher = random_logits(*shape, seed=1).double()
+    assert torch.autograd.gradcheck(lambda s: kd_kl_divergence(s, teacher, 2.5), (student,))
+    torch.testing.assert_close(kd_kl_divergence(student, teacher, 2.5).double(),
+                               torch.tensor(naive_kd(student.reshape(-1, shape[-1]).detach(),
+                                                     teacher.reshape(-1, shape[-1]), 2.5), dtype=torch.float64),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_fused_kd_equals_the_composed_graph():
+    """Fixed targets take the fused node, a teacher that needs gradients the composed graph: same value and
+    student gradient; the composed path still sends the teacher its gradient."""
+    student, teacher = random_logits(8, 10), random_logits(8, 10, seed=2)
+    fused = student_gradient(kd_kl_divergence, student, teacher, 3.0)
+    teacher_leaf = teacher.clone().requires_grad_(True)
+    student_leaf = student.clone().requires_grad_(True)
+    composed_loss = kd_kl_divergence(student_leaf, teacher_leaf, 3.0)
+    composed_loss.backward()
+    torch.testing.assert_close(fused, student_leaf.grad, rtol=1e-5, atol=1e-7)
+    torch.testing.assert_close(kd_kl_divergence(student, teacher, 3.0), composed_loss.detach(), rtol=1e-6, atol=1e-7)
+    assert teacher_leaf.grad is not None and teacher_leaf.grad.abs().sum() > 0
+
+
+def test_fused_kd_under_bf16_autocast_gives_a_float32_loss_and_gradient_in_the_input_dtype():
+    student = random_logits(4, 6).to(torch.bfloat16).requires_grad_(True)
+    teacher = random_logits(4, 6, seed=3)
+    with torch.autocast("cpu", torch.bfloat16):
+        loss = kd_kl_divergence(student, teacher, 2.0)
+    loss.backward()
+    assert loss.dtype == torch.float32 and student.grad.dtype == torch.bfloat16
+    torch.testing.assert_close(loss, kd_kl_divergence(student.detach().float(), teacher, 2.0))
+
+
+@pytest.mark.parametrize("classes", [2, 10, 15, 16, 40])
+def test_log_softmax_last_equals_log_softmax_for_every_class_count(classes):
+    from kdistill.losses.hinton import log_softmax_last
+
+    logits = random_logits(33, classes)
+    torch.testing.assert_close(log_softmax_last(logits), torch.log_softmax(logits, -1), rtol=1e-6, atol=1e-6)
+    torch.testing.assert_close(kd_kl_divergence(logits, random_logits(33, classes, seed=4), 2.0),
+                               torch.tensor(naive_kd(logits, random_logits(33, classes, seed=4), 2.0)).float(),
+                               rtol=1e-5, atol=1e-6)

@@ -50,7 +50,6 @@ def cached_training(
     ctx: DistributedContext,
 ) -> tuple[CachedTeacher, CachedViewLoader]:
     """The teacher and the loader a cached distillation stage trains with (the loader shows the stored views)."""
-    loader = CachedViewLoader(train_images, train_labels, batch_size, views=cache.views,
-                              max_shift=cache.manifest["max_shift"], seed=cache.manifest["seed"], rank=ctx.rank,
-                              world_size=ctx.world_size)
+    loader = CachedViewLoader(train_images, train_labels, batch_size, seed=cache.manifest["seed"], rank=ctx.rank,
+                              world_size=ctx.world_size, cache=cache)
     return CachedTeacher(cache), loader

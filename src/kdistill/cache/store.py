@@ -16,7 +16,6 @@ is detected, never served.
 from __future__ import annotations
 
 import json
-import mmap
 from pathlib import Path
 from typing import Any
 
@@ -24,11 +23,12 @@ import numpy as np
 import torch
 
 from kdistill.cache.codec import decode
+from kdistill.cache.mapped import ShardFiles
 from kdistill.errors import CheckpointError
 from kdistill.training.checkpoint import sha256_of
 
 MANIFEST = "manifest.json"
-RELEASE_EVERY_BYTES = 64 << 20  # drop mapped pages from this process every 64 MiB read, so RSS stays bounded
+TABLE_BUDGET_BYTES = 256 << 20  # one view's decoded logits up to this size are kept in memory for the epoch
 
 
 def shard_stem(shard: int) -> str:
@@ -63,9 +63,16 @@ class TeacherCache:
 
     ``expected_fingerprint`` (optional) refuses a cache built from other teacher weights, data or settings.
     ``verify=True`` hashes every shard once on opening (cheap next to a training epoch).
+    ``table_budget_bytes``: largest (N, C) float32 logits table of one view kept decoded in memory.
     """
 
-    def __init__(self, folder: str | Path, expected_fingerprint: str | None = None, verify: bool = True):
+    def __init__(
+        self,
+        folder: str | Path,
+        expected_fingerprint: str | None = None,
+        verify: bool = True,
+        table_budget_bytes: int = TABLE_BUDGET_BYTES,
+    ):
         self.folder = Path(folder)
         manifest = read_json(self.folder / MANIFEST)
         if manifest is None:
@@ -86,8 +93,10 @@ class TeacherCache:
         self.views: int = manifest["views"]
         self.shard_size: int = manifest["shard_size"]
         self.features: list[str] = list(manifest["settings"]["features"])
-        self._maps: dict[tuple[int, str], np.ndarray] = {}
-        self._bytes_since_release = 0
+        self.table_budget_bytes = table_budget_bytes
+        self._shards = ShardFiles(self.folder)
+        self._table: torch.Tensor | None = None  # (N, C) float32 logits of view ``_table_view``
+        self._table_view = -1
 
     @property
     def fingerprint(self) -> str:
@@ -106,43 +115,88 @@ class TeacherCache:
                 total += np.dtype(dtype).itemsize * int(np.prod(shape, dtype=np.int64)) * self.views
         return float(total)
 
-    def _array(self, shard: int, name: str) -> np.ndarray:
-        key = (shard, name)
-        if key not in self._maps:
-            self._maps[key] = np.load(self.folder / f"{shard_stem(shard)}.{name}.npy", mmap_mode="r")
-        return self._maps[key]
-
     def read(self, name: str, index: torch.Tensor, view: torch.Tensor) -> np.ndarray:
-        """Stored array ``name`` for samples ``index`` (B,) at views ``view`` (B,) -> (B, *per-view shape)."""
+        """Stored array ``name`` for samples ``index`` (B,) at views ``view`` (B,) -> (B, *per-view shape).
+
+        Rows are read with ``pread`` per shard the batch touches, in sorted row order (reads move forward through
+        each file); no file page enters this process's RSS (see ``kdistill.cache.mapped``).
+        """
         index_np, view_np = index.cpu().numpy(), view.cpu().numpy()
         if index_np.size and (index_np.min() < 0 or index_np.max() >= self.num_samples
                               or view_np.min() < 0 or view_np.max() >= self.views):
-            raise CheckpointError(f"cache lookup out of range (samples < {self.num_samples}, views < {self.views}); "
-                                  "the cache was built for another training set: rebuild it")
+            raise self.out_of_range_error()
         dtype, shape = self.manifest["arrays"][name]
         out = np.empty((len(index_np), *shape), dtype=dtype)
-        shards = index_np // self.shard_size
-        for shard in np.unique(shards):
-            rows = np.nonzero(shards == shard)[0]
-            out[rows] = self._array(int(shard), name)[index_np[rows] - shard * self.shard_size, view_np[rows]]
-        self._bytes_since_release += out.nbytes
-        if self._bytes_since_release > RELEASE_EVERY_BYTES:
-            self.release_pages()
+        order = np.argsort(index_np, kind="stable")  # (B,) positions in sample order
+        shard_of = index_np[order] // self.shard_size  # (B,) non-decreasing
+        starts = np.flatnonzero(np.r_[True, shard_of[1:] != shard_of[:-1]])  # where each shard's run begins
+        for begin, end in zip(starts, np.r_[starts[1:], len(order)]):
+            positions = order[begin:end]
+            shard = int(shard_of[begin])
+            rows = (index_np[positions] - shard * self.shard_size) * self.views + view_np[positions]
+            run = np.empty((len(rows), *shape), dtype=dtype)
+            self._shards.gather(shard_stem(shard), name, rows, run)  # pread: nothing is mapped, RSS stays flat
+            out[positions] = run
         return out
 
     def release_pages(self) -> None:
-        """Drop this process's mapped pages (they stay in the OS page cache): reading streams, RSS stays flat."""
-        for array in self._maps.values():
-            handle = getattr(array, "_mmap", None)
-            if handle is not None and hasattr(handle, "madvise") and hasattr(mmap, "MADV_DONTNEED"):
-                handle.madvise(mmap.MADV_DONTNEED)
-        self._bytes_since_release = 0
+        """Drop this process's mapped pages of bulk reads (they stay in the OS page cache)."""
+        self._shards.release()
 
-    def logits(self, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
-        """Dequantised teacher logits (B, C) float32 for samples ``index`` at views ``view``."""
+    def view_logits(self, view: int) -> torch.Tensor:
+        """Dequantised teacher logits of every sample at one view, (N, C) float32; kept until another view is asked.
+
+        Decoded shard by shard, each shard's pages released right after, so building the table maps one shard's
+        worth of pages at a time.
+        """
+        if self._table_view != view:
+            if not 0 <= view < self.views:
+                raise self.out_of_range_error()
+            self._table = None  # free the previous view's table before the next one is allocated
+            table = torch.empty(self.num_samples, self.num_classes, dtype=torch.float32)
+            names = [name for name in self.manifest["arrays"] if not name.startswith("feature.")]
+            for shard in range(self.manifest["num_shards"]):
+                start = shard * self.shard_size
+                arrays = {name: self._shards.mapped(shard_stem(shard), name)[view :: self.views] for name in names}
+                stop = start + len(next(iter(arrays.values())))
+                table[start:stop] = decode(arrays, self.format, self.num_classes)
+                self._shards.release()
+            self._table, self._table_view = table, view
+        return self._table
+
+    def logits(self, index: torch.Tensor, view: torch.Tensor | int) -> torch.Tensor:
+        """Dequantised teacher logits (B, C) float32 for samples ``index`` at views ``view`` ((B,), or one int).
+
+        A batch of one view (what CachedViewLoader yields) is a single ``index_select`` from that view's decoded
+        table; mixed views, or a table larger than ``table_budget_bytes``, are read and decoded per batch.
+        """
+        if isinstance(view, torch.Tensor):
+            view = self.single_view(view) if view.numel() else view
+        if isinstance(view, int) and self.table_fits():
+            try:
+                return self.view_logits(view).index_select(0, index.cpu())
+            except IndexError as error:
+                raise self.out_of_range_error() from error
+        if isinstance(view, int):
+            view = torch.full_like(index, view)
         arrays = {name: self.read(name, index, view) for name in self.manifest["arrays"]
                   if not name.startswith("feature.")}
         return decode(arrays, self.format, self.num_classes)
+
+    def table_fits(self) -> bool:
+        """Whether one view's decoded (N, C) float32 logits fit ``table_budget_bytes``."""
+        return self.num_samples * self.num_classes * 4 <= self.table_budget_bytes
+
+    def single_view(self, view: torch.Tensor) -> int | torch.Tensor:
+        """The one view id a non-empty (B,) ``view`` holds, else ``view`` itself; ids out of range are refused."""
+        low, high = (int(value) for value in torch.aminmax(view))
+        if low < 0 or high >= self.views:
+            raise self.out_of_range_error()
+        return low if low == high else view
+
+    def out_of_range_error(self) -> CheckpointError:
+        return CheckpointError(f"cache lookup out of range (samples < {self.num_samples}, views < {self.views}); "
+                               "the cache was built for another training set: rebuild it")
 
     def feature(self, name: str, index: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
         """The stored output of teacher module ``name`` (B, *shape) float32."""

@@ -14,8 +14,10 @@ from collections.abc import Iterator
 import torch
 
 from kdistill.batch import Batch
+from kdistill.cache.store import TeacherCache
 from kdistill.data.jitter import sample_shifts
 from kdistill.data.loader import ArrayLoader
+from kdistill.errors import ConfigError
 
 
 def view_seed(seed: int, view: int) -> int:
@@ -39,6 +41,11 @@ class CachedViewLoader(ArrayLoader):
 
     Order, batching and rank sharding are exactly ArrayLoader's (same seed -> same order); only the jitter offsets
     come from the cache's views. Batches carry an extra ``"view"`` (B,) int64 key for the cached teacher.
+
+    Given the ``cache`` itself, the loader also gathers the epoch's teacher logits in one ``index_select`` when the
+    epoch starts (the whole epoch's targets in batch order, (M, C) float32) and hands each batch its slice as
+    ``"cached_logits"`` with the cache's ``"cache_fingerprint"``: a :class:`~kdistill.cache.CachedTeacher` on the same
+    cache then serves a batch without any per-step lookup. Views, jitter and seed are taken from the cache.
     """
 
     def __init__(
@@ -46,19 +53,26 @@ class CachedViewLoader(ArrayLoader):
         images: torch.Tensor,
         labels: torch.Tensor,
         batch_size: int,
-        views: int,
-        max_shift: int = 0,
+        views: int | None = None,
+        max_shift: int | None = None,
         seed: int = 0,
         shuffle: bool = True,
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
         view_seed: int | None = None,
+        cache: TeacherCache | None = None,
     ):
-        super().__init__(images, labels, batch_size, shuffle, max_shift, seed, drop_last, rank, world_size)
+        if cache is not None:
+            views, max_shift, view_seed = matching_view_settings(cache, len(labels), views, max_shift, view_seed)
+        if views is None:
+            raise ConfigError("CachedViewLoader needs views= (the cache's views per sample) or cache=")
+        super().__init__(images, labels, batch_size, shuffle, max_shift or 0, seed, drop_last, rank, world_size)
         self.views = views
         self.view_seed = seed if view_seed is None else view_seed  # the cache's seed; ``seed`` drives the order
+        self.cache = cache
         self._shifts: dict[int, torch.Tensor] = {}
+        self._targets: torch.Tensor | None = None  # (M, C) this epoch's teacher logits in batch order
 
     @property
     def view(self) -> int:
@@ -68,10 +82,33 @@ class CachedViewLoader(ArrayLoader):
         order, _ = super().epoch_plan()
         if self.view not in self._shifts:
             self._shifts = {self.view: view_shifts(len(self.labels), self.max_shift, self.view_seed, self.view)}
+        self._targets = None
+        if self.cache is not None and self.cache.table_fits():
+            self._targets = self.cache.view_logits(self.view).index_select(0, order)  # (M, C), one gather
         return order, self._shifts[self.view]
 
     def __iter__(self) -> Iterator[Batch]:
         view = self.view
-        for batch in super().__iter__():
-            batch["view"] = torch.full_like(batch["index"], view)
+        views = torch.full((self.batch_size,), view, dtype=torch.int64)
+        for number, batch in enumerate(super().__iter__()):
+            size = len(batch["index"])
+            batch["view"] = views[:size]
+            if self._targets is not None:
+                start = number * self.batch_size
+                batch["cached_logits"] = self._targets[start : start + size]  # (B, C), a view
+                batch["cache_fingerprint"] = self.cache.fingerprint
             yield batch
+
+
+def matching_view_settings(
+    cache: TeacherCache, num_samples: int, views: int | None, max_shift: int | None, view_seed: int | None
+) -> tuple[int, int, int]:
+    """(views, max_shift, view seed) of ``cache``; explicit values that disagree with it are refused."""
+    manifest = cache.manifest
+    stored = {"views": cache.views, "max_shift": manifest["max_shift"], "view_seed": manifest["seed"]}
+    given = {"views": views, "max_shift": max_shift, "view_seed": view_seed}
+    wrong = {name: value for name, value in given.items() if value is not None and value != stored[name]}
+    if wrong or num_samples != cache.num_samples:
+        raise ConfigError(f"CachedViewLoader settings {wrong or ''} (samples {num_samples}) differ from the teacher "
+                          f"cache's {stored} (samples {cache.num_samples}); pass cache= alone or rebuild the cache")
+    return stored["views"], stored["max_shift"], stored["view_seed"]

@@ -11,7 +11,7 @@ Note on ``sklearn.base.clone``: it returns *unfitted* copies of estimator parame
 
 from __future__ import annotations
 
-import inspect
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -150,10 +150,12 @@ def fit_teacher(model: Any, X: Any, y: np.ndarray, validation: tuple[Any, Any] |
         import lightgbm
 
         X_val, y_val = validation
-        # LightGBM 4.7 renamed eval_set to eval_X / eval_y (eval_set still works there, with a warning).
-        new_style = "eval_X" in inspect.signature(model.fit).parameters
-        evaluation = {"eval_X": (X_val,), "eval_y": (y_val,)} if new_style else {"eval_set": [(X_val, y_val)]}
-        return model.fit(X, y, **evaluation, callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
+        # LightGBM 4.7 deprecates eval_set for eval_X / eval_y, but its classifier label-encodes only eval_set's
+        # labels (string labels in eval_y fail): keep eval_set and silence the notice.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+            return model.fit(X, y, eval_set=[(X_val, y_val)],
+                             callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
     return model.fit(X, y)
 
 

@@ -96,8 +96,12 @@ class _Distilled(BaseEstimator):
         compare = data.X_val is not None
         variants = VARIANTS if compare else (("direct",) if self.prefer == "direct" else ("distilled",))
         candidates = self._candidates(data.n_real_rows)
-        measure = compare and (len(candidates) > 1 or self.max_latency_ms is not None or self.max_size_bytes is not None)
+        measure = compare  # a few 1k-row predictions per candidate: cheap beside training
         batch = latency_batch(data.X_val, student_seed) if measure else None
+        if measure:
+            _, teacher_score = validation_score(self.teacher_, data.X_val, data.y_val, self._task)
+            self.teacher_validation_ = {"score": teacher_score,
+                                        **latency_ms_per_1k(self._predict_function(self.teacher_), batch)}
         rows, fits = [], []
         for family, params in candidates:
             for variant in variants:
@@ -117,6 +121,10 @@ class _Distilled(BaseEstimator):
             row["chosen"] = index == best
         self.candidates_ = rows
         self._install(fits[best])
+        # The best of each variant (within budget), to report both on test rows: ``variant_model(name)``.
+        best_of = {row["variant"]: i for i, row in sorted(enumerate(rows), key=lambda item: item[1].get("score", 0))
+                   if row.get("within_budget", True)}
+        self.variant_fits_ = {variant: fits[index] for variant, index in best_of.items()}
 
     def _choose(self, rows: list[dict[str, Any]]) -> int:
         if "score" not in rows[0]:
@@ -149,10 +157,17 @@ class _Distilled(BaseEstimator):
         """A teacher-less copy of this estimator predicting with ``fitted`` (to score, time and size it)."""
         light = copy.copy(self)
         light.teacher = None
-        light.__dict__.pop("teacher_", None)
-        light.__dict__.pop("candidates_", None)
+        for name in ("teacher_", "candidates_", "variant_fits_"):
+            light.__dict__.pop(name, None)
         light._install(fitted)
         return light
+
+    def variant_model(self, variant: str) -> _Distilled:
+        """A teacher-less copy predicting with the best ``variant`` ("distilled" / "direct") student of this fit."""
+        check_is_fitted(self, "variant_fits_")
+        if variant not in self.variant_fits_:
+            raise ConfigError(f"this fit trained no {variant} student (variants: {', '.join(self.variant_fits_)})")
+        return self._holding(self.variant_fits_[variant]).without_teacher()
 
     def _predict_function(self, model: Any):
         return model.predict_proba if self._task == "classification" else model.predict
@@ -169,7 +184,8 @@ class _Distilled(BaseEstimator):
         check_is_fitted(self, "student_")
         light = copy.copy(self)
         light.teacher = None
-        light.__dict__.pop("teacher_", None)
+        for name in ("teacher_", "variant_fits_"):  # the other variant's student is not shipped
+            light.__dict__.pop(name, None)
         return light
 
     def __sklearn_tags__(self):

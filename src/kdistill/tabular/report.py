@@ -1,19 +1,19 @@
 """What a user wants to know about a student: test metric, inference latency per 1k rows, size, tree shape.
 
-Latency is the best of ``repeats`` timed ``predict_proba``/``predict`` calls over the whole evaluation table,
-scaled to milliseconds per 1,000 rows (best-of-n filters out scheduler noise on shared machines). Size is the
-byte count of the model (without its teacher) serialised as skops, the format ``save_student`` writes; callers that
-saved the file pass its real size instead.
+Latency: ``predict_proba``/``predict`` on batches of 1,000 evaluation rows (drawn with replacement from smaller
+tables), median and 25th/75th percentiles over repeated calls, in milliseconds per 1,000 rows
+(:func:`kdistill.tabular.selection.latency_ms_per_1k`). Size is the byte count of the model (without its teacher)
+serialised as skops, the format ``save_student`` writes; callers that saved the file pass its real size instead.
 """
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 import numpy as np
 from sklearn.metrics import accuracy_score, mean_squared_error, r2_score, roc_auc_score
 
+from kdistill.tabular.selection import latency_batch, latency_ms_per_1k
 from kdistill.tabular.students import BoostingStudent, TreeStudent
 
 
@@ -40,14 +40,10 @@ def evaluate(model: Any, X: Any, y: Any, task: str) -> dict[str, float]:
     return regression_metrics(y, model.predict(X))
 
 
-def latency_ms_per_1k(model: Any, X: Any, task: str, repeats: int = 3) -> float:
+def latency(model: Any, X: Any, task: str, repeats: int = 7) -> dict[str, float]:
+    """Median (and q25/q75) ms per 1k rows of the model's prediction call on 1,000 rows of ``X``."""
     predict = model.predict_proba if task == "classification" else model.predict
-    best = float("inf")
-    for _ in range(repeats):
-        start = time.perf_counter()
-        predict(X)
-        best = min(best, time.perf_counter() - start)
-    return 1000.0 * best * 1000.0 / max(len(X), 1)
+    return latency_ms_per_1k(predict, latency_batch(X), repeats)
 
 
 def model_size_bytes(model: Any) -> int | None:
@@ -77,7 +73,7 @@ def student_report(model: Any, X_test: Any, y_test: Any, task: str, size_bytes: 
     """Test metrics, latency, size and tree shape; ``size_bytes`` is the saved file's size when there is one."""
     return {
         **evaluate(model, X_test, y_test, task),
-        "latency_ms_per_1k": latency_ms_per_1k(model, X_test, task),
+        **latency(model, X_test, task),
         "size_bytes": model_size_bytes(model) if size_bytes is None else size_bytes,
         **tree_shape(model),
     }

@@ -77,3 +77,46 @@ def student_report(model: Any, X_test: Any, y_test: Any, task: str, size_bytes: 
         "size_bytes": model_size_bytes(model) if size_bytes is None else size_bytes,
         **tree_shape(model),
     }
+
+
+def comparison_report(model: Any, X_test: Any, y_test: Any, task: str, saved_bytes: int) -> dict[str, Any]:
+    """Teacher, chosen student and both variants on the test rows, plus the validation comparison and candidates."""
+    from kdistill.tabular.selection import saved_size_bytes
+
+    report: dict[str, Any] = {
+        "chosen": model.chosen_, "student_family": model.student_family_, "student_params": model.student_params_,
+        "validation": {"metric": model.validation_metric_, "distilled": model.distilled_score_,
+                       "direct": model.direct_score_, "teacher": getattr(model, "teacher_validation_", None)},
+        "teacher_report": student_report(model.teacher_, X_test, y_test, task, size_bytes=model_size_bytes(model.teacher_)),
+        "student_report": student_report(model, X_test, y_test, task, size_bytes=saved_bytes),
+    }
+    for variant in getattr(model, "variant_fits_", {}):
+        chosen = variant == model.chosen_
+        other = model if chosen else model.variant_model(variant)
+        report[f"{variant}_report"] = {
+            "family": other.student_family_, "params": other.student_params_,
+            **student_report(other, X_test, y_test, task, size_bytes=saved_bytes if chosen else saved_size_bytes(other))}
+    report["candidates"] = model.candidates_
+    return report
+
+
+def report_markdown(report: dict[str, Any]) -> str:
+    """The report's rows as a small markdown table: teacher, distilled and direct on the test rows."""
+    metric = "auc" if "auc" in report["teacher_report"] else ("accuracy" if report["task"] == "classification" else "r2")
+    lines = [f"# kdistill tabular fit: {report['data']} -> {report['target']} ({report['task']})", "",
+             f"split: {report['split']}; {report['n_train']} training rows, {report['n_test']} test rows; "
+             f"kept: **{report['chosen']}** {report['student_family']} {report['student_params']}", "",
+             f"| model | test {metric} | latency ms/1k (q25-q75) | size KB | validation {report['validation']['metric']} |",
+             "|---|---|---|---|---|"]
+    validation = report["validation"]
+    rows = [("teacher", report["teacher_report"], (validation.get("teacher") or {}).get("score"))]
+    rows += [(f"{variant}{' (kept)' if variant == report['chosen'] else ''}", report[f"{variant}_report"],
+              validation.get(variant)) for variant in ("distilled", "direct") if f"{variant}_report" in report]
+    if len(rows) == 1:
+        rows.append((f"{report['chosen']} (kept)", report["student_report"], None))
+    for name, row, score in rows:
+        size = "" if row.get("size_bytes") is None else f"{row['size_bytes'] / 1024:.0f}"
+        lines.append(f"| {name} | {row.get(metric, float('nan')):.4f} | {row['latency_ms_per_1k']:.2f} "
+                     f"({row['latency_ms_per_1k_q25']:.2f}-{row['latency_ms_per_1k_q75']:.2f}) | {size} | "
+                     f"{'' if score is None else f'{score:.4f}'} |")
+    return "\n".join(lines) + "\n"

@@ -26,10 +26,19 @@ import numpy as np
 
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.tabular.datasets import load_tabular
-from kdistill.tabular.selection import (SharedData, fit_candidate, latency_batch, latency_ms_per_1k,
-                                        saved_size_bytes)
+from kdistill.tabular.selection import (
+    SharedData,
+    fit_candidate,
+    latency_batch,
+    latency_ms_per_1k,
+    saved_size_bytes,
+)
 from kdistill.tabular.sizing import scaled_leaves
-from kdistill.tabular.soft_labels import classification_targets, one_hot, regression_targets
+from kdistill.tabular.soft_labels import (
+    classification_targets,
+    one_hot,
+    regression_targets,
+)
 from kdistill.tabular.splits import holdout_rows, take_rows
 from kdistill.tabular.teachers import TEACHERS, fit_teacher
 

@@ -152,7 +152,9 @@ def add_tabular_commands(subparsers: Any) -> None:
                      choices=RegistryChoices("kdistill.augment.tabular", "AUGMENTERS", extra=["none"]),
                      help="how synthetic transfer rows are drawn: %(choices)s (gibbs = FAST-DAD, munge = Bucila "
                      "et al. 2006)")
-    fit.add_argument("--multiplier", type=float, default=2.0, help="synthetic rows per training row")
+    fit.add_argument("--multiplier", type=float, default=5.0,
+                     help="synthetic rows per training row (5: best of 1-10 for trees in benchmarks/results/"
+                     "tabular_settings.md)")
     fit.add_argument("--temperature", type=float, default=1.0, help="classification: softmax temperature T")
     fit.add_argument("--label-weight", type=float, default=0.0, help="weight of the true labels on real rows (0-1)")
     fit.add_argument("--test-size", type=float, default=0.2,

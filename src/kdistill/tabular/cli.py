@@ -33,7 +33,12 @@ from kdistill.tabular.export import load_teacher, save_student, tree_picture, tr
 from kdistill.tabular.front import draw_front
 from kdistill.tabular.report import comparison_report, report_markdown
 from kdistill.tabular.splits import holdout_rows
-from kdistill.tabular.tables import drop_missing_target, infer_task, read_table, split_features
+from kdistill.tabular.tables import (
+    drop_missing_target,
+    infer_task,
+    read_table,
+    split_features,
+)
 
 log = logging.getLogger(__name__)
 

@@ -71,6 +71,10 @@ CELLS = {
     "boosting-small/distilled-x0": ("boosting", SMALL_BOOST, "distilled", 0, 0.0, True),
     "boosting-small/gibbs-x2": ("boosting", SMALL_BOOST, "distilled", 2, 0.0, True),
     "boosting-small/gibbs-x5": ("boosting", SMALL_BOOST, "distilled", 5, 0.0, True),
+    "boosting-small/gibbs-x2/w0.2": ("boosting", SMALL_BOOST, "distilled", 2, 0.0, True),
+    "boosting-small/gibbs-x5/w0.2": ("boosting", SMALL_BOOST, "distilled", 5, 0.0, True),
+    "boosting/gibbs-x5/w0.2": ("boosting", BOOST, "distilled", 5, 0.0, True),
+    "tree/gibbs-x5/rpl4/w0.3": ("tree", {"rows_per_leaf": 4}, "distilled", 5, 0.0, True),
     "mlp/direct": ("mlp", MLP, "direct", 0, 0.0, True),
     "mlp30/direct": ("mlp", LONG_MLP, "direct", 0, 0.0, True),
     "mlp30/gibbs-x5": ("mlp", LONG_MLP, "distilled", 5, 0.0, True),
@@ -166,12 +170,14 @@ class Study:
             params = {"max_depth": None, "max_leaf_nodes": scaled_leaves(len(self.y_fit), params.pop("rows_per_leaf"),
                                                                           15, 4095)}
         data = self.shared(multiplier, label_weight)
+        data.synthetic_weight = float(cell.rsplit("/w", 1)[1]) if "/w" in cell else 1.0
         if not stop:
             data.X_val = None  # the student sees no validation rows: trains all rounds / keeps the last epoch
         fitted = fit_candidate(family, params, variant, data, seed=0)
         model = wrap(fitted, self.task, self.teacher, self.X_fit)
         self.record(key, {"kind": "student", "family": family, "variant": variant, "multiplier": multiplier,
                           "label_weight": label_weight, "stop_on_validation": stop, "params": repr(params),
+                          "synthetic_weight": data.synthetic_weight,
                           "fit_seconds": fitted.fit_seconds, "size_bytes": saved_size_bytes(model),
                           "rounds": getattr(fitted.student, "n_rounds_", None), **self.measure(model)})
 

@@ -100,7 +100,8 @@ class CategoryCodeEncoder(TransformerMixin, BaseEstimator):
     def _codes(self, column: pd.Series, position: int) -> np.ndarray:
         """Lookup table from this column's own category codes to ours (last entry: pandas' -1 = missing)."""
         ours = {category: code for code, category in enumerate(self.categories_[position])}
-        table = np.array([ours.get(category, np.nan) for category in column.cat.categories] + [np.nan])
+        # .tolist() converts in one call; iterating an Arrow-backed category index goes element by element.
+        table = np.array([ours.get(category, np.nan) for category in column.cat.categories.tolist()] + [np.nan])
         return table[column.cat.codes.to_numpy()]
 
     def get_feature_names_out(self, input_features: Any = None) -> np.ndarray:

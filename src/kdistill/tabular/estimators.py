@@ -147,7 +147,7 @@ class _Distilled(BaseEstimator):
         allowed = [i for i, row in enumerate(rows) if row.get("within_budget", True)]
         if not allowed:
             fastest = min(rows, key=lambda r: r["latency_ms_per_1k"])
-            smallest = min(rows, key=lambda r: r["size_bytes"])
+            smallest = min(rows, key=lambda r: float("inf") if r["size_bytes"] is None else r["size_bytes"])
             raise ConfigError(
                 f"no student meets the budget (max_latency_ms={self.max_latency_ms}, max_size_bytes="
                 f"{self.max_size_bytes}): the fastest took {fastest['latency_ms_per_1k']:.3g} ms per 1k rows, the "

@@ -117,16 +117,18 @@ def latency_ms_per_1k(predict: Any, batch: Any, repeats: int = 7) -> dict[str, f
             "latency_ms_per_1k_q75": float(q75)}
 
 
-def saved_size_bytes(model: Any) -> int:
-    """Bytes of the skops file ``save_student`` writes for ``model`` (without its teacher)."""
-    import skops.io
+def saved_size_bytes(model: Any) -> int | None:
+    """Bytes of the skops file ``save_student`` writes for ``model`` (without its teacher); None if skops cannot
+    serialise it (seen: a RecursionError inside skops for a student fitted within a scikit-learn Pipeline)."""
+    from kdistill.tabular.report import model_size_bytes
 
-    return len(skops.io.dumps(model.without_teacher() if hasattr(model, "without_teacher") else model))
+    return model_size_bytes(model)
 
 
 def within_budget(row: dict[str, Any], max_latency_ms: float | None, max_size_bytes: int | None) -> bool:
+    size = row["size_bytes"]
     return ((max_latency_ms is None or row["latency_ms_per_1k"] <= max_latency_ms)
-            and (max_size_bytes is None or row["size_bytes"] <= max_size_bytes))
+            and (max_size_bytes is None or (size is not None and size <= max_size_bytes)))
 
 
 def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

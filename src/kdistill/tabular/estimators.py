@@ -136,8 +136,9 @@ class _Distilled(BaseEstimator):
         self.candidates_ = rows
         self._install(fits[best])
         # The best of each variant (within budget), to report both on test rows: ``variant_model(name)``.
-        best_of = {row["variant"]: i for i, row in sorted(enumerate(rows), key=lambda item: item[1].get("score", 0))
-                   if row.get("within_budget", True)}
+        # A variant with no candidate within the budget is still reported, by its best candidate (within_budget False).
+        ranked = sorted(enumerate(rows), key=lambda item: (item[1].get("within_budget", True), item[1].get("score", 0)))
+        best_of = {row["variant"]: i for i, row in ranked}
         self.variant_fits_ = {variant: fits[index] for variant, index in best_of.items()}
 
     def _choose(self, rows: list[dict[str, Any]]) -> int:

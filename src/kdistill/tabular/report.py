@@ -93,8 +93,11 @@ def comparison_report(model: Any, X_test: Any, y_test: Any, task: str, saved_byt
     for variant in getattr(model, "variant_fits_", {}):
         chosen = variant == model.chosen_
         other = model if chosen else model.variant_model(variant)
+        row = next((r for r in model.candidates_ if r["variant"] == variant and r["family"] == other.student_family_
+                    and r["params"] == other.student_params_), {})
         report[f"{variant}_report"] = {
             "family": other.student_family_, "params": other.student_params_,
+            "within_budget": row.get("within_budget", True),
             **student_report(other, X_test, y_test, task, size_bytes=saved_bytes if chosen else saved_size_bytes(other))}
     report["candidates"] = model.candidates_
     return report
@@ -110,8 +113,11 @@ def report_markdown(report: dict[str, Any]) -> str:
              "|---|---|---|---|---|"]
     validation = report["validation"]
     rows = [("teacher", report["teacher_report"], (validation.get("teacher") or {}).get("score"))]
-    rows += [(f"{variant}{' (kept)' if variant == report['chosen'] else ''}", report[f"{variant}_report"],
-              validation.get(variant)) for variant in ("distilled", "direct") if f"{variant}_report" in report]
+    for variant in ("distilled", "direct"):
+        if f"{variant}_report" in report:
+            row = report[f"{variant}_report"]
+            note = " (kept)" if variant == report["chosen"] else ("" if row.get("within_budget", True) else " (over budget)")
+            rows.append((f"{variant}{note}", row, validation.get(variant)))
     if len(rows) == 1:
         rows.append((f"{report['chosen']} (kept)", report["student_report"], None))
     for name, row, score in rows:

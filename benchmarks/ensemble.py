@@ -32,16 +32,17 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results  # noqa: E402
-from ensemble_report import render  # noqa: E402
+from common import RESULTS_DIR, load_results, machine, save_results
+from ensemble_report import render
 
-from kdistill.atomic import atomic_write_text  # noqa: E402
-from kdistill.procedures import load_splits, run_procedure  # noqa: E402
-from kdistill.procedures.spec import load_spec  # noqa: E402
+from kdistill.atomic import atomic_write_text
+from kdistill.procedures import load_splits, run_procedure
+from kdistill.procedures.spec import load_spec
 
 # setting -> shipped procedure spec; the first three are the variants of benchmarks/strategies.py
 SETTINGS = {"seeds-only": "ensemble-fashion", "diverse": "ensemble-diverse-fashion"}
 PILOT_SEED = 100  # pilots never share a seed with the reported runs
+log = logging.getLogger("ensemble")
 
 
 def environment() -> dict[str, Any]:
@@ -93,13 +94,13 @@ def main() -> int:
         for seed in seeds:
             key = f"{setting}{''.join(' ' + o for o in args.overrides)}/seed{seed}"
             if key in results["cells"]:
-                logging.info("%s already finished: skipping", key)
+                log.info("%s already finished: skipping", key)
                 continue
-            logging.info("%s: starting", key)
+            log.info("%s: starting", key)
             results["cells"][key] = run_cell(setting, seed, args.overrides, args.pilot)
             save_results(json_path, results)
             atomic_write_text(json_path.with_suffix(".md"), render(results))
-            logging.info("%s finished in %.0fs", key, results["cells"][key]["seconds"])
+            log.info("%s finished in %.0fs", key, results["cells"][key]["seconds"])
     atomic_write_text(json_path.with_suffix(".md"), render(results))
     print(json_path.with_suffix(".md").read_text())
     return 0

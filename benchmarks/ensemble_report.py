@@ -39,8 +39,8 @@ def describe(cell: dict[str, Any]) -> str:
 def section(title: str, cells: list[dict[str, Any]]) -> list[str]:
     cells = sorted(cells, key=lambda c: c["seed"])
     lines = [f"## {title}", "", describe(cells[0]), "",
-             "| seed | members | mean member | student-arch member | ensemble | distilled | from scratch | "
-             "share vs mean member | share vs student-arch member | share vs from scratch | seconds | load |",
+             ("| seed | members | mean member | student-arch member | ensemble | distilled | from scratch | "
+              "share vs mean member | share vs student-arch member | share vs from scratch | seconds | load |"),
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in cells:
         members = " ".join(pct(a) for a in c["member_accuracy"])
@@ -75,12 +75,12 @@ def render(results: dict[str, Any]) -> str:
     envs = {(c["environment"]["torch"], c["environment"]["numpy"], c["environment"]["torch_threads"],
              c["environment"]["cpu"], c["environment"]["cores"]) for cells in groups.values() for c in cells}
     lines = ["# One student distilled from an ensemble (Hinton et al. 2015, section 4)", "",
-             f"Produced by `python benchmarks/ensemble.py{' --pilot' if results.get('pilot') else ''}`; {kind}; "
-             f"seeds {seeds}; mean ± std (sample std, ddof=1) over seeds. Share = (student - single) / "
-             "(ensemble - single) against three singles: the mean member, the members of the student's "
-             "architecture, and the student trained from scratch on the student's schedule (the strictest: a longer or "
-             "augmented schedule is a gain of its own). Environments (torch, numpy, threads, cpu, cores): "
-             f"{sorted(envs)}; each cell's commit and load average are in the JSON.", ""]
+             (f"Produced by `python benchmarks/ensemble.py{' --pilot' if results.get('pilot') else ''}`; {kind}; "
+              f"seeds {seeds}; mean ± std (sample std, ddof=1) over seeds. Share = (student - single) / "
+              "(ensemble - single) against three singles: the mean member, the members of the student's "
+              "architecture, and the student trained from scratch on the student's schedule (the strictest: a longer "
+              "or augmented schedule is a gain of its own). Environments (torch, numpy, threads, cpu, cores): "
+              f"{sorted(envs)}; each cell's commit and load average are in the JSON."), ""]
     for title in sorted(groups):
         lines += section(title, groups[title])
     return "\n".join(lines)

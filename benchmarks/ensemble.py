@@ -39,8 +39,8 @@ from kdistill.atomic import atomic_write_text
 from kdistill.procedures import load_splits, run_procedure
 from kdistill.procedures.spec import load_spec
 
-# setting -> shipped procedure spec; the first three are the variants of benchmarks/strategies.py
-SETTINGS = {"seeds-only": "ensemble-fashion", "diverse": "ensemble-diverse-fashion"}
+# setting -> shipped procedure spec. The same-architecture, seeds-only ensembles (full data) are benchmarks/strategies.py's
+SETTINGS = {"diverse": "ensemble-diverse-fashion"}
 PILOT_SEED = 100  # pilots never share a seed with the reported runs
 log = logging.getLogger("ensemble")
 

@@ -48,8 +48,12 @@ log = logging.getLogger("ensemble")
 def environment() -> dict[str, Any]:
     """What produced a cell: machine, threads, package versions, the code's commit, the load when it started."""
     try:
-        commit = subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True,
-                                cwd=Path(__file__).parent, check=True).stdout.strip()
+        def git(*command: str) -> str:
+            return subprocess.run(["git", *command], capture_output=True, text=True, cwd=Path(__file__).parent,
+                                  check=True).stdout.strip()
+
+        # uncommitted changes make the commit an approximation: say so
+        commit = git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
     return {**machine(), "numpy": numpy.__version__, "commit": commit, "load_average": os.getloadavg()}

@@ -61,6 +61,7 @@ def section(title: str, cells: list[dict[str, Any]]) -> list[str]:
     lines.append(f"| paper (speech, frame accuracy) | 10 DNNs | {PAPER['single']} | {PAPER['single']} | "
                  f"{PAPER['ensemble']} | {PAPER['distilled']} | {PAPER['single']} | {100 * paper_share:.0f}% | "
                  f"{100 * paper_share:.0f}% | {100 * paper_share:.0f}% | | |")
+    lines += [f"\nNote (seed {c['seed']}): {c['note']}" for c in cells if c.get("note")]
     gains = [100 * (c["ensemble_accuracy"] - c["single_mean_accuracy"]) for c in cells]
     lines += ["", f"Ensemble gain over the mean member: {format_mean_std(gains, 2)} points."]
     return lines + [""]

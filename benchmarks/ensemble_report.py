@@ -22,6 +22,12 @@ def column(cells: list[dict[str, Any]], key: str) -> list[float]:
     return [100 * c[key] for c in cells if key in c and not math.isnan(c[key])]
 
 
+def share_cell(cell: dict[str, Any], key: str) -> str:
+    if key not in cell:
+        return "-"
+    return "no gain to share" if math.isnan(cell[key]) else f"{100 * cell[key]:.0f}%"
+
+
 def describe(cell: dict[str, Any]) -> str:
     models = ", ".join(f"{m['model']} {m.get('model_args', {})} ±{s}px"
                        for m, s in zip(cell["member_models"], cell["member_jitter"]))
@@ -44,8 +50,7 @@ def section(title: str, cells: list[dict[str, Any]]) -> list[str]:
              "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"]
     for c in cells:
         members = " ".join(pct(a) for a in c["member_accuracy"])
-        shares = " | ".join(pct(c.get(key)) + ("%" if key in c and not math.isnan(c[key]) else "")
-                            for key, _ in SHARES)
+        shares = " | ".join(share_cell(c, key) for key, _ in SHARES)
         lines.append(f"| {c['seed']} | {members} | {pct(c['single_mean_accuracy'])} | "
                      f"{pct(c.get('student_member_accuracy'))} | {pct(c['ensemble_accuracy'])} | "
                      f"{pct(c['distilled_accuracy'])} | {pct(c.get('student_alone_accuracy'))} | {shares} | "

@@ -40,7 +40,7 @@ from kdistill.procedures import load_splits, run_procedure
 from kdistill.procedures.spec import load_spec
 
 # setting -> shipped procedure spec. The same-architecture, seeds-only ensembles (full data) are benchmarks/strategies.py's
-SETTINGS = {"diverse": "ensemble-diverse-fashion"}
+SETTINGS = {"diverse": "ensemble-diverse-fashion", "diverse-digits": "ensemble-diverse-digits"}
 PILOT_SEED = 100  # pilots never share a seed with the reported runs
 log = logging.getLogger("ensemble")
 

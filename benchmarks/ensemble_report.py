@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from typing import Any
 
@@ -26,6 +27,25 @@ def share_cell(cell: dict[str, Any], key: str) -> str:
     if key not in cell:
         return "-"
     return "no gain to share" if math.isnan(cell[key]) else f"{100 * cell[key]:.0f}%"
+
+
+def mean_share(cells: list[dict[str, Any]], key: str) -> str:
+    """Mean ± std of a share over the seeds that had a gain to share, saying how many those were."""
+    values = column(cells, key)
+    if not values:
+        return "no gain to share"
+    counted = "" if len(values) == len(cells) else f" ({len(values)} of {len(cells)} seeds had a gain)"
+    return f"{format_mean_std(values, 0)}%{counted}"
+
+
+def verdict(cells: list[dict[str, Any]]) -> str:
+    """The issue's bar, read off the strictest share (against the student from scratch)."""
+    values = column(cells, "gain_recovered_vs_alone")
+    if len(values) < len(cells):
+        return "Bar (>= 50% of the gain over the student from scratch, every seed with a gain): not met."
+    mean = statistics.fmean(values)
+    return (f"Bar (>= 50% of the gain over the student from scratch): {'met' if mean >= 50 else 'not met'} "
+            f"(mean {mean:.0f}%, seeds {', '.join(f'{v:.0f}%' for v in values)}).")
 
 
 def describe(cell: dict[str, Any]) -> str:
@@ -61,11 +81,12 @@ def section(title: str, cells: list[dict[str, Any]]) -> list[str]:
                  "student_alone_accuracy", *(k for k, _ in SHARES))}
         lines.append(f"| mean ± std | | {stat['single_mean_accuracy']} | {stat['student_member_accuracy']} | "
                      f"{stat['ensemble_accuracy']} | {stat['distilled_accuracy']} | {stat['student_alone_accuracy']} | "
-                     + " | ".join(f"{stat[k]}%" for k, _ in SHARES) + " | | |")
+                     + " | ".join(mean_share(cells, k) for k, _ in SHARES) + " | | |")
     paper_share = (PAPER["distilled"] - PAPER["single"]) / (PAPER["ensemble"] - PAPER["single"])
     lines.append(f"| paper (speech, frame accuracy) | 10 DNNs | {PAPER['single']} | {PAPER['single']} | "
                  f"{PAPER['ensemble']} | {PAPER['distilled']} | {PAPER['single']} | {100 * paper_share:.0f}% | "
                  f"{100 * paper_share:.0f}% | {100 * paper_share:.0f}% | | |")
+    lines += ["", verdict(cells)]
     lines += [f"\nNote (seed {c['seed']}): {c['note']}" for c in cells if c.get("note")]
     gains = [100 * (c["ensemble_accuracy"] - c["single_mean_accuracy"]) for c in cells]
     over_alone = [100 * (c["ensemble_accuracy"] - c["student_alone_accuracy"]) for c in cells

@@ -1,6 +1,6 @@
 """Experiment-level distillation procedures, each in its own file and registered by name in ``PROCEDURES``:
 
-- ``ensemble``: N >= 5 models -> one student (Hinton et al. 2015);
+- ``ensemble``: N >= 5 models (one architecture or diverse ones, optionally bagged) -> one student (Hinton et al. 2015);
 - ``dml``: Deep Mutual Learning, each network alone vs together (Zhang et al. 2018);
 - ``born-again``: Born-Again Networks generations and their ensemble (Furlanello et al. 2018);
 - ``byot``: Be Your Own Teacher exits, accuracy and FLOPs of each (Zhang et al. 2019);

@@ -40,7 +40,6 @@ from kdistill.cache.fingerprint import describe_mismatch, tensor_sha256
 from kdistill.cache.sequence_codec import VALUE_FORMATS, decode, encode, stored_arrays
 from kdistill.cache.store import (
     MANIFEST,
-    RELEASE_EVERY_BYTES,
     read_json,
     shard_problem,
     shard_stem,
@@ -186,6 +185,10 @@ def _write_shard(directory: Path, shard: int, manifest: dict[str, Any], teacher_
     record = {"fingerprint": manifest["fingerprint"], "samples": [start, stop], "sha256": digests}
     atomic_write_text(directory / f"{shard_stem(shard)}.json", json.dumps(record, indent=2))
 
+
+# Mapped pages are dropped after this many bytes read. A sequence is one contiguous block of T·k values, so a read
+# maps little beyond what it returns (unlike the image cache's scattered small rows, now read with pread there).
+RELEASE_EVERY_BYTES = 64 << 20
 
 class SequenceCache:
     """Read-only, memory-mapped view of a complete sequence cache. Open it with :meth:`open`."""

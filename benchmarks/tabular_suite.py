@@ -53,7 +53,7 @@ from kdistill.atomic import atomic_write_bytes, atomic_write_text
 from kdistill.tabular.suite_tables import cached_table_path, load_suite_table
 
 SEEDS = (0, 1, 2)
-MAX_ROWS = 20_000  # larger tables are subsampled (stratified, per seed): 2 CPU cores shared by ~7 jobs
+MAX_ROWS = 10_000  # larger tables are subsampled (stratified, per seed): 2 CPU cores shared by ~16 processes
 TEST_SIZE = 0.25
 VALIDATION_SHARE = 0.2  # of the training rows: the direct student's leaf-size choice
 DIRECT_MIN_SAMPLES_LEAF = (5, 20, 50, 100)

@@ -84,16 +84,20 @@ def settings_hash() -> str:
 
 
 def git_commit() -> str:
+    """HEAD (+dirty if code differs from it) when the process started: the code the process actually runs."""
     result = subprocess.run(["git", "rev-parse", "--short", "HEAD"], check=False, capture_output=True, text=True,
                             cwd=Path(__file__).parent)
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks/*.py"], check=False, capture_output=True, text=True,
-                           cwd=Path(__file__).parent).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "benchmarks/*.py"], check=False,
+                           capture_output=True, text=True, cwd=Path(__file__).parent).stdout.strip()
     return result.stdout.strip() + ("+dirty" if dirty else "")
+
+
+GIT_AT_LAUNCH = git_commit()
 
 
 def provenance(table) -> dict:
     return {"table_member": table.member, "table_sha256": table.table_sha256, "package": table.package,
-            "git": git_commit(), "machine": machine(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
+            "git": GIT_AT_LAUNCH, "machine": machine(), "omp_num_threads": os.environ.get("OMP_NUM_THREADS"),
             "versions": {name: version(name) for name in ("kdistill", "lightgbm", "scikit-learn", "numpy", "pandas")},
             "load_average": os.getloadavg(), "finished": datetime.now(timezone.utc).isoformat(timespec="seconds")}
 

@@ -11,7 +11,12 @@ import pytest
 
 from kdistill.data.paths import DATA_DIR_ENV
 from kdistill.errors import DataError
-from kdistill.tabular.suite_tables import RDATASETS, SuiteTable, cached_table_path, load_suite_table
+from kdistill.tabular.suite_tables import (
+    RDATASETS,
+    SuiteTable,
+    cached_table_path,
+    load_suite_table,
+)
 
 MEMBER = "fake_pkg/data/tiny.parquet"
 

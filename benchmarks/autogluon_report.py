@@ -1,0 +1,80 @@
+"""Markdown for results/tabular_autogluon.json, with kdistill's students of the same split beside AutoGluon's.
+
+Imports neither kdistill nor AutoGluon: it reads the two JSON result files, so it runs in either venv.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+HEADLINE = {"classification": ("auc", "accuracy"), "regression": ("r2", "rmse")}
+
+
+def kdistill_rows(suite: dict, name: str, seed: int) -> list[dict]:
+    """kdistill's teacher and students on this table and seed, one row per (budget, role); teacher once."""
+    rows = []
+    for cell in suite.get("cells", {}).values():
+        if cell["dataset"] != name or cell["seed"] != seed:
+            continue
+        if not rows:
+            rows.append({"model": "kdistill teacher (LightGBM)", **cell["teacher"], "fit_time": cell["teacher"]["fit_seconds"]})
+        for role in ("direct", "distilled"):
+            leaves = cell[role].get("tree_leaves")
+            rows.append({"model": f"kdistill {role} tree, {cell['budget']} budget ({leaves} leaves)", **cell[role],
+                         "fit_time": cell[role]["fit_seconds"], "student": True})
+    return rows
+
+
+def row_text(row: dict, task: str) -> str:
+    main, other = HEADLINE[task]
+    return (f"| {row['model']} | {row[main]:.4f} | {row[other]:.4f} | {row['latency_ms_per_1k']:.2f} "
+            f"({row['latency_p10']:.2f}-{row['latency_p90']:.2f}) | {row['size_bytes'] / 1024:.0f} | {row['fit_time']:.0f} |")
+
+
+def verdict(ag: dict, kd_rows: list[dict], task: str) -> str:
+    main, _ = HEADLINE[task]
+    limit = ag["latency_ms_per_1k"]
+    within = [r for r in kd_rows if r.get("student") and r["latency_ms_per_1k"] <= limit]
+    if not within:
+        return f"No kdistill student is within AutoGluon's distilled latency ({limit:.2f} ms per 1k rows)."
+    best = max(within, key=lambda r: r[main])
+    outcome = "matches or beats" if best[main] >= ag[main] else "falls short of"
+    return (f"kdistill's best student within {limit:.2f} ms per 1k rows: {best['model']}, {main} {best[main]:.4f} at "
+            f"{best['latency_ms_per_1k']:.2f} ms - it {outcome} AutoGluon's distilled student ({main} {ag[main]:.4f}, "
+            f"difference {best[main] - ag[main]:+.4f}).")
+
+
+def write_markdown(results: dict, suite: dict, path: Path) -> None:
+    lines = ["# AutoGluon 1.6.3 distill() beside kdistill, same splits", "",
+             ("AutoGluon: `TabularPredictor(label, eval_metric).fit(train, presets='medium_quality', time_limit, "
+             "num_cpus=1)` then `distill(time_limit, hyperparameters={GBM, NN_TORCH, RF})` (default spunge "
+             "augmentation), run in a separate venv by benchmarks/autogluon_side_by_side.py on the row positions "
+             "benchmarks/tabular_suite.py wrote (same table checksum, same train and test rows). 'chosen' = the "
+             "distilled model with the best validation score. kdistill rows come from results/tabular_suite.json "
+             "(same table, seed and test rows)."), "",
+             ("Latency = ms per 1k rows, median (p10-p90) over 15 interleaved calls on a 1k-row DataFrame batch. The two "
+             "sides ran in different processes at different times on a machine shared by ~16 processes (load in each "
+             "cell's provenance), so compare latencies across the sides as rough (same order of magnitude), not "
+             "exact. Size = bytes on disk: AutoGluon's `clone_for_deployment` for that model alone; kdistill's "
+             "skops student file / LightGBM model file. Fit s = training wall-clock seconds (AutoGluon's leaderboard "
+             "fit_time per model)."), ""]
+    for key, cell in sorted(results.get("cells", {}).items()):
+        task = cell["task"]
+        main, other = HEADLINE[task]
+        lines += [f"## {cell['dataset']} (seed {cell['seed']}, {cell['n_train']:,} train / {cell['n_test']:,} test rows)",
+                  "", (f"AutoGluon fit {cell['fit_seconds']:.0f} s (models: {', '.join(cell['all_models_trained'])}), "
+                  f"distill {cell['distill_seconds']:.0f} s; load average at the end "
+                  f"{cell['provenance']['load_average'][0]:.1f}."), "",
+                  f"| model | {main} | {other} | latency ms/1k | size KB | fit s |", "|---|---|---|---|---|---|"]
+        for model, row in cell["models"].items():
+            label = f"AutoGluon {model}" + (" (teacher: best model)" if model == cell["teacher_model"] else "") + (
+                " (chosen)" if model == cell["chosen_distilled"] else "")
+            lines.append(row_text({**row, "model": label}, task))
+        kd_rows = kdistill_rows(suite, cell["dataset"], cell["seed"])
+        lines += [row_text(row, task) for row in kd_rows]
+        lines += ["", verdict(cell["models"][cell["chosen_distilled"]], kd_rows, task), ""]
+    text = "\n".join(lines)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(text)
+    os.replace(tmp, path)

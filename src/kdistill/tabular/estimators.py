@@ -1,11 +1,26 @@
-"""``DistilledClassifier`` and ``DistilledRegressor``: a big teacher compressed into one small student.
+"""``DistilledClassifier`` and ``DistilledRegressor``: a big teacher compressed into one small student that never
+loses to the same student trained directly on the labels.
 
-    student = DistilledClassifier(teacher=fitted_lgbm, student="tree", augmentation="gibbs").fit(X, y)
+    student = DistilledClassifier(teacher="lightgbm", student="tree").fit(X, y)
+    student.chosen_, student.distilled_score_, student.direct_score_      # "distilled", 0.918, 0.903 (validation AUC)
+    fast = DistilledClassifier(student="auto", max_latency_ms=1.0, max_size_bytes=200_000).fit(X, y)
+    fast.candidates_                                                      # every family/size tried, both variants
 
-``fit``: (1) resolve the teacher (fitted / unfitted / name), (2) draw ``augmentation_multiplier * n`` synthetic
-rows with the chosen augmenter (FAST-DAD Gibbs, MUNGE, noise, or none), (3) label real + synthetic rows with the
-teacher in batches, (4) fit the student on soft targets (:mod:`kdistill.tabular.soft_labels`). Prediction uses
-only the student (``encoder_`` then ``student_``); ``without_teacher()`` drops the teacher for export.
+``fit``: (1) carve ``validation_size`` of the training rows as validation rows (stratified by class, or by quantile
+bin of a regression target), (2) resolve the teacher on the other rows (a named LightGBM teacher stops early on the
+validation rows), (3) draw ``augmentation_multiplier * n`` synthetic rows (FAST-DAD Gibbs, MUNGE, noise, or none) and
+label real + synthetic rows with the teacher once (:mod:`kdistill.tabular.selection` shares them between candidates),
+(4) train each candidate student twice - on the teacher's soft targets ("distilled") and on the labels ("direct") -
+and score both on the validation rows, (5) keep the better (``prefer="better"``), or the variant ``prefer`` names.
+``student="auto"`` (or a budget) searches families and sizes (:func:`kdistill.tabular.sizing.candidate_grid`) and keeps
+the best validation score whose latency per 1k rows is at most ``max_latency_ms`` and whose saved file is at most
+``max_size_bytes``. Without ``student_params`` a student's size scales with the rows
+(:func:`kdistill.tabular.sizing.default_student_params`). The kept student was trained on the fitting rows (not the
+validation rows). Learned: ``student_``, ``encoder_``, ``teacher_``, ``chosen_``, ``distilled_score_``,
+``direct_score_``, ``validation_metric_``, ``candidates_`` (one dict per candidate and variant: family, params,
+variant, score, latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``.
+With ``validation_size=0`` (or fewer than ``MIN_VALIDATION_ROWS`` rows) nothing is compared: the ``prefer`` variant
+("better" = distilled) is trained on all rows and the scores are None.
 """
 
 from __future__ import annotations
@@ -22,11 +37,16 @@ from sklearn.utils.validation import check_is_fitted
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.errors import ConfigError
 from kdistill.tabular.codes import CategoryCodeEncoder
-from kdistill.tabular.encoding import categorical_mask, make_encoder
-from kdistill.tabular.soft_labels import classification_targets, regression_targets, untemper
-from kdistill.tabular.students import build_student
+from kdistill.tabular.selection import (VARIANTS, Fitted, SharedData, fit_candidate, latency_batch, latency_ms_per_1k,
+                                        saved_size_bytes, validation_score, within_budget)
+from kdistill.tabular.sizing import candidate_grid, default_student_params
+from kdistill.tabular.soft_labels import classification_targets, one_hot, regression_targets, untemper
+from kdistill.tabular.splits import holdout_rows, take_rows
 from kdistill.tabular.teachers import resolve_teacher
 from kdistill.tabular.validation import TargetError, stack_rows, validate_table
+
+PREFER = ("better", "distilled", "direct")
+MIN_VALIDATION_ROWS = 20  # fewer training rows: no validation split, nothing compared
 
 
 class _Distilled(BaseEstimator):
@@ -34,26 +54,108 @@ class _Distilled(BaseEstimator):
 
     _task = "classification"
 
-    def _seeds(self) -> tuple[int, int, int]:
-        """Independent seeds for teacher, augmenter and student, all drawn from ``random_state``."""
-        teacher_seed, augment_seed, student_seed = check_random_state(self.random_state).randint(0, 2**31 - 1, size=3)
-        return int(teacher_seed), int(augment_seed), int(student_seed)
+    def _seeds(self) -> tuple[int, int, int, int]:
+        """Independent seeds for teacher, augmenter, student and validation split, all from ``random_state``."""
+        return tuple(int(s) for s in check_random_state(self.random_state).randint(0, 2**31 - 1, size=4))
+
+    def _check_common(self) -> None:
+        if self.prefer not in PREFER:
+            raise ConfigError(f"prefer must be one of {', '.join(PREFER)}; got {self.prefer!r}")
+        if not 0 <= self.validation_size < 1:
+            raise ConfigError(f"validation_size must be in [0, 1); got {self.validation_size}")
+        if self.student_params is not None and not isinstance(self.student_params, dict):
+            raise ConfigError(f"student_params must be a dict; got {type(self.student_params).__name__}")
+        for name in ("max_latency_ms", "max_size_bytes"):
+            if getattr(self, name) is not None and not getattr(self, name) > 0:
+                raise ConfigError(f"{name} must be > 0 (or None for no limit); got {getattr(self, name)}")
+
+    def _split(self, X: Any, y: np.ndarray, seed: int):
+        """(X_fit, y_fit, X_val, y_val); the validation part is None when nothing is compared."""
+        if self.validation_size == 0 or len(y) < MIN_VALIDATION_ROWS:
+            return X, y, None, None
+        kept, held = holdout_rows(y, self._task, self.validation_size, seed)
+        return take_rows(X, kept), y[kept], take_rows(X, held), y[held]
 
     def _transfer_set(self, X: Any, augment_seed: int) -> Any:
         if self.augmentation in (None, "none") or self.augmentation_multiplier == 0:
             return X
         synthetic = augment(X, self.augmentation, self.augmentation_multiplier, random_state=augment_seed,
-                            **(self.augmentation_params or {}))
+                            progress=self.progress, **(self.augmentation_params or {}))
         return stack_rows(X, synthetic)
 
-    def _fit_student(self, X_transfer: Any, targets: np.ndarray, student_seed: int) -> None:
-        if self.student_params is not None and not isinstance(self.student_params, dict):
-            raise ConfigError(f"student_params must be a dict; got {type(self.student_params).__name__}")
-        self.student_ = build_student(self.student, self._task, random_state=student_seed, **(self.student_params or {}))
-        # The encoder sees the targets: the "codes" encoding orders categories by them.
-        self.encoder_ = make_encoder(X_transfer, self.student_.encoding).fit(X_transfer, targets)
-        self.student_.fit(self.encoder_.transform(X_transfer), targets, categorical_mask(self.encoder_))
-        self.n_transfer_rows_ = len(X_transfer)
+    def _candidates(self, n_rows: int) -> list[tuple[str, dict[str, Any]]]:
+        searching = self.student == "auto" or self.max_latency_ms is not None or self.max_size_bytes is not None
+        if self.student == "auto":
+            return candidate_grid()
+        if searching and self.student_params is None:
+            return candidate_grid((self.student,))
+        return [(self.student, {**default_student_params(self.student, n_rows), **(self.student_params or {})})]
+
+    def _fit_students(self, data: SharedData, student_seed: int) -> None:
+        """Train every candidate in every variant, score, measure, and keep the chosen one (see module doc)."""
+        compare = data.X_val is not None
+        variants = VARIANTS if compare else (("direct",) if self.prefer == "direct" else ("distilled",))
+        candidates = self._candidates(data.n_real_rows)
+        measure = compare and (len(candidates) > 1 or self.max_latency_ms is not None or self.max_size_bytes is not None)
+        batch = latency_batch(data.X_val, student_seed) if measure else None
+        rows, fits = [], []
+        for family, params in candidates:
+            for variant in variants:
+                fitted = fit_candidate(family, params, variant, data, student_seed)
+                row = {"family": family, "params": params, "variant": variant, "fit_seconds": fitted.fit_seconds}
+                if compare:
+                    light = self._holding(fitted)
+                    self.validation_metric_, row["score"] = validation_score(light, data.X_val, data.y_val, self._task)
+                    if measure:
+                        row.update(latency_ms_per_1k(self._predict_function(light), batch))
+                        row["size_bytes"] = saved_size_bytes(light)
+                        row["within_budget"] = within_budget(row, self.max_latency_ms, self.max_size_bytes)
+                rows.append(row)
+                fits.append(fitted)
+        best = self._choose(rows)
+        for index, row in enumerate(rows):
+            row["chosen"] = index == best
+        self.candidates_ = rows
+        self._install(fits[best])
+
+    def _choose(self, rows: list[dict[str, Any]]) -> int:
+        if "score" not in rows[0]:
+            self.distilled_score_ = self.direct_score_ = self.validation_metric_ = None
+            return 0
+        allowed = [i for i, row in enumerate(rows) if row.get("within_budget", True)]
+        if not allowed:
+            fastest = min(rows, key=lambda r: r["latency_ms_per_1k"])
+            smallest = min(rows, key=lambda r: r["size_bytes"])
+            raise ConfigError(
+                f"no student meets the budget (max_latency_ms={self.max_latency_ms}, max_size_bytes="
+                f"{self.max_size_bytes}): the fastest took {fastest['latency_ms_per_1k']:.3g} ms per 1k rows, the "
+                f"smallest saved to {smallest['size_bytes']} bytes; raise the limits")
+        best_of = {variant: max((i for i in allowed if rows[i]["variant"] == variant), key=lambda i: rows[i]["score"],
+                                default=None) for variant in VARIANTS}
+        self.distilled_score_ = None if best_of["distilled"] is None else rows[best_of["distilled"]]["score"]
+        self.direct_score_ = None if best_of["direct"] is None else rows[best_of["direct"]]["score"]
+        if self.prefer != "better" and best_of[self.prefer] is not None:
+            return best_of[self.prefer]
+        # Ties go to the distilled student (listed first): equal on validation, it learned from more rows.
+        return max(allowed, key=lambda i: (rows[i]["score"], rows[i]["variant"] == "distilled"))
+
+    def _install(self, fitted: Fitted) -> None:
+        self.student_, self.encoder_ = fitted.student, fitted.encoder
+        self.output_temperature_ = fitted.output_temperature
+        self.chosen_ = fitted.variant
+        self.student_family_, self.student_params_ = fitted.family, fitted.params
+
+    def _holding(self, fitted: Fitted) -> _Distilled:
+        """A teacher-less copy of this estimator predicting with ``fitted`` (to score, time and size it)."""
+        light = copy.copy(self)
+        light.teacher = None
+        light.__dict__.pop("teacher_", None)
+        light.__dict__.pop("candidates_", None)
+        light._install(fitted)
+        return light
+
+    def _predict_function(self, model: Any):
+        return model.predict_proba if self._task == "classification" else model.predict
 
     def _student_output(self, X: Any) -> np.ndarray:
         check_is_fitted(self, "student_")
@@ -63,7 +165,7 @@ class _Distilled(BaseEstimator):
         return self.student_.predict_soft(self.encoder_.transform(X))
 
     def without_teacher(self) -> _Distilled:
-        """A copy holding only what prediction needs (no teacher): small to save, safe to ship."""
+        """A copy holding only what prediction needs (no teacher, no search log): small to save, safe to ship."""
         check_is_fitted(self, "student_")
         light = copy.copy(self)
         light.teacher = None
@@ -80,10 +182,12 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
     """Distil a classifier ensemble into a small student trained on its tempered class probabilities.
 
     Parameters: ``teacher`` (fitted/unfitted estimator with ``predict_proba``, or a name in ``TEACHERS``; None =
-    "gradient_boosting"), ``student`` (name in ``STUDENTS``: tree, boosting, linear, mlp) with ``student_params``,
-    ``augmentation`` (gibbs, munge, noise, none) with ``augmentation_multiplier`` (synthetic rows per real row)
-    and ``augmentation_params``, ``temperature`` T, ``label_weight`` w (weight of true labels on real rows),
-    ``teacher_batch_size`` and ``progress`` for labelling, ``random_state``.
+    "gradient_boosting"), ``student`` (name in ``STUDENTS``: tree, boosting, linear, mlp; or "auto" = search) with
+    ``student_params`` (None = sized to the rows), ``augmentation`` (gibbs, munge, noise, none) with
+    ``augmentation_multiplier`` (synthetic rows per real row) and ``augmentation_params``, ``temperature`` T,
+    ``label_weight`` w (weight of true labels on real rows), ``prefer`` ("better" | "distilled" | "direct"),
+    ``validation_size`` (share of the training rows held out to compare), ``max_latency_ms`` (per 1k rows) and
+    ``max_size_bytes`` (saved file) budgets, ``teacher_batch_size`` and ``progress``, ``random_state``.
     """
 
     _task = "classification"
@@ -91,7 +195,9 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
     def __init__(self, teacher: Any = None, student: str = "tree", student_params: dict | None = None,
                  augmentation: str | None = "gibbs", augmentation_multiplier: float = 2.0,
                  augmentation_params: dict | None = None, temperature: float = 1.0, label_weight: float = 0.0,
-                 teacher_batch_size: int = 8192, progress: bool = False, random_state: Any = None):
+                 prefer: str = "better", validation_size: float = 0.2, max_latency_ms: float | None = None,
+                 max_size_bytes: int | None = None, teacher_batch_size: int = 8192, progress: bool = False,
+                 random_state: Any = None):
         self.teacher = teacher
         self.student = student
         self.student_params = student_params
@@ -100,6 +206,10 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         self.augmentation_params = augmentation_params
         self.temperature = temperature
         self.label_weight = label_weight
+        self.prefer = prefer
+        self.validation_size = validation_size
+        self.max_latency_ms = max_latency_ms
+        self.max_size_bytes = max_size_bytes
         self.teacher_batch_size = teacher_batch_size
         self.progress = progress
         self.random_state = random_state
@@ -111,21 +221,31 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
             raise TargetError(f"the target has only one class ({np.unique(y)[0]!r}); a classifier needs at least 2 classes")
         if self.temperature <= 0 or not 0 <= self.label_weight <= 1:
             raise ConfigError(f"need temperature > 0 and 0 <= label_weight <= 1; got {self.temperature}, {self.label_weight}")
-        teacher_seed, augment_seed, student_seed = self._seeds()
-        self.teacher_ = resolve_teacher(self.teacher, "classification", X, y, teacher_seed)
+        self._check_common()
+        teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
+        X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
+        validation = None if X_val is None else (X_val, y_val)
+        self.teacher_ = resolve_teacher(self.teacher, "classification", X_fit, y_fit, teacher_seed, validation)
         self.classes_ = np.asarray(self.teacher_.classes_)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise TargetError(f"labels {unknown[:5].tolist()} are not among the teacher's classes {self.classes_.tolist()}")
-        X_transfer = self._transfer_set(X, augment_seed)
+        X_transfer = self._transfer_set(X_fit, augment_seed)
+        self.n_transfer_rows_ = len(X_transfer)
         probabilities = teacher_labels(self.teacher_, X_transfer, "classification", self.teacher_batch_size, self.progress)
-        targets = classification_targets(probabilities, np.searchsorted(self.classes_, y), self.temperature, self.label_weight)
-        self._fit_student(X_transfer, targets, student_seed)
+        fit_index = np.searchsorted(self.classes_, y_fit)
+        n_classes = len(self.classes_)
+        data = SharedData(
+            "classification", X_fit, one_hot(fit_index, n_classes), X_transfer,
+            classification_targets(probabilities, fit_index, self.temperature, self.label_weight), self.temperature,
+            X_val, y_val, None if X_val is None else one_hot(np.searchsorted(self.classes_, y_val), n_classes),
+            n_real_rows=len(y_fit))
+        self._fit_students(data, student_seed)
         return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, C) class probabilities, columns in ``classes_`` order."""
-        return untemper(self._student_output(X), self.temperature)
+        return untemper(self._student_output(X), self.output_temperature_)
 
     def predict(self, X: Any) -> np.ndarray:
         probabilities = self.predict_proba(X)  # first: it raises NotFittedError before classes_ is looked up
@@ -142,8 +262,10 @@ class DistilledRegressor(RegressorMixin, _Distilled):
 
     def __init__(self, teacher: Any = None, student: str = "tree", student_params: dict | None = None,
                  augmentation: str | None = "gibbs", augmentation_multiplier: float = 2.0,
-                 augmentation_params: dict | None = None, label_weight: float = 0.0,
-                 teacher_batch_size: int = 8192, progress: bool = False, random_state: Any = None):
+                 augmentation_params: dict | None = None, label_weight: float = 0.0, prefer: str = "better",
+                 validation_size: float = 0.2, max_latency_ms: float | None = None,
+                 max_size_bytes: int | None = None, teacher_batch_size: int = 8192, progress: bool = False,
+                 random_state: Any = None):
         self.teacher = teacher
         self.student = student
         self.student_params = student_params
@@ -151,6 +273,10 @@ class DistilledRegressor(RegressorMixin, _Distilled):
         self.augmentation_multiplier = augmentation_multiplier
         self.augmentation_params = augmentation_params
         self.label_weight = label_weight
+        self.prefer = prefer
+        self.validation_size = validation_size
+        self.max_latency_ms = max_latency_ms
+        self.max_size_bytes = max_size_bytes
         self.teacher_batch_size = teacher_batch_size
         self.progress = progress
         self.random_state = random_state
@@ -159,11 +285,17 @@ class DistilledRegressor(RegressorMixin, _Distilled):
         X, y = validate_table(self, X, y, y_numeric=True)
         if not 0 <= self.label_weight <= 1:
             raise ConfigError(f"need 0 <= label_weight <= 1; got {self.label_weight}")
-        teacher_seed, augment_seed, student_seed = self._seeds()
-        self.teacher_ = resolve_teacher(self.teacher, "regression", X, y, teacher_seed)
-        X_transfer = self._transfer_set(X, augment_seed)
+        self._check_common()
+        teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
+        X_fit, y_fit, X_val, y_val = self._split(X, np.asarray(y, dtype=np.float64), split_seed)
+        validation = None if X_val is None else (X_val, y_val)
+        self.teacher_ = resolve_teacher(self.teacher, "regression", X_fit, y_fit, teacher_seed, validation)
+        X_transfer = self._transfer_set(X_fit, augment_seed)
+        self.n_transfer_rows_ = len(X_transfer)
         predictions = teacher_labels(self.teacher_, X_transfer, "regression", self.teacher_batch_size, self.progress)
-        self._fit_student(X_transfer, regression_targets(predictions, y, self.label_weight), student_seed)
+        data = SharedData("regression", X_fit, y_fit, X_transfer, regression_targets(predictions, y_fit, self.label_weight),
+                          1.0, X_val, y_val, y_val, n_real_rows=len(y_fit))
+        self._fit_students(data, student_seed)
         return self
 
     def predict(self, X: Any) -> np.ndarray:

@@ -88,7 +88,8 @@ class MLPStudent(SoftStudent):
         self.weight_decay = weight_decay
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> MLPStudent:
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> MLPStudent:
         from kdistill.training import TrainConfig, train
 
         seed = int(np.random.RandomState(self.random_state).randint(2**31 - 1))
@@ -101,9 +102,20 @@ class MLPStudent(SoftStudent):
         model = build_mlp(X.shape[1], tuple(self.hidden), n_outputs)
         batches = ShuffledBatches(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.float32),
                                   self.batch_size, seed, self.task)
+        # Classification with real validation rows: the loop keeps the epoch with the best validation accuracy on
+        # them (synthetic rows never decide); regression keeps the last epoch (the loop selects on accuracy).
+        val_batches = None
+        if validation is not None and self.task == "classification":
+            X_val, val_targets = validation
+            inputs = torch.as_tensor(np.asarray(X_val), dtype=torch.float32)
+            labels = torch.as_tensor(np.asarray(val_targets).argmax(-1))
+            val_batches = [{"inputs": inputs[i : i + 4096], "labels": labels[i : i + 4096]}
+                           for i in range(0, len(inputs), 4096)]
         config = TrainConfig(epochs=self.epochs, batch_size=self.batch_size, optimizer="adamw", lr=self.lr,
-                             weight_decay=self.weight_decay, schedule="cosine", select="last", seed=seed)
-        self.history_ = train(model, SoftTargetStrategy(self.task), batches, None, config, desc="mlp student").history
+                             weight_decay=self.weight_decay, schedule="cosine",
+                             select="best" if val_batches else "last", seed=seed)
+        self.history_ = train(model, SoftTargetStrategy(self.task), batches, val_batches, config, desc="mlp student",
+                              progress=False).history
         self.weights_ = [layer.weight.detach().numpy().T.copy() for layer in model if isinstance(layer, nn.Linear)]
         self.biases_ = [layer.bias.detach().numpy().copy() for layer in model if isinstance(layer, nn.Linear)]
         return self

@@ -27,6 +27,7 @@ from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils.validation import check_array
 
+from kdistill.errors import ConfigError
 from kdistill.registry import Registry
 
 STUDENTS = Registry("tabular student")
@@ -49,7 +50,11 @@ def replicate_soft_labels(X: np.ndarray, probabilities: np.ndarray, min_weight: 
 
 
 class SoftStudent(BaseEstimator):
-    """Base: ``fit(X, targets, categorical)`` then ``predict_soft(X)``; ``model_`` is the fitted scikit-learn model."""
+    """Base: ``fit(X, targets, categorical, validation)`` then ``predict_soft(X)``; ``model_`` is the fitted model.
+
+    ``validation`` is None or (encoded real validation rows, their true targets in the same form as ``targets``);
+    students that train iteratively choose how long to train on it, the others ignore it.
+    """
 
     encoding = "tree"
 
@@ -75,7 +80,7 @@ class TreeStudent(SoftStudent):
 
     encoding = "codes"
 
-    def __init__(self, task: Task = "classification", max_depth: int | None = 6, max_leaf_nodes: int | None = None,
+    def __init__(self, task: Task = "classification", max_depth: int | None = None, max_leaf_nodes: int | None = 255,
                  min_samples_leaf: int = 5, random_state: Any = None):
         self.task = task
         self.max_depth = max_depth
@@ -83,7 +88,8 @@ class TreeStudent(SoftStudent):
         self.min_samples_leaf = min_samples_leaf
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> TreeStudent:
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
+            validation: Any = None) -> TreeStudent:
         self.model_ = DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
@@ -100,36 +106,93 @@ class TreeStudent(SoftStudent):
 
 @STUDENTS.register("boosting")
 class BoostingStudent(SoftStudent):
-    """Shallow histogram gradient boosting (few, shallow trees), soft cross-entropy via weighted class copies."""
+    """Histogram gradient boosting; soft cross-entropy via weighted class copies, or squared error on logits.
+
+    ``target="probability"`` fits the teacher's probabilities with the soft cross-entropy (exact, via weighted class
+    copies); ``"logit"`` (binary only) regresses the teacher's log-odds, clipped to +-``LOGIT_CLIP``.
+    With ``validation`` rows passed to ``fit`` (real rows and their true targets), the number of rounds is chosen on
+    them: the model keeps the prefix of its trees with the best validation loss (``n_rounds_``). Synthetic rows
+    never decide when to stop.
+    """
 
     encoding = "ordinal"
 
     def __init__(self, task: Task = "classification", max_iter: int = 50, max_depth: int | None = 3,
-                 learning_rate: float = 0.1, random_state: Any = None):
+                 max_leaf_nodes: int | None = 31, learning_rate: float = 0.1, target: str = "probability",
+                 random_state: Any = None):
         self.task = task
         self.max_iter = max_iter
         self.max_depth = max_depth
+        self.max_leaf_nodes = max_leaf_nodes
         self.learning_rate = learning_rate
+        self.target = target
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> BoostingStudent:
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
+            validation: tuple[np.ndarray, np.ndarray] | None = None) -> BoostingStudent:
+        if self.target not in ("probability", "logit"):
+            raise ConfigError(f"boosting target must be 'probability' or 'logit'; got {self.target!r}")
         mask = categorical if categorical is not None and categorical.any() else None
-        # No early stopping: it would hold out a random slice of the transfer set and make fits data-size dependent.
-        params = dict(max_iter=self.max_iter, max_depth=self.max_depth, learning_rate=self.learning_rate,
-                      categorical_features=mask, early_stopping=False, random_state=self.random_state)
+        # No built-in early stopping: it would hold out a random slice of the transfer set (synthetic rows).
+        params = dict(max_iter=self.max_iter, max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
+                      learning_rate=self.learning_rate, categorical_features=mask, early_stopping=False,
+                      random_state=self.random_state)
+        self.logit_ = self.task == "classification" and self.target == "logit"
         if self.task == "regression":
             self.model_ = HistGradientBoostingRegressor(**params).fit(X, targets)
+        elif self.logit_:
+            if targets.shape[1] != 2:
+                raise ConfigError("boosting target='logit' needs a binary target; use target='probability'")
+            self.n_classes_ = 2
+            p = np.clip(targets[:, 1], 1e-7, 1 - 1e-7)
+            self.model_ = HistGradientBoostingRegressor(**params).fit(X, np.clip(np.log(p / (1 - p)), -LOGIT_CLIP, LOGIT_CLIP))
         else:
             self.n_classes_ = targets.shape[1]
             X_rep, labels, weights = replicate_soft_labels(X, targets)
             self.model_ = HistGradientBoostingClassifier(**params).fit(X_rep, labels, sample_weight=weights)
         name_numeric_check(self.model_)
+        self.n_rounds_ = len(self.model_._predictors)
+        if validation is not None:
+            self._keep_best_prefix(*validation)
         return self
+
+    def _keep_best_prefix(self, X_val: np.ndarray, val_targets: np.ndarray) -> None:
+        """Cut the trees after the round with the lowest validation loss (log loss / squared error)."""
+        losses = [self._loss(out, val_targets) for out in self._staged_soft(X_val)]
+        best = int(np.argmin(losses)) + 1
+        # HistGradientBoosting predicts by summing self._predictors; a prefix is the model after `best` rounds.
+        self.model_._predictors = self.model_._predictors[:best]  # n_iter_ reads len(_predictors)
+        self.n_rounds_ = best
+
+    def _staged_soft(self, X: np.ndarray):
+        if self.task == "regression" or self.logit_:
+            for out in self.model_.staged_predict(X):
+                yield out if self.task == "regression" else _binary_from_logit(out)
+        else:
+            for out in self.model_.staged_predict_proba(X):
+                full = np.zeros((len(X), self.n_classes_))
+                full[:, self.model_.classes_.astype(int)] = out
+                yield full
+
+    def _loss(self, output: np.ndarray, targets: np.ndarray) -> float:
+        if self.task == "regression":
+            return float(np.mean((output - targets) ** 2))
+        return float(-np.mean(np.sum(targets * np.log(np.clip(output, 1e-7, 1.0)), axis=1)))
 
     def predict_soft(self, X: np.ndarray) -> np.ndarray:
         if self.task == "regression":
             return self.model_.predict(X)
+        if self.logit_:
+            return _binary_from_logit(self.model_.predict(X))
         return _class_probabilities(self.model_, X, self.n_classes_)
+
+
+LOGIT_CLIP = 8.0  # log-odds of p = 0.9997: beyond it, rows that all mean "certain" would dominate the squared error
+
+
+def _binary_from_logit(logit: np.ndarray) -> np.ndarray:
+    positive = 1.0 / (1.0 + np.exp(-logit))
+    return np.column_stack([1.0 - positive, positive])
 
 
 NUMERIC_CHECK_KEYWORDS = {"dtype": [np.float64], "ensure_all_finite": False}
@@ -169,7 +232,8 @@ class LinearStudent(SoftStudent):
         self.C = C
         self.random_state = random_state
 
-    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None) -> LinearStudent:
+    def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
+            validation: Any = None) -> LinearStudent:
         if self.task == "regression":
             self.model_ = Ridge(alpha=1.0 / self.C).fit(X, targets)
         else:

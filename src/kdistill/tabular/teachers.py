@@ -11,6 +11,7 @@ Note on ``sklearn.base.clone``: it returns *unfitted* copies of estimator parame
 
 from __future__ import annotations
 
+import warnings
 from typing import Any, Literal
 
 import numpy as np
@@ -48,16 +49,21 @@ def _native_categories(X: Any) -> np.ndarray | None:
 
 
 @TEACHERS.register("lightgbm")
-def lightgbm_teacher(task: Task, X: Any, random_state: int, n_estimators: int = 400, num_leaves: int = 63,
-                     learning_rate: float = 0.05) -> Pipeline:
-    """LightGBM gradient-boosted trees (needs the `tabular` extra: pip install 'kdistill[tabular]')."""
+def lightgbm_teacher(task: Task, X: Any, random_state: int, n_estimators: int = 1000, num_leaves: int = 63,
+                     learning_rate: float = 0.05, n_jobs: int | None = None) -> Pipeline:
+    """LightGBM gradient-boosted trees (needs the `tabular` extra: pip install 'kdistill[tabular]').
+
+    Up to ``n_estimators`` trees; fitted through :func:`resolve_teacher` with validation rows it stops early
+    (on tables whose columns LightGBM reads natively - numbers, booleans, pandas categories).
+    """
     try:
         import lightgbm
     except ImportError as error:
         raise ConfigError("teacher 'lightgbm' needs LightGBM: pip install 'kdistill[tabular]'") from error
     cls = lightgbm.LGBMClassifier if task == "classification" else lightgbm.LGBMRegressor
     model = cls(n_estimators=n_estimators, num_leaves=num_leaves, learning_rate=learning_rate,
-                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=random_state, verbose=-1)
+                subsample=0.8, subsample_freq=1, colsample_bytree=0.8, random_state=random_state, verbose=-1,
+                **({} if n_jobs is None else {"n_jobs": n_jobs}))
     if _lightgbm_reads_natively(X):
         return model  # pandas categories and NaN are read natively: the teacher is used as LightGBM users use it
     return _pipeline(X, "tree", model)
@@ -113,13 +119,18 @@ def is_fitted(estimator: Any) -> bool:
     return True
 
 
-def resolve_teacher(teacher: Any, task: Task, X: Any, y: np.ndarray, random_state: int) -> Any:
-    """A fitted teacher: ``teacher`` itself if fitted, else a clone fit on (X, y); a name builds and fits one."""
+def resolve_teacher(teacher: Any, task: Task, X: Any, y: np.ndarray, random_state: int,
+                    validation: tuple[Any, Any] | None = None) -> Any:
+    """A fitted teacher: ``teacher`` itself if fitted, else a clone fit on (X, y); a name builds and fits one.
+
+    ``validation`` (X_val, y_val): rows the teacher does not train on; a LightGBM teacher stops adding trees when
+    its validation loss has not improved for ``EARLY_STOPPING_ROUNDS`` rounds (``best_iteration_`` trees are used).
+    """
     method = "predict_proba" if task == "classification" else "predict"
     if teacher is None:
         teacher = "gradient_boosting"
     if isinstance(teacher, str):
-        return TEACHERS.build(teacher, task=task, X=X, random_state=random_state).fit(X, y)
+        return fit_teacher(TEACHERS.build(teacher, task=task, X=X, random_state=random_state), X, y, validation)
     if not hasattr(teacher, method):
         raise ConfigError(
             f"teacher {type(teacher).__name__} has no {method}(); {task} distillation needs it "
@@ -127,4 +138,26 @@ def resolve_teacher(teacher: Any, task: Task, X: Any, y: np.ndarray, random_stat
         )
     if is_fitted(teacher):
         return teacher
-    return clone(teacher).fit(X, y)
+    return fit_teacher(clone(teacher), X, y, validation)
+
+
+EARLY_STOPPING_ROUNDS = 50
+
+
+def fit_teacher(model: Any, X: Any, y: np.ndarray, validation: tuple[Any, Any] | None) -> Any:
+    """``model.fit(X, y)``; a bare LightGBM model also gets the validation rows for early stopping."""
+    if validation is not None and _is_lightgbm(model) and len(validation[1]) > 0:
+        import lightgbm
+
+        X_val, y_val = validation
+        # LightGBM 4.7 deprecates eval_set for eval_X / eval_y, but its classifier label-encodes only eval_set's
+        # labels (string labels in eval_y fail): keep eval_set and silence the notice.
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*eval_set.*deprecated")
+            return model.fit(X, y, eval_set=[(X_val, y_val)],
+                             callbacks=[lightgbm.early_stopping(EARLY_STOPPING_ROUNDS, verbose=False)])
+    return model.fit(X, y)
+
+
+def _is_lightgbm(model: Any) -> bool:
+    return any(cls.__module__.startswith("lightgbm") for cls in type(model).__mro__)

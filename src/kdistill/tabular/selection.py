@@ -1,0 +1,128 @@
+"""Fit student candidates - distilled and direct - on shared data, score them on validation rows, measure them.
+
+Everything candidates share is computed once per estimator fit (:class:`SharedData`): the real fitting rows and their
+label targets, the transfer set (real + synthetic rows) with the teacher's targets - an in-memory cache of the teacher
+outputs, so ten candidates cost one labelling pass - and the real validation rows. A candidate is one student family
+and size, trained either on the teacher's targets ("distilled") or on the labels ("direct"). Its validation score is
+AUC (binary and multiclass with every class present), else accuracy, or R² for regression; its latency is the median
+over repeated ``predict_proba`` / ``predict`` calls on 1,000 validation rows (the whole path a user calls:
+checks, encoding, model); its size is the bytes of the skops file ``save_student`` would write.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from kdistill.tabular.encoding import categorical_mask, make_encoder
+from kdistill.tabular.students import build_student
+
+VARIANTS = ("distilled", "direct")
+LATENCY_ROWS = 1000
+
+
+@dataclass
+class SharedData:
+    """Rows and targets every candidate of one fit uses. Targets: (n, C) probabilities or (n,) values."""
+
+    task: str
+    X_fit: Any
+    label_targets: np.ndarray  # one-hot labels / true values of X_fit's rows
+    X_transfer: Any  # X_fit's rows, then the synthetic rows
+    teacher_targets: np.ndarray  # tempered, label-mixed teacher targets of X_transfer's rows
+    temperature: float
+    X_val: Any = None
+    y_val: Any = None  # raw labels / values of the validation rows
+    val_targets: np.ndarray | None = None  # same form as label_targets
+    n_real_rows: int = 0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    def rows(self, variant: str) -> tuple[Any, np.ndarray]:
+        return (self.X_transfer, self.teacher_targets) if variant == "distilled" else (self.X_fit, self.label_targets)
+
+
+@dataclass
+class Fitted:
+    """One trained candidate: what an estimator needs to predict with it."""
+
+    family: str
+    params: dict[str, Any]
+    variant: str
+    encoder: Any
+    student: Any
+    output_temperature: float
+    fit_seconds: float
+
+
+def fit_candidate(family: str, params: dict[str, Any], variant: str, data: SharedData, seed: int) -> Fitted:
+    """Train ``family(**params)`` on the variant's rows; its encoder orders categories by the same targets."""
+    X, targets = data.rows(variant)
+    started = time.perf_counter()
+    student = build_student(family, data.task, random_state=seed, **params)
+    encoder = make_encoder(X, student.encoding).fit(X, targets)
+    validation = None
+    if data.X_val is not None:
+        validation = (encoder.transform(data.X_val), data.val_targets)
+    student.fit(encoder.transform(X), targets, categorical_mask(encoder), validation=validation)
+    temperature = data.temperature if variant == "distilled" else 1.0
+    return Fitted(family, dict(params), variant, encoder, student, temperature, time.perf_counter() - started)
+
+
+def validation_score(model: Any, X: Any, y: Any, task: str) -> tuple[str, float]:
+    """(metric name, value; higher is better) of a fitted estimator on validation rows."""
+    from kdistill.tabular.report import evaluate
+
+    metrics = evaluate(model, X, y, task)
+    metric = "r2" if task == "regression" else ("auc" if "auc" in metrics else "accuracy")
+    return metric, metrics[metric]
+
+
+def latency_batch(X: Any, seed: int = 0) -> Any:
+    """``LATENCY_ROWS`` rows drawn from ``X`` (with replacement when it has fewer)."""
+    from kdistill.tabular.splits import take_rows
+
+    rng = np.random.default_rng(seed)
+    rows = rng.choice(len(X), size=LATENCY_ROWS, replace=len(X) < LATENCY_ROWS)
+    return take_rows(X, rows)
+
+
+def latency_ms_per_1k(predict: Any, batch: Any, repeats: int = 7) -> dict[str, float]:
+    """Median, 25th and 75th percentile of ``predict(batch)`` wall time over ``repeats`` calls, ms per 1k rows.
+
+    One warm-up call first (first calls pay for imports and caches). Scaled by 1000 / len(batch).
+    """
+    predict(batch)
+    times = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        predict(batch)
+        times.append(time.perf_counter() - started)
+    scale = 1e3 * 1000.0 / max(len(batch), 1)
+    q25, median, q75 = np.percentile(np.asarray(times) * scale, [25, 50, 75])
+    return {"latency_ms_per_1k": float(median), "latency_ms_per_1k_q25": float(q25),
+            "latency_ms_per_1k_q75": float(q75)}
+
+
+def saved_size_bytes(model: Any) -> int:
+    """Bytes of the skops file ``save_student`` writes for ``model`` (without its teacher)."""
+    import skops.io
+
+    return len(skops.io.dumps(model.without_teacher() if hasattr(model, "without_teacher") else model))
+
+
+def within_budget(row: dict[str, Any], max_latency_ms: float | None, max_size_bytes: int | None) -> bool:
+    return ((max_latency_ms is None or row["latency_ms_per_1k"] <= max_latency_ms)
+            and (max_size_bytes is None or row["size_bytes"] <= max_size_bytes))
+
+
+def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows no other row beats on both validation score (higher) and latency (lower), by latency."""
+    front, best = [], -np.inf
+    for row in sorted(rows, key=lambda r: (r["latency_ms_per_1k"], -r["score"])):
+        if row["score"] > best:
+            front.append(row)
+            best = row["score"]
+    return front

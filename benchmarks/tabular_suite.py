@@ -42,6 +42,7 @@ from tabular_suite_cells import (
     fit_direct,
     fit_distilled,
     fit_teacher,
+    fit_within_budget,
     interleaved_latency,
     saved_size_bytes,
     split_indices,
@@ -53,7 +54,7 @@ from kdistill.atomic import atomic_write_bytes, atomic_write_text
 from kdistill.tabular.suite_tables import cached_table_path, load_suite_table
 
 SEEDS = (0, 1, 2)
-MAX_ROWS = 10_000  # larger tables are subsampled (stratified, per seed): 2 CPU cores shared by ~16 processes
+MAX_ROWS = 5_000  # larger tables are subsampled (stratified, per seed): 2 CPU cores shared by ~16 processes
 TEST_SIZE = 0.25
 VALIDATION_SHARE = 0.2  # of the training rows: the direct student's leaf-size choice
 DIRECT_MIN_SAMPLES_LEAF = (5, 20, 50, 100)
@@ -66,21 +67,31 @@ BUDGETS = {
     "small": {"student": "tree", "params": {"max_depth": 8, "max_leaf_nodes": 63}},
     "large": {"student": "tree", "params": {"max_depth": 16, "max_leaf_nodes": 1023}},
 }
+# The estimators' own budget search (student="tree", every size from 15 to 4095 leaves, distilled and direct, scored
+# on 20% of the training rows): the best of each variant whose saved file fits the budget.
+SEARCH_BUDGETS = {
+    "size_32KB": {"student": "tree", "limit": {"max_size_bytes": 32_000}},
+    "size_256KB": {"student": "tree", "limit": {"max_size_bytes": 256_000}},
+}
+MODES = ("fixed", "search")
 SPLIT_EXPORT = ("adult", "california_housing")  # splits the AutoGluon side-by-side reads (autogluon_side_by_side.py)
-RESULTS = RESULTS_DIR / "tabular_suite.json"
+RESULTS = {"fixed": RESULTS_DIR / "tabular_suite.json", "search": RESULTS_DIR / "tabular_suite_search.json"}
 SPLITS_DIR = RESULTS_DIR / "tabular_splits"
 
 
-def settings() -> dict:
-    return {"seeds": list(SEEDS), "max_rows": MAX_ROWS, "test_size": TEST_SIZE, "validation_share": VALIDATION_SHARE,
+def settings(mode: str = "fixed") -> dict:
+    """The fixed-size settings (their hash keys the main results); the search mode swaps in the size budgets."""
+    fixed = {"seeds": list(SEEDS), "max_rows": MAX_ROWS, "test_size": TEST_SIZE, "validation_share": VALIDATION_SHARE,
             "direct_min_samples_leaf": list(DIRECT_MIN_SAMPLES_LEAF),
             "distilled_min_samples_leaf": DISTILLED_MIN_SAMPLES_LEAF, "multiplier": MULTIPLIER,
             "augmentation": AUGMENTATION, "augmentation_params": AUGMENTATION_PARAMS, "budgets": BUDGETS,
-            "teacher": "kdistill TEACHERS['lightgbm'] defaults (400 trees x 63 leaves, lr 0.05), n_jobs=1"}
+            "teacher": "kdistill TEACHERS['lightgbm'] (400 trees x 63 leaves, lr 0.05, no early stopping), n_jobs=1",
+            "latency": "CPU time (process_time) per 1k-row batch, 9 interleaved repeats"}
+    return fixed if mode == "fixed" else {**fixed, "mode": mode, "budgets": SEARCH_BUDGETS}
 
 
-def settings_hash() -> str:
-    return hashlib.sha256(json.dumps(settings(), sort_keys=True).encode()).hexdigest()[:12]
+def settings_hash(mode: str = "fixed") -> str:
+    return hashlib.sha256(json.dumps(settings(mode), sort_keys=True).encode()).hexdigest()[:12]
 
 
 def git_commit() -> str:
@@ -120,7 +131,27 @@ def export_split(name: str, seed: int, train: np.ndarray, test: np.ndarray) -> N
         "n_train": len(train), "n_test": len(test)}, indent=1))
 
 
-def run_seed(name: str, seed: int, budgets: list[str], results: dict) -> None:
+def fit_pair(mode: str, budget: str, X_train, y_train, task: str, seed: int, teacher) -> dict:
+    """{"direct": (model, setup, seconds), "distilled": (...)} for one budget."""
+    out = {}
+    for variant in ("direct", "distilled"):
+        started = time.perf_counter()
+        if mode == "search":
+            spec = SEARCH_BUDGETS[budget]
+            model, setup = fit_within_budget(X_train, y_train, task, seed, teacher, spec["student"], spec["limit"],
+                                             variant, AUGMENTATION, MULTIPLIER, AUGMENTATION_PARAMS)
+        elif variant == "direct":
+            model, setup = fit_direct(X_train, y_train, task, seed, BUDGETS[budget]["student"],
+                                      BUDGETS[budget]["params"], DIRECT_MIN_SAMPLES_LEAF, VALIDATION_SHARE)
+        else:
+            params = {**BUDGETS[budget]["params"], "min_samples_leaf": DISTILLED_MIN_SAMPLES_LEAF}
+            model, setup = fit_distilled(X_train, y_train, task, seed, teacher, BUDGETS[budget]["student"], params,
+                                         AUGMENTATION, MULTIPLIER, AUGMENTATION_PARAMS)
+        out[variant] = (model, setup, time.perf_counter() - started)
+    return out
+
+
+def run_seed(name: str, seed: int, budgets: list[str], results: dict, mode: str) -> None:
     table = TABLES[name]
     X, y, task = load_suite_table(table)
     train, test = split_indices(y, task, seed, MAX_ROWS, TEST_SIZE)
@@ -130,38 +161,26 @@ def run_seed(name: str, seed: int, budgets: list[str], results: dict) -> None:
     started = time.perf_counter()
     teacher = fit_teacher(X_train, y_train, task, seed)
     teacher_seconds = time.perf_counter() - started
-    memo_teacher = MemoTeacher(teacher)  # labels the shared Gibbs rows once for both budgets
+    memo_teacher = MemoTeacher(teacher)  # labels the shared Gibbs rows once for every fit of this seed
     teacher_row = {**describe(teacher, X_test, y_test, task), "fit_seconds": teacher_seconds,
                    "size_bytes": saved_size_bytes(teacher, "teacher")}
     for budget in budgets:
-        student, params = BUDGETS[budget]["student"], BUDGETS[budget]["params"]
-        rows = {}
-        started = time.perf_counter()
-        direct, rows["direct_setup"] = fit_direct(X_train, y_train, task, seed, student, params,
-                                                  DIRECT_MIN_SAMPLES_LEAF, VALIDATION_SHARE)
-        direct_seconds = time.perf_counter() - started
-        started = time.perf_counter()
-        distilled, rows["distilled_setup"] = fit_distilled(
-            X_train, y_train, task, seed, memo_teacher, student, {**params, "min_samples_leaf": DISTILLED_MIN_SAMPLES_LEAF},
-            AUGMENTATION, MULTIPLIER, AUGMENTATION_PARAMS)
-        distilled_seconds = time.perf_counter() - started
-        latency = interleaved_latency({"teacher": teacher, "direct": direct, "distilled": distilled}, X_test, task, seed)
-        cell = {"dataset": name, "seed": seed, "budget": budget, "task": task, "settings_hash": settings_hash(),
+        fits = fit_pair(mode, budget, X_train, y_train, task, seed, memo_teacher)
+        models = {"teacher": teacher, **{variant: fit[0] for variant, fit in fits.items()}}
+        latency = interleaved_latency(models, X_test, task, seed)
+        cell = {"dataset": name, "seed": seed, "budget": budget, "task": task, "settings_hash": settings_hash(mode),
                 "n_rows": len(X), "n_train": len(train), "n_test": len(test), "n_features": X.shape[1],
-                "teacher": {**teacher_row, **latency["teacher"]},
-                "direct": {**describe(direct, X_test, y_test, task), **latency["direct"], "fit_seconds": direct_seconds,
-                           "size_bytes": saved_size_bytes(direct, "student"), **rows["direct_setup"]},
-                "distilled": {**describe(distilled, X_test, y_test, task), **latency["distilled"],
-                              "fit_seconds": distilled_seconds, "size_bytes": saved_size_bytes(distilled, "student"),
-                              **rows["distilled_setup"]},
-                "provenance": provenance(table)}
+                "teacher": {**teacher_row, **latency["teacher"]}, "provenance": provenance(table)}
+        for variant, (model, setup, seconds) in fits.items():
+            cell[variant] = {**describe(model, X_test, y_test, task), **latency[variant], "fit_seconds": seconds,
+                             "size_bytes": saved_size_bytes(model, "student"), **setup}
         results["cells"][cell_key(name, seed, budget)] = cell
-        save_results(RESULTS, results)
+        save_results(RESULTS[mode], results)
         metric = "auc" if task == "classification" else "r2"
         print(f"{name} seed {seed} {budget}: teacher {cell['teacher'].get(metric, float('nan')):.4f} "
               f"direct {cell['direct'].get(metric, float('nan')):.4f} "
               f"distilled {cell['distilled'].get(metric, float('nan')):.4f} "
-              f"({direct_seconds:.0f}s / {distilled_seconds:.0f}s)", flush=True)
+              f"({fits['direct'][2]:.0f}s / {fits['distilled'][2]:.0f}s)", flush=True)
 
 
 def cell_key(name: str, seed: int, budget: str) -> str:
@@ -172,21 +191,23 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
-    parser.add_argument("--report", action="store_true", help="only rewrite results/tabular_suite.md")
+    parser.add_argument("--mode", choices=MODES, default="fixed",
+                        help="fixed: two fixed tree sizes (results/tabular_suite.*); search: the estimators' size-budget "
+                             "search (results/tabular_suite_search.*)")
+    parser.add_argument("--report", action="store_true", help="only rewrite the markdown summary")
     args = parser.parse_args(argv)
     torch.set_num_threads(1)
-    results = load_results(RESULTS)
-    results["settings"], results["settings_hash"] = settings(), settings_hash()
+    path, budgets, current_hash = RESULTS[args.mode], settings(args.mode)["budgets"], settings_hash(args.mode)
+    results = {**load_results(path), "settings": settings(args.mode), "settings_hash": current_hash}
     if not args.report:
         for seed in args.seeds:  # seed-major: an interrupted run still covers every table with the first seeds
             for name in args.tables:
-                current = results["cells"]
-                todo = [b for b in BUDGETS if current.get(cell_key(name, seed, b), {}).get("settings_hash")
-                        != settings_hash()]
+                todo = [b for b in budgets
+                        if results["cells"].get(cell_key(name, seed, b), {}).get("settings_hash") != current_hash]
                 if todo:
-                    run_seed(name, seed, todo, results)
-                    results = {**load_results(RESULTS), "settings": settings(), "settings_hash": settings_hash()}
-    write_report(load_results(RESULTS), settings(), settings_hash(), list(TABLES), RESULTS.with_suffix(".md"))
+                    run_seed(name, seed, todo, results, args.mode)
+                    results = {**load_results(path), "settings": settings(args.mode), "settings_hash": current_hash}
+    write_report(load_results(path), settings(args.mode), current_hash, list(TABLES), path.with_suffix(".md"))
     return 0
 
 

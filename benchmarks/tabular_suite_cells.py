@@ -3,7 +3,7 @@
 Latency is measured the way a deployed model is called: ``predict_proba`` / ``predict`` on a 1,000-row DataFrame
 batch of test rows (drawn with replacement when the test split is smaller). The teacher and both students are timed
 in turns (rotating order) in one process, ``LATENCY_REPEATS`` times each; a cell records the median and the 10th-90th
-percentile spread in ms per 1k rows. Sizes are the bytes of the saved files: students with ``save_student`` (skops,
+percentile spread of CPU ms per 1k rows (see :func:`interleaved_latency`). Sizes are the bytes of the saved files: students with ``save_student`` (skops,
 no teacher), the teacher as LightGBM's own model file.
 """
 
@@ -26,7 +26,11 @@ from kdistill.tabular.report import evaluate
 from kdistill.tabular.teachers import TEACHERS
 
 LATENCY_ROWS = 1000
-LATENCY_REPEATS = 15
+# Train exactly one variant on all training rows (the estimators would otherwise hold out validation rows and keep
+# the better of distilled and direct): the suite compares the two itself, on the test rows.
+ONE_VARIANT = {"direct": {"prefer": "direct", "validation_size": 0.0},
+               "distilled": {"prefer": "distilled", "validation_size": 0.0}}
+LATENCY_REPEATS = 9
 HEADLINE = {"classification": "auc", "regression": "r2"}  # higher is better for both
 
 
@@ -48,8 +52,9 @@ def split_indices(y: pd.Series, task: str, seed: int, max_rows: int, test_size: 
 def fit_teacher(X_train: pd.DataFrame, y_train: pd.Series, task: str, seed: int) -> Any:
     """kdistill's default LightGBM teacher, on one thread."""
     teacher = TEACHERS.build("lightgbm", task=task, X=X_train, random_state=seed)
-    key = "n_jobs" if hasattr(teacher, "n_estimators") else "model__n_jobs"  # bare LightGBM or a Pipeline
-    return teacher.set_params(**{key: 1}).fit(X_train, y_train)
+    prefix = "" if hasattr(teacher, "n_estimators") else "model__"  # bare LightGBM or a Pipeline
+    # 400 trees, no early stopping: the teacher every cell of this suite used (fitted directly, not via an estimator)
+    return teacher.set_params(**{f"{prefix}n_jobs": 1, f"{prefix}n_estimators": 400}).fit(X_train, y_train)
 
 
 def estimator_class(task: str):
@@ -103,12 +108,12 @@ def fit_direct(X_train, y_train, task: str, seed: int, student: str, params: dic
     scores = {}
     for min_samples_leaf in min_samples_leaf_grid:
         model = estimator(teacher=teacher, student=student, student_params={**params, "min_samples_leaf": min_samples_leaf},
-                          augmentation=None, label_weight=1.0, random_state=seed).fit(X_fit, y_fit)
+                          augmentation=None, label_weight=1.0, **ONE_VARIANT["direct"], random_state=seed).fit(X_fit, y_fit)
         scores[min_samples_leaf] = evaluate(model, X_val, y_val, task)[HEADLINE[task]]
     best = max(scores, key=scores.get)
     chosen = {**params, "min_samples_leaf": best}
     model = estimator(teacher=teacher, student=student, student_params=chosen, augmentation=None, label_weight=1.0,
-                      random_state=seed).fit(X_train, y_train)
+                      **ONE_VARIANT["direct"], random_state=seed).fit(X_train, y_train)
     return model, {"student": student, "params": chosen, "validation_scores": scores}
 
 
@@ -116,9 +121,24 @@ def fit_distilled(X_train, y_train, task: str, seed: int, teacher: Any, student:
                   augmentation: str, multiplier: float, augmentation_params: dict) -> tuple[Any, dict]:
     model = estimator_class(task)(teacher=teacher, student=student, student_params=params, augmentation=augmentation,
                                   augmentation_multiplier=multiplier, augmentation_params=augmentation_params,
-                                  label_weight=0.0, random_state=seed).fit(X_train, y_train)
+                                  label_weight=0.0, **ONE_VARIANT["distilled"], random_state=seed).fit(X_train, y_train)
     return model, {"student": student, "params": params, "augmentation": augmentation, "multiplier": multiplier,
                    "augmentation_params": augmentation_params, "transfer_rows": int(model.n_transfer_rows_)}
+
+
+def fit_within_budget(X_train, y_train, task: str, seed: int, teacher: Any, student: str, budget: dict, variant: str,
+                      augmentation: str, multiplier: float, augmentation_params: dict) -> tuple[Any, dict]:
+    """The estimators' own budget search: every size of ``student`` fit distilled and direct on 80% of the training
+    rows, scored on the other 20%; the best ``variant`` within ``budget`` (max_size_bytes / max_latency_ms) is kept."""
+    model = estimator_class(task)(teacher=teacher, student=student, augmentation=augmentation,
+                                  augmentation_multiplier=multiplier, augmentation_params=augmentation_params,
+                                  label_weight=0.0, prefer=variant, validation_size=0.2, random_state=seed,
+                                  **budget).fit(X_train, y_train)
+    chosen = next(row for row in model.candidates_ if row["chosen"])
+    return model, {"student": student, "budget": budget, "params": chosen["params"], "chosen_variant": model.chosen_,
+                   "validation_score": chosen["score"], "validation_latency_ms_per_1k": chosen["latency_ms_per_1k"],
+                   "candidates": [{k: row[k] for k in ("params", "variant", "score", "latency_ms_per_1k", "size_bytes",
+                                                       "within_budget")} for row in model.candidates_]}
 
 
 def saved_size_bytes(model: Any, kind: str) -> int:
@@ -133,20 +153,29 @@ def saved_size_bytes(model: Any, kind: str) -> int:
 
 
 def interleaved_latency(models: dict[str, Any], X_test: pd.DataFrame, task: str, seed: int) -> dict[str, dict]:
-    """ms per 1k rows for each model: median and 10th/90th percentiles over ``LATENCY_REPEATS`` interleaved turns."""
+    """CPU ms per 1k rows for each model: median and 10th/90th percentiles over ``LATENCY_REPEATS`` interleaved turns.
+
+    CPU time of this process (``time.process_time``; every model runs on one thread), not wall time: with ~16
+    processes on 2 cores a wall-clock call is preempted at random and its time says more about the neighbours than
+    about the model. The wall-clock median is kept beside it for reference.
+    """
     rng = np.random.default_rng(seed)
     batch = X_test.iloc[rng.choice(len(X_test), LATENCY_ROWS, replace=len(X_test) < LATENCY_ROWS)]
     names = list(models)
-    timings: dict[str, list[float]] = {name: [] for name in names}
+    cpu: dict[str, list[float]] = {name: [] for name in names}
+    wall: dict[str, list[float]] = {name: [] for name in names}
+    scale = 1000.0 * 1000 / LATENCY_ROWS
     for repeat in range(LATENCY_REPEATS + 1):
         for name in names[repeat % len(names):] + names[:repeat % len(names)]:
             predict = models[name].predict_proba if task == "classification" else models[name].predict
-            start = time.perf_counter()
+            cpu_start, wall_start = time.process_time(), time.perf_counter()
             predict(batch)
             if repeat:  # the first turn warms caches and lazy imports
-                timings[name].append((time.perf_counter() - start) * 1000.0 * 1000 / LATENCY_ROWS)
-    return {name: {"latency_ms_per_1k": float(np.median(t)), "latency_p10": float(np.percentile(t, 10)),
-                   "latency_p90": float(np.percentile(t, 90))} for name, t in timings.items()}
+                cpu[name].append((time.process_time() - cpu_start) * scale)
+                wall[name].append((time.perf_counter() - wall_start) * scale)
+    return {name: {"latency_ms_per_1k": float(np.median(cpu[name])), "latency_p10": float(np.percentile(cpu[name], 10)),
+                   "latency_p90": float(np.percentile(cpu[name], 90)),
+                   "wall_ms_per_1k": float(np.median(wall[name]))} for name in names}
 
 
 def describe(model: Any, X_test, y_test, task: str) -> dict[str, Any]:

@@ -96,20 +96,30 @@ def load_averages(results: dict, current_hash: str) -> str:
 def write_report(results: dict, settings: dict, current_hash: str, tables: list[str], path: Path) -> None:
     budgets = list(settings["budgets"])
     groups = group_cells(results, current_hash)
-    budget_text = "; ".join(f"**{name}**: {spec['student']} {spec['params']}" for name, spec in settings["budgets"].items())
+    budget_text = "; ".join(f"**{name}**: {spec['student']} {spec.get('params', spec.get('limit'))}"
+                            for name, spec in settings["budgets"].items())
+    if settings.get("mode") == "search":
+        students = ("per budget the estimators' own search (student='tree', sizes 15-4095 leaves, prefer='direct' / "
+                    "prefer='distilled', 20% of the training rows as validation rows) keeps the best direct and the "
+                    "best distilled tree whose saved file fits the budget")
+    else:
+        students = (f"per budget the same student trained directly on the labels (min_samples_leaf chosen from "
+                    f"{settings['direct_min_samples_leaf']} on a {settings['validation_share']:.0%} validation split "
+                    f"of the training rows) and distilled from the teacher (min_samples_leaf "
+                    f"{settings['distilled_min_samples_leaf']})")
     text = "\n".join([
         "# Tabular suite: teacher vs direct vs distilled students on 20 real tables",
         "",
-        (f"LightGBM teacher ({settings['teacher']}); per budget the same student trained directly on the labels "
-        f"(min_samples_leaf chosen from {settings['direct_min_samples_leaf']} on a {settings['validation_share']:.0%} "
-        f"validation split of the training rows) and distilled from the teacher (min_samples_leaf "
-        f"{settings['distilled_min_samples_leaf']}, {settings['multiplier']:g}x {settings['augmentation']} synthetic "
-        f"rows, {settings['augmentation_params']}). Budgets: {budget_text}. Seeds {settings['seeds']} (each seed draws "
-        f"the subsample above {settings['max_rows']:,} rows, the {settings['test_size']:.0%} test split and the models); "
-        "mean ± sample std over seeds. Tables and checksums: benchmarks/tabular_suite_tables.py."),
+        (f"LightGBM teacher ({settings['teacher']}); {students}; distilled students learn from the teacher's outputs "
+         f"on the training rows plus {settings['multiplier']:g}x {settings['augmentation']} synthetic rows "
+         f"({settings['augmentation_params']}). Budgets: {budget_text}. Seeds {settings['seeds']} (each seed draws "
+         f"the subsample above {settings['max_rows']:,} rows, the {settings['test_size']:.0%} test split and the "
+         "models); mean ± sample std over seeds. Tables and checksums: benchmarks/tabular_suite_tables.py."),
         "",
-        ("Latency: predict_proba / predict on a 1k-row DataFrame batch of test rows, teacher and students timed in "
-        "turns in one process (15 repeats; median per cell, mean of medians over seeds), one thread. Size: saved "
+        ("Latency: CPU milliseconds (process_time, one thread) of predict_proba / predict on a 1k-row DataFrame batch "
+        "of test rows, teacher and students timed in turns in one process (9 repeats; median per cell, mean of "
+        "medians over seeds); CPU time, not wall time, because ~16 processes shared the 2 cores and preempted "
+        "wall-clock calls at random (each cell also keeps the wall-clock median). Size: saved "
         "file (students: skops without the teacher; teacher: LightGBM model file). Score: ROC AUC (classification, "
         "one-vs-rest for multiclass) or R² (regression)."),
         "",

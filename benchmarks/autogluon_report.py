@@ -53,10 +53,10 @@ def write_markdown(results: dict, suite: dict, path: Path) -> None:
              "benchmarks/tabular_suite.py wrote (same table checksum, same train and test rows). 'chosen' = the "
              "distilled model with the best validation score. kdistill rows come from results/tabular_suite.json "
              "(same table, seed and test rows)."), "",
-             ("Latency = ms per 1k rows, median (p10-p90) over 15 interleaved calls on a 1k-row DataFrame batch. The two "
-             "sides ran in different processes at different times on a machine shared by ~16 processes (load in each "
-             "cell's provenance), so compare latencies across the sides as rough (same order of magnitude), not "
-             "exact. Size = bytes on disk: AutoGluon's `clone_for_deployment` for that model alone; kdistill's "
+             ("Latency = CPU ms (process_time) per 1k rows, median (p10-p90) over 9 interleaved calls on a 1k-row "
+             "DataFrame batch (CPU of all the process's threads; OMP_NUM_THREADS=1, num_cpus=1). CPU time because the machine ran ~16 processes on 2 cores (wall-clock "
+             "calls were preempted at random); the two sides ran in different processes, so compare across them "
+             "as close but not exact. Size = bytes on disk: AutoGluon's `clone_for_deployment` for that model alone; kdistill's "
              "skops student file / LightGBM model file. Fit s = training wall-clock seconds (AutoGluon's leaderboard "
              "fit_time per model)."), ""]
     for key, cell in sorted(results.get("cells", {}).items()):

@@ -23,7 +23,9 @@ from sklearn.model_selection import train_test_split
 from kdistill.tabular import DistilledClassifier, DistilledRegressor
 from kdistill.tabular.export import save_student
 from kdistill.tabular.report import evaluate
+from kdistill.tabular.splits import holdout_rows
 from kdistill.tabular.teachers import TEACHERS
+from kdistill.tabular.teachers import fit_teacher as fit_lightgbm
 
 LATENCY_ROWS = 1000
 # Train exactly one variant on all training rows (the estimators would otherwise hold out validation rows and keep
@@ -49,12 +51,13 @@ def split_indices(y: pd.Series, task: str, seed: int, max_rows: int, test_size: 
     return np.sort(train), np.sort(test)
 
 
-def fit_teacher(X_train: pd.DataFrame, y_train: pd.Series, task: str, seed: int) -> Any:
-    """kdistill's default LightGBM teacher, on one thread."""
-    teacher = TEACHERS.build("lightgbm", task=task, X=X_train, random_state=seed)
-    prefix = "" if hasattr(teacher, "n_estimators") else "model__"  # bare LightGBM or a Pipeline
-    # 400 trees, no early stopping: the teacher every cell of this suite used (fitted directly, not via an estimator)
-    return teacher.set_params(**{f"{prefix}n_jobs": 1, f"{prefix}n_estimators": 400}).fit(X_train, y_train)
+def fit_teacher(X_train: pd.DataFrame, y_train: pd.Series, task: str, seed: int, validation_share: float) -> Any:
+    """kdistill's LightGBM teacher as the estimators fit it: up to 1000 trees, early stopping on ``validation_share``
+    of the training rows (stratified / target-binned), one thread."""
+    kept, held = holdout_rows(y_train.to_numpy(), task, validation_share, seed)
+    X_fit, y_fit = X_train.iloc[kept], y_train.iloc[kept]
+    teacher = TEACHERS.build("lightgbm", task=task, X=X_fit, random_state=seed, n_jobs=1)
+    return fit_lightgbm(teacher, X_fit, y_fit, (X_train.iloc[held], y_train.iloc[held]))
 
 
 def estimator_class(task: str):

@@ -85,6 +85,24 @@ def per_table_rows(groups: dict, budgets: list[str], tables: list[str]) -> list[
     return lines
 
 
+def losses_note(groups: dict, budgets: list[str], tables: list[str]) -> list[str]:
+    """One line per (table, budget) where the distilled student's seed mean does not beat the direct one's."""
+    lines = []
+    for budget in budgets:
+        for table in tables:
+            cells = groups.get((table, budget))
+            if not cells:
+                continue
+            s = table_summary(cells)
+            if s["win"]:
+                continue
+            why = ("the teacher itself scores no better than the direct student" if s["lead"] <= 0 else
+                   f"the teacher leads the direct student by {s['lead']:.4f}")
+            lines.append(f"- {table}, {budget}: distilled {s['mean']['distilled']:.4f} vs direct "
+                         f"{s['mean']['direct']:.4f} ({s['metric']}, {s['n']} seeds); {why}.")
+    return lines or ["- none"]
+
+
 def load_averages(results: dict, current_hash: str) -> str:
     values = [c["provenance"]["load_average"][0] for c in results.get("cells", {}).values()
               if c.get("settings_hash") == current_hash]
@@ -131,6 +149,10 @@ def write_report(results: dict, settings: dict, current_hash: str, tables: list[
         "",
         ("recovered = (distilled - direct) / (teacher - direct) on seed means; median over tables where the teacher "
         "beats the direct student. speed-up = teacher / distilled latency per 1k rows."),
+        "",
+        "## Where distilled does not beat direct",
+        "",
+        *losses_note(groups, budgets, tables),
         "",
         "## Per table",
         "",

@@ -51,6 +51,7 @@ from tabular_suite_report import write_report
 from tabular_suite_tables import TABLES
 
 from kdistill.atomic import atomic_write_bytes, atomic_write_text
+from kdistill.errors import ConfigError
 from kdistill.tabular.suite_tables import cached_table_path, load_suite_table
 
 SEEDS = (0, 1, 2)
@@ -166,7 +167,15 @@ def run_seed(name: str, seed: int, budgets: list[str], results: dict, mode: str)
     teacher_row = {**describe(teacher, X_test, y_test, task), "fit_seconds": teacher_seconds,
                    "size_bytes": saved_size_bytes(teacher, "teacher")}
     for budget in budgets:
-        fits = fit_pair(mode, budget, X_train, y_train, task, seed, memo_teacher)
+        try:
+            fits = fit_pair(mode, budget, X_train, y_train, task, seed, memo_teacher)
+        except ConfigError as error:  # no student size fits this budget on this table (search mode): recorded
+            results["cells"][cell_key(name, seed, budget)] = {
+                "dataset": name, "seed": seed, "budget": budget, "task": task, "settings_hash": settings_hash(mode),
+                "infeasible": str(error), "provenance": provenance(table)}
+            save_results(RESULTS[mode], results)
+            print(f"{name} seed {seed} {budget}: {error}", flush=True)
+            continue
         models = {"teacher": teacher, **{variant: fit[0] for variant, fit in fits.items()}}
         latency = interleaved_latency(models, X_test, task, seed)
         cell = {"dataset": name, "seed": seed, "budget": budget, "task": task, "settings_hash": settings_hash(mode),

@@ -24,7 +24,7 @@ HEADLINE = {"classification": "auc", "regression": "r2"}
 def group_cells(results: dict, current_hash: str) -> dict[tuple[str, str], list[dict]]:
     groups = defaultdict(list)
     for cell in results.get("cells", {}).values():
-        if cell.get("settings_hash") == current_hash:
+        if cell.get("settings_hash") == current_hash and "infeasible" not in cell:
             groups[(cell["dataset"], cell["budget"])].append(cell)
     return groups
 
@@ -153,6 +153,12 @@ def write_report(results: dict, settings: dict, current_hash: str, tables: list[
         "## Where distilled does not beat direct",
         "",
         *losses_note(groups, budgets, tables),
+        "",
+        "## Budgets no student fits",
+        "",
+        *([f"- {c['dataset']} seed {c['seed']}, {c['budget']}: {c['infeasible']}" for c in
+           results.get("cells", {}).values() if c.get("settings_hash") == current_hash and "infeasible" in c]
+          or ["- none"]),
         "",
         "## Per table",
         "",

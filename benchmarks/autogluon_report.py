@@ -72,7 +72,9 @@ def write_markdown(results: dict, suite: dict, path: Path, boosting: dict | None
         task = cell["task"]
         main, other = HEADLINE[task]
         lines += [f"## {cell['dataset']} (seed {cell['seed']}, {cell['n_train']:,} train / {cell['n_test']:,} test rows)",
-                  "", (f"AutoGluon fit {cell['fit_seconds']:.0f} s (models: {', '.join(cell['all_models_trained'])}), "
+                  "", (f"distill() students {list(cell['settings']['students'])}, time limits fit "
+                       f"{cell['settings']['fit_time_limit']:g} s / distill {cell['settings']['distill_time_limit']:g} s. "
+                       f"AutoGluon fit {cell['fit_seconds']:.0f} s (models: {', '.join(cell['all_models_trained'])}), "
                   f"distill {cell['distill_seconds']:.0f} s; load average at the end "
                   f"{cell['provenance']['load_average'][0]:.1f}."), "",
                   f"| model | {main} | {other} | latency ms/1k | size KB | fit s |", "|---|---|---|---|---|---|"]

@@ -117,7 +117,7 @@ def deployed_size_bytes(predictor, model: str, folder: Path) -> int:
     return size
 
 
-def run_cell(name: str, seed: int) -> dict:
+def run_cell(name: str, seed: int, students: dict, fit_limit: float, distill_limit: float) -> dict:
     from autogluon.tabular import TabularPredictor
 
     train, test, meta = load_split(name, seed)
@@ -125,11 +125,11 @@ def run_cell(name: str, seed: int) -> dict:
         eval_metric = "roc_auc" if meta["task"] == "classification" else "r2"
         predictor = TabularPredictor(label=meta["target"], eval_metric=eval_metric, path=f"{folder}/ag", verbosity=1)
         started = time.perf_counter()
-        predictor.fit(train, presets="medium_quality", time_limit=FIT_TIME_LIMIT, num_cpus=1)
+        predictor.fit(train, presets="medium_quality", time_limit=fit_limit, num_cpus=1)
         fit_seconds = time.perf_counter() - started
         teacher = predictor.model_best  # before distill(): a distilled model could become "best" afterwards
         started = time.perf_counter()
-        distilled = predictor.distill(time_limit=DISTILL_TIME_LIMIT, hyperparameters=STUDENTS)
+        distilled = predictor.distill(time_limit=distill_limit, hyperparameters=students)
         distill_seconds = time.perf_counter() - started
         board = predictor.leaderboard(test, silent=True).set_index("model")
         models = [teacher, *distilled]
@@ -142,8 +142,8 @@ def run_cell(name: str, seed: int) -> dict:
                 "teacher_model": teacher, "distilled_models": distilled, "chosen_distilled": chosen, "models": rows,
                 "all_models_trained": board.index.tolist(), "fit_seconds": fit_seconds,
                 "distill_seconds": distill_seconds,
-                "settings": {"presets": "medium_quality", "fit_time_limit": FIT_TIME_LIMIT,
-                             "distill_time_limit": DISTILL_TIME_LIMIT, "students": STUDENTS, "num_cpus": 1,
+                "settings": {"presets": "medium_quality", "fit_time_limit": fit_limit,
+                             "distill_time_limit": distill_limit, "students": students, "num_cpus": 1,
                              "augment": "spunge (default), size_factor 5"},
                 "provenance": {"autogluon": version("autogluon.tabular"), "lightgbm": version("lightgbm"),
                                "torch": version("torch"), "pandas": version("pandas"), "python": platform.python_version(),
@@ -153,24 +153,40 @@ def run_cell(name: str, seed: int) -> dict:
 
 
 def save(results: dict) -> None:
-    tmp = RESULTS.with_name(f".{RESULTS.name}.{os.getpid()}.tmp")
-    tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
-    os.replace(tmp, RESULTS)
+    """Merge with cells other processes wrote meanwhile (ours win), then replace the file atomically, under a lock."""
+    import fcntl
+
+    with open(RESULTS.with_name(f".{RESULTS.name}.lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        on_disk = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"cells": {}}
+        results["cells"] = {**on_disk["cells"], **results["cells"]}
+        tmp = RESULTS.with_name(f".{RESULTS.name}.{os.getpid()}.tmp")
+        tmp.write_text(json.dumps(results, indent=1, sort_keys=True))
+        os.replace(tmp, RESULTS)
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--datasets", nargs="+", default=list(DATASETS), choices=DATASETS)
     parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--students", nargs="+", default=list(STUDENTS), choices=list(STUDENTS),
+                        help="distill() students; a non-default list is its own cell (name|seed|students|limits)")
+    parser.add_argument("--fit-time-limit", type=float, default=FIT_TIME_LIMIT)
+    parser.add_argument("--distill-time-limit", type=float, default=DISTILL_TIME_LIMIT)
     parser.add_argument("--report", action="store_true", help="only rewrite results/tabular_autogluon.md")
     args = parser.parse_args(argv)
+    students = {key: STUDENTS[key] for key in args.students}
+    default = (students == STUDENTS and args.fit_time_limit == FIT_TIME_LIMIT
+               and args.distill_time_limit == DISTILL_TIME_LIMIT)
+    suffix = "" if default else f"|{'+'.join(students)}|{args.fit_time_limit:g}s+{args.distill_time_limit:g}s"
     results = json.loads(RESULTS.read_text()) if RESULTS.exists() else {"cells": {}}
     if not args.report:
         for name in args.datasets:
             for seed in args.seeds:
-                if f"{name}|{seed}" in results["cells"]:
+                if f"{name}|{seed}{suffix}" in results["cells"]:
                     continue
-                results["cells"][f"{name}|{seed}"] = cell = run_cell(name, seed)
+                results["cells"][f"{name}|{seed}{suffix}"] = cell = run_cell(name, seed, students, args.fit_time_limit,
+                                                                          args.distill_time_limit)
                 save(results)
                 print(f"{name} seed {seed}: chosen {cell['chosen_distilled']} "
                       f"{ {k: round(v, 4) for k, v in cell['models'][cell['chosen_distilled']].items()} }", flush=True)

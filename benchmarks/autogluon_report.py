@@ -78,6 +78,10 @@ def write_markdown(results: dict, suite: dict, path: Path, boosting: dict | None
                   f"distill {cell['distill_seconds']:.0f} s; load average at the end "
                   f"{cell['provenance']['load_average'][0]:.1f}."), "",
                   f"| model | {main} | {other} | latency ms/1k | size KB | fit s |", "|---|---|---|---|---|---|"]
+        if cell["distill_seconds"] >= 0.95 * cell["settings"]["distill_time_limit"]:
+            lines[-2:-2] = [(f"**distill() ran into its {cell['settings']['distill_time_limit']:g} s time limit (on a "
+                            "machine shared by ~16 processes): its students may be cut short - see the cell with the "
+                            "longer limit when there is one.**"), ""]
         for model, row in cell["models"].items():
             label = f"AutoGluon {model}" + (" (teacher: best model)" if model == cell["teacher_model"] else "") + (
                 " (chosen)" if model == cell["chosen_distilled"] else "")

@@ -6,6 +6,10 @@ true labels, and the same student distilled from the teacher with no augmentatio
 seeds), predict latency per 1k rows, model size, and for each distilled student the share of the teacher's
 advantage it recovers: (distilled - direct) / (teacher - direct) on the headline metric (AUC / -RMSE).
 
+Students here are trained on all training rows (``validation_size=0``: no distilled-vs-direct selection inside the
+estimator; the direct tree's min_samples_leaf is tuned on its own validation split). Results in results/tabular.md
+predate the holdout_rows split (``CODE_VERSION``); a rerun recomputes them.
+
 Resumable: every finished (dataset, method, seed) cell is written to ``results/tabular.json`` at once, and a rerun
 skips finished cells; cells from other settings (or another ``CODE_VERSION``) are dropped first. Run:
 ``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/tabular.py`` (about 40 min on 2 shared CPU cores).
@@ -26,6 +30,7 @@ from sklearn.model_selection import train_test_split
 from kdistill.tabular import DistilledClassifier, DistilledRegressor
 from kdistill.tabular.datasets import load_tabular
 from kdistill.tabular.report import evaluate, student_report
+from kdistill.tabular.splits import holdout_rows, take_rows
 from kdistill.tabular.teachers import TEACHERS
 
 RESULTS = Path(__file__).parent / "results"
@@ -51,18 +56,20 @@ VALIDATION = (
     "better than 0. The direct tree's min_samples_leaf is chosen per dataset and seed from "
     f"{list(DIRECT_MIN_SAMPLES_LEAF)} on a validation split of its training rows (hard labels overfit 1023 leaves; "
     "the tuned direct tree is the strongest baseline of the same budget); distilled trees use 5, best on validation.")
-CODE_VERSION = "codes-encoder-v1"  # bump when the student, encoder or augmenters change: old cells are dropped
+CODE_VERSION = "holdout-rows-v2"  # bump when the student, encoder or augmenters change: old cells are dropped
 HEADLINE = {"classification": ("auc", 1.0), "regression": ("rmse", -1.0)}  # (metric, sign: higher is better)
 
 
 def split(name: str, seed: int):
+    """Test rows = ``holdout_rows(y, task, 0.25, seed)``: the split benchmarks/tabular_settings.py keeps its settings
+    pool disjoint from (stratified by class, or by target bin for regression)."""
     X, y, task = load_tabular(name)
-    stratify = y if task == "classification" else None
     if name in MAX_ROWS and len(X) > MAX_ROWS[name]:
-        X, _, y, _ = train_test_split(X, y, train_size=MAX_ROWS[name], stratify=stratify, random_state=seed)
         stratify = y if task == "classification" else None
-    X_train, X_test, y_train, y_test = train_test_split(X, y, test_size=0.25, stratify=stratify, random_state=seed)
-    return X_train, X_test, y_train, y_test, task
+        X, _, y, _ = train_test_split(X, y, train_size=MAX_ROWS[name], stratify=stratify, random_state=seed)
+        X, y = X.reset_index(drop=True), y.reset_index(drop=True)
+    kept, held = holdout_rows(np.asarray(y), task, 0.25, seed)
+    return take_rows(X, kept), take_rows(X, held), y.iloc[kept], y.iloc[held], task
 
 
 def methods() -> list[str]:
@@ -85,7 +92,7 @@ def direct_min_samples_leaf(estimator, teacher, X_train, y_train, task: str, see
     for min_samples_leaf in DIRECT_MIN_SAMPLES_LEAF:
         params = {**STUDENTS["tree"], "min_samples_leaf": min_samples_leaf}
         model = estimator(teacher=teacher, student="tree", student_params=params, augmentation=None, label_weight=1.0,
-                          random_state=seed).fit(X_fit, y_fit)
+                          validation_size=0, random_state=seed).fit(X_fit, y_fit)
         scores[min_samples_leaf] = sign * evaluate(model, X_val, y_val, task)[metric]
     return max(scores, key=scores.get)
 
@@ -103,13 +110,13 @@ def run_cell(method: str, teacher, X_train, y_train, task: str, seed: int) -> tu
         params = {**STUDENTS[student], "min_samples_leaf": min_samples_leaf}
         # label_weight=1, no augmentation: targets are exactly the one-hot labels / true values.
         model = estimator(teacher=teacher, student=student, student_params=params, augmentation=None, label_weight=1.0,
-                          random_state=seed).fit(X_train, y_train)
+                          validation_size=0, random_state=seed).fit(X_train, y_train)
         return model, {"min_samples_leaf": min_samples_leaf}
     augmentation = variant.removeprefix("distilled-")
     model = estimator(teacher=teacher, student=student, student_params=STUDENTS[student],
                       augmentation=None if augmentation == "none" else augmentation,
                       augmentation_multiplier=MULTIPLIER, augmentation_params=AUGMENTATION_PARAMS.get(augmentation),
-                      label_weight=LABEL_WEIGHT, random_state=seed).fit(X_train, y_train)
+                      label_weight=LABEL_WEIGHT, validation_size=0, random_state=seed).fit(X_train, y_train)
     return model, {"min_samples_leaf": STUDENTS[student]["min_samples_leaf"]}
 
 
@@ -136,7 +143,8 @@ def run(datasets: list[str], path: Path) -> dict:
                 continue
             X_train, X_test, y_train, y_test, task = split(name, seed)
             started = time.perf_counter()
-            teacher = TEACHERS.build("lightgbm", task=task, X=X_train, random_state=seed).fit(X_train, y_train)
+            teacher = TEACHERS.build("lightgbm", task=task, X=X_train, random_state=seed, n_estimators=400,
+                                     n_jobs=1).fit(X_train, y_train)
             teacher_seconds = time.perf_counter() - started
             for method in todo:
                 started = time.perf_counter()

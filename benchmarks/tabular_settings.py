@@ -26,10 +26,19 @@ import numpy as np
 
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.tabular.datasets import load_tabular
-from kdistill.tabular.selection import (SharedData, fit_candidate, latency_batch, latency_ms_per_1k,
-                                        saved_size_bytes)
+from kdistill.tabular.selection import (
+    SharedData,
+    fit_candidate,
+    latency_batch,
+    latency_ms_per_1k,
+    saved_size_bytes,
+)
 from kdistill.tabular.sizing import scaled_leaves
-from kdistill.tabular.soft_labels import classification_targets, one_hot, regression_targets
+from kdistill.tabular.soft_labels import (
+    classification_targets,
+    one_hot,
+    regression_targets,
+)
 from kdistill.tabular.splits import holdout_rows, take_rows
 from kdistill.tabular.teachers import TEACHERS, fit_teacher
 
@@ -40,6 +49,8 @@ TEST_SEEDS, TEST_SHARE, POOL_SEED, VALIDATION_SHARE = (0, 1, 2), 0.25, 0, 0.25
 DATASETS = ("adult", "california_housing")
 BOOST = {"max_iter": 300, "max_depth": None, "max_leaf_nodes": 31, "learning_rate": 0.1}
 MLP = {"hidden": (128, 128), "epochs": 10, "batch_size": 512, "lr": 2e-3}
+SMALL_BOOST = {"max_iter": 30, "max_depth": None, "max_leaf_nodes": 15, "learning_rate": 0.1}  # capacity-limited
+LONG_MLP = {**MLP, "epochs": 30}
 # cell name -> (family, params, variant, multiplier, label_weight, use validation rows to stop)
 CELLS = {
     **{f"tree/direct/rpl{r}": ("tree", {"rows_per_leaf": r}, "direct", 0, 0.0, True) for r in (4, 16, 64)},
@@ -56,7 +67,17 @@ CELLS = {
     "boosting/gibbs-x5/logit": ("boosting", {**BOOST, "target": "logit"}, "distilled", 5, 0.0, True),
     "boosting/gibbs-x5/labels0.5": ("boosting", BOOST, "distilled", 5, 0.5, True),
     "boosting/gibbs-x10": ("boosting", BOOST, "distilled", 10, 0.0, True),
+    "boosting-small/direct": ("boosting", SMALL_BOOST, "direct", 0, 0.0, True),
+    "boosting-small/distilled-x0": ("boosting", SMALL_BOOST, "distilled", 0, 0.0, True),
+    "boosting-small/gibbs-x2": ("boosting", SMALL_BOOST, "distilled", 2, 0.0, True),
+    "boosting-small/gibbs-x5": ("boosting", SMALL_BOOST, "distilled", 5, 0.0, True),
+    "boosting-small/gibbs-x2/w0.2": ("boosting", SMALL_BOOST, "distilled", 2, 0.0, True),
+    "boosting-small/gibbs-x5/w0.2": ("boosting", SMALL_BOOST, "distilled", 5, 0.0, True),
+    "boosting/gibbs-x5/w0.2": ("boosting", BOOST, "distilled", 5, 0.0, True),
+    "tree/gibbs-x5/rpl4/w0.3": ("tree", {"rows_per_leaf": 4}, "distilled", 5, 0.0, True),
     "mlp/direct": ("mlp", MLP, "direct", 0, 0.0, True),
+    "mlp30/direct": ("mlp", LONG_MLP, "direct", 0, 0.0, True),
+    "mlp30/gibbs-x5": ("mlp", LONG_MLP, "distilled", 5, 0.0, True),
     "mlp/distilled-x0": ("mlp", MLP, "distilled", 0, 0.0, True),
     "mlp/gibbs-x5": ("mlp", MLP, "distilled", 5, 0.0, True),
     "mlp/gibbs-x5/labels0.5": ("mlp", MLP, "distilled", 5, 0.5, True),
@@ -149,12 +170,14 @@ class Study:
             params = {"max_depth": None, "max_leaf_nodes": scaled_leaves(len(self.y_fit), params.pop("rows_per_leaf"),
                                                                           15, 4095)}
         data = self.shared(multiplier, label_weight)
+        data.synthetic_weight = float(cell.rsplit("/w", 1)[1]) if "/w" in cell else 1.0
         if not stop:
             data.X_val = None  # the student sees no validation rows: trains all rounds / keeps the last epoch
         fitted = fit_candidate(family, params, variant, data, seed=0)
         model = wrap(fitted, self.task, self.teacher, self.X_fit)
         self.record(key, {"kind": "student", "family": family, "variant": variant, "multiplier": multiplier,
                           "label_weight": label_weight, "stop_on_validation": stop, "params": repr(params),
+                          "synthetic_weight": data.synthetic_weight,
                           "fit_seconds": fitted.fit_seconds, "size_bytes": saved_size_bytes(model),
                           "rounds": getattr(fitted.student, "n_rounds_", None), **self.measure(model)})
 
@@ -183,7 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     results = load_results(args.out)
     results["settings"] = {"test_seeds": list(TEST_SEEDS), "test_share": TEST_SHARE, "pool_seed": POOL_SEED,
-                           "validation_share": VALIDATION_SHARE, "boost": BOOST, "mlp": repr(MLP),
+                           "validation_share": VALIDATION_SHARE, "boost": BOOST, "small_boost": SMALL_BOOST, "mlp": repr(MLP),
+                           "long_mlp": repr(LONG_MLP),
                            "teacher": "lightgbm <=1000 trees x 63 leaves, lr 0.05, early stopping 50 rounds, n_jobs=1"}
     for name in args.datasets:
         study = Study(name, results, args.out)

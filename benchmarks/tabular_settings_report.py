@@ -17,6 +17,29 @@ thread, 2 shared cores; size: bytes of the skops file `save_student` writes. One
 """
 
 
+# student group -> its direct cell; distilled cells are the group's other cells
+GROUPS = {"tree (best size of each)": ("tree/direct", "tree/", ""), "boosting 300x31": ("boosting/direct", "boosting/", ""),
+          "boosting 30x15": ("boosting-small/direct", "boosting-small/", ""), "mlp 10 epochs": ("mlp/direct", "mlp/", ""),
+          "mlp 30 epochs": ("mlp30/direct", "mlp30/", "")}
+
+
+def gain_table(students: dict) -> list[str]:
+    """Per student group: best direct score, best distilled cell and score, and the difference (computed here)."""
+    lines = ["", "| student | direct | best distilled (cell) | distilled - direct |", "|---|---|---|---|"]
+    for group, (direct_cell, prefix, suffix) in GROUPS.items():
+        directs = [c for name, c in students.items() if name.startswith(direct_cell) and c["variant"] == "direct"
+                   and c["stop_on_validation"]]
+        direct = max(directs, key=lambda c: c["score"]) if directs else None
+        distilled = {name: c for name, c in students.items() if name.startswith(prefix) and name.endswith(suffix)
+                     and c["variant"] == "distilled" and c["stop_on_validation"]}
+        if direct is None or not distilled:
+            continue
+        best = max(distilled, key=lambda name: distilled[name]["score"])
+        lines.append(f"| {group} | {direct['score']:.4f} | {distilled[best]['score']:.4f} ({best}) | "
+                     f"{distilled[best]['score'] - direct['score']:+.4f} |")
+    return lines
+
+
 def write_report(path: Path) -> str:
     results = json.loads(Path(path).read_text())
     cells = results["cells"].values()
@@ -40,6 +63,7 @@ def write_report(path: Path) -> str:
                          f"{c['label_weight']} | {'yes' if c['stop_on_validation'] else 'no'} | {c['score']:.4f} | "
                          f"{c['latency_ms_per_1k']:.2f} ({c['latency_ms_per_1k_q25']:.2f}-{c['latency_ms_per_1k_q75']:.2f}) | "
                          f"{c['size_bytes'] / 1024:.0f} | {c['rounds'] or ''} | {c['fit_seconds']:.1f} |")
+        lines += gain_table(students)
         gibbs = sorted((c for c in rows if c["kind"] == "gibbs"), key=lambda c: c["multiplier"])
         if gibbs:
             lines.append("\nGibbs sampling (1 round, chunks of 50k rows): " + "; ".join(

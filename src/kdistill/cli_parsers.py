@@ -134,18 +134,36 @@ def add_tabular_commands(subparsers: Any) -> None:
                                help="teacher to train (%(teachers)s) or a fitted teacher saved as FILE.skops")
     # argparse fills %(name)s from the action's attributes when it prints help; not choices: FILE.skops is valid too
     teacher.teachers = RegistryChoices("kdistill.tabular", "TEACHERS")  # type: ignore[attr-defined]
-    fit.add_argument("--student", default="tree", choices=RegistryChoices("kdistill.tabular", "STUDENTS"),
-                     metavar="STUDENT", help="student model: %(choices)s")
-    fit.add_argument("--max-depth", type=int, default=6, help="tree student: maximum depth")
-    fit.add_argument("--max-leaf-nodes", type=int, default=None, help="tree student: maximum number of leaves")
+    fit.add_argument("--student", default="tree", choices=RegistryChoices("kdistill.tabular", "STUDENTS", extra=["auto"]),
+                     metavar="STUDENT", help="student model: %(choices)s (auto: search families and sizes)")
+    fit.add_argument("--max-depth", type=int, default=None, help="tree student: maximum depth (default: no limit)")
+    fit.add_argument("--max-leaf-nodes", type=int, default=None,
+                     help="tree student: maximum number of leaves (default: scaled to the training rows)")
+    fit.add_argument("--max-latency", type=float, default=None, metavar="MS",
+                     help="budget: prediction latency in ms per 1,000 rows; searches student families and sizes, "
+                     "distilled and direct, and keeps the best validation score within it")
+    fit.add_argument("--max-size", type=int, default=None, metavar="BYTES",
+                     help="budget: bytes of the saved student file (combines with --max-latency)")
+    fit.add_argument("--prefer", choices=("better", "distilled", "direct"), default="better",
+                     help="which student to keep: the better on validation rows, or always one variant")
+    fit.add_argument("--validation-size", type=float, default=0.2,
+                     help="share of the training rows held out to compare distilled and direct students (0: none)")
     fit.add_argument("--augmentation", default="gibbs", metavar="AUGMENTATION",
                      choices=RegistryChoices("kdistill.augment.tabular", "AUGMENTERS", extra=["none"]),
                      help="how synthetic transfer rows are drawn: %(choices)s (gibbs = FAST-DAD, munge = Bucila "
                      "et al. 2006)")
-    fit.add_argument("--multiplier", type=float, default=2.0, help="synthetic rows per training row")
+    fit.add_argument("--multiplier", type=float, default=5.0,
+                     help="synthetic rows per training row (5: best of 1-10 for trees in benchmarks/results/"
+                     "tabular_settings.md)")
     fit.add_argument("--temperature", type=float, default=1.0, help="classification: softmax temperature T")
     fit.add_argument("--label-weight", type=float, default=0.0, help="weight of the true labels on real rows (0-1)")
-    fit.add_argument("--test-size", type=float, default=0.2, help="share of rows held out for the report")
+    fit.add_argument("--test-size", type=float, default=0.2,
+                     help="share of rows held out for the report (stratified; regression: by target quantile bins)")
+    fit.add_argument("--split-column", default=None, metavar="COLUMN",
+                     help="a fixed split: rows whose COLUMN is 'test' (or true / 1) are the test rows, the rest train; "
+                     "the column is not a feature")
+    fit.add_argument("--test-data", type=Path, default=None, metavar="FILE",
+                     help="a fixed split: test rows from their own table file (same columns); --data is all training")
     fit.add_argument("--seed", type=int, default=0, help="random seed (split, teacher, augmentation, student)")
     fit.add_argument("--out", type=Path, default=Path("runs/tabular"), help="output folder")
     fit.add_argument("--tree-format", choices=("text", "png", "both"), default="both",

@@ -193,3 +193,76 @@ def test_out_that_is_a_file_is_one_line(csv_file, tmp_path, capsys):
     taken = tmp_path / "taken"
     taken.write_text("x")
     assert_one_error_line(*run_main(fit_argv(csv_file, "label", taken), capsys), "is a file")
+
+
+def test_report_has_distilled_and_direct_rows_and_keeps_the_better(csv_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    assert run_main(fit_argv(csv_file, "label", out), capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    validation = report["validation"]
+    assert {"distilled_report", "direct_report"} <= set(report)
+    better = "distilled" if validation["distilled"] >= validation["direct"] else "direct"
+    assert report["chosen"] == better
+    assert report[f"{better}_report"]["size_bytes"] == (out / "student.skops").stat().st_size
+    markdown = (out / "report.md").read_text()
+    assert "| distilled" in markdown and "| direct" in markdown and "| teacher" in markdown
+    assert (out / "front.png").stat().st_size > 0
+
+
+def test_split_column_fixes_the_test_rows(csv_file, tmp_path, capsys):
+    frame = pd.read_csv(csv_file)
+    frame["part"] = np.where(np.arange(len(frame)) < 150, "train", "test")
+    path = tmp_path / "split.csv"
+    frame.to_csv(path, index=False)
+    out = tmp_path / "run"
+    assert run_main(fit_argv(path, "label", out, "--split-column", "part"), capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["n_train"], report["n_test"]) == (150, 50) and report["split"] == "column part"
+    assert "part" not in load_student(out / "student.skops").feature_names_in_
+
+
+def test_test_data_file_is_the_test_split(csv_file, tmp_path, capsys):
+    frame = pd.read_csv(csv_file)
+    train, test = tmp_path / "train.csv", tmp_path / "test.parquet"
+    frame.iloc[:170].to_csv(train, index=False)
+    frame.iloc[170:].to_parquet(test)
+    out = tmp_path / "run"
+    assert run_main(fit_argv(train, "label", out, "--test-data", str(test)), capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    assert (report["n_train"], report["n_test"]) == (170, 30)
+
+
+def test_regression_test_split_is_stratified_by_target_bins(tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=200)
+    y = np.where(np.arange(200) < 20, 1000.0, x * 3)  # a 10% tail
+    path = tmp_path / "tail.csv"
+    pd.DataFrame({"x": x, "z": rng.normal(size=200), "price": y}).to_csv(path, index=False)
+    from kdistill.tabular.splits import holdout_rows
+
+    _, held = holdout_rows(y, "regression", 0.2, 0)
+    assert (y[held] == 1000.0).sum() == 4
+    out = tmp_path / "run"
+    assert run_main(fit_argv(path, "price", out), capsys)[0] == 0
+    assert json.loads((out / "report.json").read_text())["n_test"] == 40
+
+
+def test_latency_budget_picks_a_student_within_it(csv_file, tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = fit_argv(csv_file, "label", out, "--student", "tree", "--max-latency", "1000", "--max-size", "60000")
+    assert run_main(argv, capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    candidates = report["candidates"]
+    assert len(candidates) == 10  # 5 tree sizes x (distilled, direct)
+    chosen = [c for c in candidates if c["chosen"]]
+    assert len(chosen) == 1 and chosen[0]["size_bytes"] <= 60000 and chosen[0]["within_budget"]
+    assert chosen[0]["score"] == max(c["score"] for c in candidates if c["within_budget"])
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--max-latency", "0"], "--max-latency must be > 0"),
+    (["--split-column", "city", "--test-data", "x.csv"], "one fixed split"),
+    (["--split-column", "nope"], "--split-column 'nope'"),
+])
+def test_bad_split_and_budget_flags_are_one_line(csv_file, capsys, flags, words):
+    assert_one_error_line(*run_main(fit_argv(csv_file, "label", None, *flags), capsys), words)

@@ -109,3 +109,26 @@ def test_lightgbm_teacher_reads_pandas_categories_natively(table):
     assert teacher.fit(categories_only, y).predict_proba(categories_only).shape == (len(X), 2)
     # Raw strings (object columns) still go through the one-hot pipeline.
     assert type(TEACHERS.build("lightgbm", task="classification", X=X, random_state=0)).__name__ == "Pipeline"
+
+
+def test_vectorised_transform_equals_the_per_column_reference():
+    from kdistill.tabular.codes import transform_by_column
+
+    rng = np.random.default_rng(0)
+    n = 400
+    X = pd.DataFrame({
+        **{f"x{i}": rng.normal(size=n) for i in range(6)},
+        "ints": rng.integers(0, 5, n),
+        "nullable": pd.array(np.where(rng.random(n) < 0.2, None, rng.integers(0, 9, n)), dtype="Int64"),
+        "bools": rng.random(n) < 0.5,
+        "colour": pd.Categorical(rng.choice(["red", "blue", None], n)),
+        "city": pd.Series(rng.choice(["a", "b", "c"], n), dtype=object),
+    })
+    X.loc[::7, "x0"] = np.nan
+    encoder = CategoryCodeEncoder().fit(X, rng.random(n))
+    new = X.sample(frac=1.0, random_state=0)  # another row order and index
+    new["city"] = new["city"].replace("c", "unseen")
+    np.testing.assert_array_equal(encoder.transform(new), transform_by_column(encoder, new))
+    # Duplicate column names take the positional path.
+    twice = pd.concat([X[["x0"]], X[["x0"]]], axis=1)
+    np.testing.assert_array_equal(CategoryCodeEncoder().fit(twice).transform(twice), twice.to_numpy())

@@ -91,3 +91,33 @@ def test_lightgbm_teacher_stops_early_on_the_validation_rows():
     y = np.where(X["x"] + rng.normal(0, 1.0, 600) > 0, "yes", "no")
     model = DistilledClassifier(teacher="lightgbm", augmentation=None, random_state=0).fit(X, y)
     assert 0 < model.teacher_.best_iteration_ < 1000
+
+
+def test_auto_searches_families_and_sizes_within_a_size_budget(table):
+    from kdistill.tabular.sizing import candidate_grid
+
+    X, y = table
+    model = DistilledClassifier(teacher="random_forest", student="auto", augmentation=None, max_size_bytes=100_000,
+                                random_state=0).fit(X, y)
+    assert len(model.candidates_) == 2 * len(candidate_grid())
+    assert {row["family"] for row in model.candidates_} == {"tree", "boosting", "mlp"}
+    allowed = [row for row in model.candidates_ if row["size_bytes"] <= 100_000]
+    assert all(row["within_budget"] == (row in allowed) for row in model.candidates_)
+    chosen = next(row for row in model.candidates_ if row["chosen"])
+    assert chosen["score"] == max(row["score"] for row in allowed)
+    assert model.student_family_ == chosen["family"] and model.chosen_ == chosen["variant"]
+    assert any(not row["within_budget"] for row in model.candidates_)  # the budget did exclude something
+
+
+def test_a_budget_nothing_meets_is_one_clear_error(table):
+    X, y = table
+    with pytest.raises(ConfigError, match="no student meets the budget .* raise the limits"):
+        DistilledClassifier(teacher="random_forest", student="tree", augmentation=None, max_size_bytes=10,
+                            random_state=0).fit(X, y)
+
+
+def test_default_tree_size_scales_with_the_rows():
+    from kdistill.tabular.sizing import default_student_params, scaled_leaves
+
+    assert scaled_leaves(500) < scaled_leaves(5_000) < scaled_leaves(30_000) <= 4095
+    assert default_student_params("tree", 30_000)["max_leaf_nodes"] > 63  # not a depth-6 tree on a big table

@@ -47,9 +47,10 @@ def export_tabular(model: Any, path: str | Path) -> Path:
     metadata = {"columns": [{"name": name, "kind": "category" if categorical else "number"}
                             for name, categorical in columns],
                 "missing": f"categorical: {MISSING!r} (empty text); numeric: NaN", "producer": "kdistill",
-                "student": model.student}
+                "student": getattr(model, "student_family_", model.student)}
     if hasattr(model, "classes_"):
-        probabilities = untemper(b, output, model.temperature)
+        # The kept student may be the direct one (trained at T = 1): its own output temperature, not the setting.
+        probabilities = untemper(b, output, getattr(model, "output_temperature_", model.temperature))
         index = b.op("ArgMax", [probabilities], "class_index", axis=1, keepdims=0)
         classes, elem_type = label_constant(model.classes_)
         label = b.op("Gather", [b.constant(classes, "classes"), index], "label", axis=0)
@@ -93,6 +94,9 @@ def student_output(b: GraphBuilder, student: Any, features: str) -> str:
         total = b.op("ReduceSum", [clipped, b.constant(np.array([1], dtype=np.int64))], "total", keepdims=1)
         return b.op("Div", [clipped, b.op("Max", [total, b.constant(np.float64(1e-12))])], "q")
     if name == "BoostingStudent":
+        if getattr(student, "logit_", False):
+            raise ConfigError("ONNX export does not support boosting students fitted with target='logit'; "
+                              "use the default target='probability'")
         model = student.model_
         raw = b.name("trees")
         n_outputs = int(model.n_trees_per_iteration_)

@@ -2,6 +2,12 @@
 
     from kdistill.tabular import DistilledClassifier
     small = DistilledClassifier(teacher=lgbm, student="tree", augmentation="gibbs").fit(X_train, y_train)
+    small.chosen_, small.distilled_score_, small.direct_score_   # never worse than the same student on the labels
+    fast = DistilledClassifier(teacher="lightgbm", student="auto", max_latency_ms=2.0).fit(X_train, y_train)
+    fast.candidates_                                              # every family/size, distilled and direct, measured
+
+Splits: :func:`kdistill.tabular.splits.holdout_rows` (stratified; regression by target bins). Sizes and the search
+grid: :mod:`kdistill.tabular.sizing`. Candidate fitting, scoring, latency and size: :mod:`kdistill.tabular.selection`.
 
 See :mod:`kdistill.augment.tabular` for the transfer-set augmenters (FAST-DAD Gibbs, MUNGE, noise).
 """

@@ -2,7 +2,7 @@
 loses to the same student trained directly on the labels.
 
     student = DistilledClassifier(teacher="lightgbm", student="tree").fit(X, y)
-    student.chosen_, student.distilled_score_, student.direct_score_      # "distilled", 0.918, 0.903 (validation AUC)
+    student.chosen_, student.distilled_score_, student.direct_score_      # which was kept; both validation scores
     fast = DistilledClassifier(student="auto", max_latency_ms=1.0, max_size_bytes=200_000).fit(X, y)
     fast.candidates_                                                      # every family/size tried, both variants
 
@@ -37,10 +37,24 @@ from sklearn.utils.validation import check_is_fitted
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.errors import ConfigError
 from kdistill.tabular.codes import CategoryCodeEncoder
-from kdistill.tabular.selection import (VARIANTS, Fitted, SharedData, fit_candidate, latency_batch, latency_ms_per_1k,
-                                        saved_size_bytes, validation_score, within_budget)
+from kdistill.tabular.selection import (
+    VARIANTS,
+    Fitted,
+    SharedData,
+    fit_candidate,
+    latency_batch,
+    latency_ms_per_1k,
+    saved_size_bytes,
+    validation_score,
+    within_budget,
+)
 from kdistill.tabular.sizing import candidate_grid, default_student_params
-from kdistill.tabular.soft_labels import classification_targets, one_hot, regression_targets, untemper
+from kdistill.tabular.soft_labels import (
+    classification_targets,
+    one_hot,
+    regression_targets,
+    untemper,
+)
 from kdistill.tabular.splits import holdout_rows, take_rows
 from kdistill.tabular.teachers import resolve_teacher
 from kdistill.tabular.validation import TargetError, stack_rows, validate_table
@@ -96,8 +110,12 @@ class _Distilled(BaseEstimator):
         compare = data.X_val is not None
         variants = VARIANTS if compare else (("direct",) if self.prefer == "direct" else ("distilled",))
         candidates = self._candidates(data.n_real_rows)
-        measure = compare and (len(candidates) > 1 or self.max_latency_ms is not None or self.max_size_bytes is not None)
+        measure = compare  # a few 1k-row predictions per candidate: cheap beside training
         batch = latency_batch(data.X_val, student_seed) if measure else None
+        if measure:
+            _, teacher_score = validation_score(self.teacher_, data.X_val, data.y_val, self._task)
+            self.teacher_validation_ = {"score": teacher_score,
+                                        **latency_ms_per_1k(self._predict_function(self.teacher_), batch)}
         rows, fits = [], []
         for family, params in candidates:
             for variant in variants:
@@ -117,6 +135,11 @@ class _Distilled(BaseEstimator):
             row["chosen"] = index == best
         self.candidates_ = rows
         self._install(fits[best])
+        # The best of each variant (within budget), to report both on test rows: ``variant_model(name)``.
+        # A variant with no candidate within the budget is still reported, by its best candidate (within_budget False).
+        ranked = sorted(enumerate(rows), key=lambda item: (item[1].get("within_budget", True), item[1].get("score", 0)))
+        best_of = {row["variant"]: i for i, row in ranked}
+        self.variant_fits_ = {variant: fits[index] for variant, index in best_of.items()}
 
     def _choose(self, rows: list[dict[str, Any]]) -> int:
         if "score" not in rows[0]:
@@ -125,7 +148,7 @@ class _Distilled(BaseEstimator):
         allowed = [i for i, row in enumerate(rows) if row.get("within_budget", True)]
         if not allowed:
             fastest = min(rows, key=lambda r: r["latency_ms_per_1k"])
-            smallest = min(rows, key=lambda r: r["size_bytes"])
+            smallest = min(rows, key=lambda r: float("inf") if r["size_bytes"] is None else r["size_bytes"])
             raise ConfigError(
                 f"no student meets the budget (max_latency_ms={self.max_latency_ms}, max_size_bytes="
                 f"{self.max_size_bytes}): the fastest took {fastest['latency_ms_per_1k']:.3g} ms per 1k rows, the "
@@ -149,10 +172,17 @@ class _Distilled(BaseEstimator):
         """A teacher-less copy of this estimator predicting with ``fitted`` (to score, time and size it)."""
         light = copy.copy(self)
         light.teacher = None
-        light.__dict__.pop("teacher_", None)
-        light.__dict__.pop("candidates_", None)
+        for name in ("teacher_", "candidates_", "variant_fits_"):
+            light.__dict__.pop(name, None)
         light._install(fitted)
         return light
+
+    def variant_model(self, variant: str) -> _Distilled:
+        """A teacher-less copy predicting with the best ``variant`` ("distilled" / "direct") student of this fit."""
+        check_is_fitted(self, "variant_fits_")
+        if variant not in self.variant_fits_:
+            raise ConfigError(f"this fit trained no {variant} student (variants: {', '.join(self.variant_fits_)})")
+        return self._holding(self.variant_fits_[variant]).without_teacher()
 
     def _predict_function(self, model: Any):
         return model.predict_proba if self._task == "classification" else model.predict
@@ -169,7 +199,8 @@ class _Distilled(BaseEstimator):
         check_is_fitted(self, "student_")
         light = copy.copy(self)
         light.teacher = None
-        light.__dict__.pop("teacher_", None)
+        for name in ("teacher_", "variant_fits_"):  # the other variant's student is not shipped
+            light.__dict__.pop(name, None)
         return light
 
     def __sklearn_tags__(self):
@@ -193,7 +224,7 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
     _task = "classification"
 
     def __init__(self, teacher: Any = None, student: str = "tree", student_params: dict | None = None,
-                 augmentation: str | None = "gibbs", augmentation_multiplier: float = 2.0,
+                 augmentation: str | None = "gibbs", augmentation_multiplier: float = 5.0,
                  augmentation_params: dict | None = None, temperature: float = 1.0, label_weight: float = 0.0,
                  prefer: str = "better", validation_size: float = 0.2, max_latency_ms: float | None = None,
                  max_size_bytes: int | None = None, teacher_batch_size: int = 8192, progress: bool = False,
@@ -261,7 +292,7 @@ class DistilledRegressor(RegressorMixin, _Distilled):
     _task = "regression"
 
     def __init__(self, teacher: Any = None, student: str = "tree", student_params: dict | None = None,
-                 augmentation: str | None = "gibbs", augmentation_multiplier: float = 2.0,
+                 augmentation: str | None = "gibbs", augmentation_multiplier: float = 5.0,
                  augmentation_params: dict | None = None, label_weight: float = 0.0, prefer: str = "better",
                  validation_size: float = 0.2, max_latency_ms: float | None = None,
                  max_size_bytes: int | None = None, teacher_batch_size: int = 8192, progress: bool = False,

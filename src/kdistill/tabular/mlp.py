@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from kdistill.errors import ConfigError
 from kdistill.losses import hinton_kd_loss
 from kdistill.tabular.students import STUDENTS, SoftStudent, Task
 
@@ -89,7 +90,10 @@ class MLPStudent(SoftStudent):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> MLPStudent:
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            sample_weight: np.ndarray | None = None) -> MLPStudent:
+        if sample_weight is not None:
+            raise ConfigError("the mlp student takes no row weights (synthetic_weight); use tree, boosting or linear")
         from kdistill.training import TrainConfig, train
 
         seed = int(np.random.RandomState(self.random_state).randint(2**31 - 1))

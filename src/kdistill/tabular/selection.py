@@ -38,7 +38,16 @@ class SharedData:
     y_val: Any = None  # raw labels / values of the validation rows
     val_targets: np.ndarray | None = None  # same form as label_targets
     n_real_rows: int = 0
+    synthetic_weight: float = 1.0  # weight of each synthetic row relative to a real one (distilled variant)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    def weights(self, variant: str) -> np.ndarray | None:
+        """(n_transfer,) row weights of the distilled rows, or None when every row weighs 1."""
+        if variant != "distilled" or self.synthetic_weight == 1.0 or len(self.X_transfer) == self.n_real_rows:
+            return None
+        weights = np.full(len(self.X_transfer), float(self.synthetic_weight))
+        weights[: self.n_real_rows] = 1.0
+        return weights
 
     def rows(self, variant: str) -> tuple[Any, np.ndarray]:
         return (self.X_transfer, self.teacher_targets) if variant == "distilled" else (self.X_fit, self.label_targets)
@@ -66,7 +75,9 @@ def fit_candidate(family: str, params: dict[str, Any], variant: str, data: Share
     validation = None
     if data.X_val is not None:
         validation = (encoder.transform(data.X_val), data.val_targets)
-    student.fit(encoder.transform(X), targets, categorical_mask(encoder), validation=validation)
+    weights = data.weights(variant)
+    extra = {} if weights is None else {"sample_weight": weights}
+    student.fit(encoder.transform(X), targets, categorical_mask(encoder), validation=validation, **extra)
     temperature = data.temperature if variant == "distilled" else 1.0
     return Fitted(family, dict(params), variant, encoder, student, temperature, time.perf_counter() - started)
 
@@ -106,16 +117,18 @@ def latency_ms_per_1k(predict: Any, batch: Any, repeats: int = 7) -> dict[str, f
             "latency_ms_per_1k_q75": float(q75)}
 
 
-def saved_size_bytes(model: Any) -> int:
-    """Bytes of the skops file ``save_student`` writes for ``model`` (without its teacher)."""
-    import skops.io
+def saved_size_bytes(model: Any) -> int | None:
+    """Bytes of the skops file ``save_student`` writes for ``model`` (without its teacher); None if skops cannot
+    serialise it (seen: a RecursionError inside skops for a student fitted within a scikit-learn Pipeline)."""
+    from kdistill.tabular.report import model_size_bytes
 
-    return len(skops.io.dumps(model.without_teacher() if hasattr(model, "without_teacher") else model))
+    return model_size_bytes(model)
 
 
 def within_budget(row: dict[str, Any], max_latency_ms: float | None, max_size_bytes: int | None) -> bool:
+    size = row["size_bytes"]
     return ((max_latency_ms is None or row["latency_ms_per_1k"] <= max_latency_ms)
-            and (max_size_bytes is None or row["size_bytes"] <= max_size_bytes))
+            and (max_size_bytes is None or (size is not None and size <= max_size_bytes)))
 
 
 def pareto_front(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

@@ -22,7 +22,10 @@ from typing import Any, Literal
 
 import numpy as np
 from sklearn.base import BaseEstimator
-from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
+from sklearn.ensemble import (
+    HistGradientBoostingClassifier,
+    HistGradientBoostingRegressor,
+)
 from sklearn.linear_model import LogisticRegression, Ridge
 from sklearn.tree import DecisionTreeRegressor
 from sklearn.utils.validation import check_array
@@ -34,15 +37,19 @@ STUDENTS = Registry("tabular student")
 Task = Literal["classification", "regression"]
 
 
-def replicate_soft_labels(X: np.ndarray, probabilities: np.ndarray, min_weight: float = 1e-6):
+def replicate_soft_labels(X: np.ndarray, probabilities: np.ndarray, min_weight: float = 1e-6,
+                          row_weights: np.ndarray | None = None):
     """Rows x classes expansion: returns (X_rep, labels, weights) with Σ_rows weight·CE(label) = soft CE.
 
+    ``row_weights`` (n,) scale each row's soft cross-entropy (e.g. synthetic rows weighted below real ones).
     Entries with weight below ``min_weight`` are dropped (they contribute nothing), except that every class keeps
     its heaviest row, so a classifier always learns all C classes.
     """
     n_rows, n_classes = probabilities.shape
     labels = np.repeat(np.arange(n_classes), n_rows)  # class-major: block c = all rows with label c
     weights = probabilities.T.reshape(-1)
+    if row_weights is not None:
+        weights = weights * np.tile(np.asarray(row_weights, dtype=np.float64), n_classes)
     keep = weights >= min_weight
     keep[np.arange(n_classes) * n_rows + probabilities.argmax(axis=0)] = True
     rows = np.tile(np.arange(n_rows), n_classes)[keep]
@@ -89,11 +96,11 @@ class TreeStudent(SoftStudent):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
-            validation: Any = None) -> TreeStudent:
+            validation: Any = None, sample_weight: np.ndarray | None = None) -> TreeStudent:
         self.model_ = DecisionTreeRegressor(
             max_depth=self.max_depth, max_leaf_nodes=self.max_leaf_nodes,
             min_samples_leaf=self.min_samples_leaf, random_state=self.random_state,
-        ).fit(X, targets)
+        ).fit(X, targets, sample_weight=sample_weight)
         return self
 
     def predict_soft(self, X: np.ndarray) -> np.ndarray:
@@ -129,7 +136,8 @@ class BoostingStudent(SoftStudent):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
-            validation: tuple[np.ndarray, np.ndarray] | None = None) -> BoostingStudent:
+            validation: tuple[np.ndarray, np.ndarray] | None = None,
+            sample_weight: np.ndarray | None = None) -> BoostingStudent:
         if self.target not in ("probability", "logit"):
             raise ConfigError(f"boosting target must be 'probability' or 'logit'; got {self.target!r}")
         mask = categorical if categorical is not None and categorical.any() else None
@@ -139,16 +147,17 @@ class BoostingStudent(SoftStudent):
                       random_state=self.random_state)
         self.logit_ = self.task == "classification" and self.target == "logit"
         if self.task == "regression":
-            self.model_ = HistGradientBoostingRegressor(**params).fit(X, targets)
+            self.model_ = HistGradientBoostingRegressor(**params).fit(X, targets, sample_weight=sample_weight)
         elif self.logit_:
             if targets.shape[1] != 2:
                 raise ConfigError("boosting target='logit' needs a binary target; use target='probability'")
             self.n_classes_ = 2
             p = np.clip(targets[:, 1], 1e-7, 1 - 1e-7)
-            self.model_ = HistGradientBoostingRegressor(**params).fit(X, np.clip(np.log(p / (1 - p)), -LOGIT_CLIP, LOGIT_CLIP))
+            logits = np.clip(np.log(p / (1 - p)), -LOGIT_CLIP, LOGIT_CLIP)
+            self.model_ = HistGradientBoostingRegressor(**params).fit(X, logits, sample_weight=sample_weight)
         else:
             self.n_classes_ = targets.shape[1]
-            X_rep, labels, weights = replicate_soft_labels(X, targets)
+            X_rep, labels, weights = replicate_soft_labels(X, targets, row_weights=sample_weight)
             self.model_ = HistGradientBoostingClassifier(**params).fit(X_rep, labels, sample_weight=weights)
         name_numeric_check(self.model_)
         self.n_rounds_ = len(self.model_._predictors)
@@ -233,12 +242,12 @@ class LinearStudent(SoftStudent):
         self.random_state = random_state
 
     def fit(self, X: np.ndarray, targets: np.ndarray, categorical: np.ndarray | None = None,
-            validation: Any = None) -> LinearStudent:
+            validation: Any = None, sample_weight: np.ndarray | None = None) -> LinearStudent:
         if self.task == "regression":
-            self.model_ = Ridge(alpha=1.0 / self.C).fit(X, targets)
+            self.model_ = Ridge(alpha=1.0 / self.C).fit(X, targets, sample_weight=sample_weight)
         else:
             self.n_classes_ = targets.shape[1]
-            X_rep, labels, weights = replicate_soft_labels(X, targets)
+            X_rep, labels, weights = replicate_soft_labels(X, targets, row_weights=sample_weight)
             self.model_ = LogisticRegression(C=self.C, max_iter=1000).fit(X_rep, labels, sample_weight=weights)
         return self
 

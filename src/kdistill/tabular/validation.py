@@ -32,7 +32,8 @@ def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_
     if is_frame and reset:
         check_column_kinds(X)
     if is_frame and y is None and not reset and not check_frame_values:
-        validate_data(estimator, X, reset=False, skip_check_array=True)
+        if not same_columns(estimator, X):  # scikit-learn's check words the mismatch (and raises)
+            validate_data(estimator, X, reset=False, skip_check_array=True)
         return X, None
     kwargs = dict(reset=reset, ensure_all_finite="allow-nan", dtype=None if is_frame else "numeric")
     if y is None and not reset:
@@ -47,6 +48,19 @@ def validate_table(estimator: Any, X: Any, y: Any = None, reset: bool = True, y_
     if is_frame:
         return X.reset_index(drop=True), y
     return np.asarray(array, dtype=np.float64), y
+
+
+def same_columns(estimator: Any, frame: pd.DataFrame) -> bool:
+    """True when ``frame`` has exactly the fitted column names, in order: the common case, checked in microseconds.
+
+    scikit-learn's own check goes through narwhals' dataframe detection, which cost ~25 ms per call on an 85-column
+    table - most of a tree student's prediction time (``benchmarks/results/tabular_latency.md``).
+    """
+    names = getattr(estimator, "feature_names_in_", None)
+    if names is None or len(names) != frame.shape[1]:
+        return False
+    columns = frame.columns
+    return all(isinstance(column, str) for column in columns) and list(columns) == list(names)
 
 
 def check_column_kinds(frame: pd.DataFrame) -> None:

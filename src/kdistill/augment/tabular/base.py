@@ -17,7 +17,12 @@ import numpy as np
 import pandas as pd
 from tqdm.auto import tqdm
 
-from kdistill.augment.tabular.columns import ColumnSpec, as_frame, describe_columns, restore_format
+from kdistill.augment.tabular.columns import (
+    ColumnSpec,
+    as_frame,
+    describe_columns,
+    restore_format,
+)
 from kdistill.errors import ConfigError
 from kdistill.registry import Registry
 

@@ -109,6 +109,18 @@ def test_auto_searches_families_and_sizes_within_a_size_budget(table):
     assert any(not row["within_budget"] for row in model.candidates_)  # the budget did exclude something
 
 
+def test_the_saved_student_is_the_size_the_budget_search_measured(table, tmp_path):
+    from kdistill.tabular.export import save_student
+
+    X, y = table
+    model = DistilledClassifier(teacher="random_forest", student="auto", augmentation=None, max_size_bytes=100_000,
+                                random_state=0).fit(X, y)
+    chosen = next(row for row in model.candidates_ if row["chosen"])
+    saved = save_student(model, tmp_path / "student.skops")
+    # the search log is not shipped: the file is what was measured, give or take the fitted scalars (scores, metric)
+    assert abs(saved.stat().st_size - chosen["size_bytes"]) < 2_000 and chosen["size_bytes"] <= 100_000
+
+
 def test_a_budget_nothing_meets_is_one_clear_error(table):
     X, y = table
     with pytest.raises(ConfigError, match="no student meets the budget .* raise the limits"):

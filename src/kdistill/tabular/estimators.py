@@ -199,7 +199,8 @@ class _Distilled(BaseEstimator):
         check_is_fitted(self, "student_")
         light = copy.copy(self)
         light.teacher = None
-        for name in ("teacher_", "variant_fits_"):  # the other variant's student is not shipped
+        # the other variant's student and the search log are not shipped: the saved file is what the budget measured
+        for name in ("teacher_", "candidates_", "variant_fits_"):
             light.__dict__.pop(name, None)
         return light
 

@@ -32,7 +32,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results
+from common import RESULTS_DIR, load_results, machine, record_cell, save_results
 from ensemble_report import render
 
 from kdistill.atomic import atomic_write_text
@@ -56,7 +56,8 @@ def environment() -> dict[str, Any]:
         commit = git("rev-parse", "HEAD") + ("-dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
     except (OSError, subprocess.CalledProcessError):
         commit = "unknown"
-    return {**machine(), "numpy": numpy.__version__, "commit": commit, "load_average": os.getloadavg()}
+    return {**machine(), "torch": torch.__version__, "torch_threads": torch.get_num_threads(), "numpy": numpy.__version__,
+            "commit": commit, "load_average": os.getloadavg()}
 
 
 def pilot_splits(splits):
@@ -101,7 +102,7 @@ def main() -> int:
                 log.info("%s already finished: skipping", key)
                 continue
             log.info("%s: starting", key)
-            results["cells"][key] = run_cell(setting, seed, args.overrides, args.pilot)
+            record_cell(results, key, run_cell(setting, seed, args.overrides, args.pilot), seed)
             save_results(json_path, results)
             atomic_write_text(json_path.with_suffix(".md"), render(results))
             log.info("%s finished in %.0fs", key, results["cells"][key]["seconds"])

@@ -45,12 +45,18 @@ RECIPE = "mnist-headline"
 MODELS = ("teacher", "baseline", "distilled")
 
 
-def timed(stage: Callable[[], Any]) -> tuple[Any, dict[str, float]]:
-    """Run ``stage``; its wall seconds, this process's CPU seconds and the 1-minute load average before/after."""
+def timed(stage: Callable[[], Any], stage_dir: Path | None = None) -> tuple[Any, dict[str, float]]:
+    """Run ``stage``; its wall seconds, this process's CPU seconds and the 1-minute load average before/after.
+
+    ``stage_dir``: a training stage's folder; if an earlier, killed invocation already finished epochs there, this
+    invocation's times miss them, so ``resumed_after_epochs`` says how many (the report's train_seconds has them all).
+    """
+    metrics = stage_dir / "metrics.jsonl" if stage_dir is not None else None
+    done_before = len(metrics.read_text().splitlines()) if metrics is not None and metrics.exists() else 0
     load_before, wall, cpu = os.getloadavg()[0], time.perf_counter(), time.process_time()
     value = stage()
     return value, {"wall_seconds": time.perf_counter() - wall, "cpu_seconds": time.process_time() - cpu,
-                   "load_before": load_before, "load_after": os.getloadavg()[0]}
+                   "load_before": load_before, "load_after": os.getloadavg()[0], "resumed_after_epochs": done_before}
 
 
 def run_cell(tag: str, seed: int, overrides: list[str], cell: dict[str, Any], save: Callable[[], None]) -> None:
@@ -60,14 +66,14 @@ def run_cell(tag: str, seed: int, overrides: list[str], cell: dict[str, Any], sa
     stages = cell.setdefault("stages", {})
     cell["threads"] = recipe.threads
     (recipe, data), prepare = timed(lambda: prepare_run(recipe, run_dir, resume=True))
-    teacher, timing = timed(lambda: teacher_stage(recipe, data, run_dir, resume=True)[0])
+    teacher, timing = timed(lambda: teacher_stage(recipe, data, run_dir, resume=True)[0], run_dir / "teacher")
     stages.setdefault("teacher", timing)  # a resumed cell keeps the time of the run that trained it
     save()
     _, timing = timed(lambda: build_recipe_cache(recipe, distillation_view(teacher, recipe), data.train_images,
                                                  data.train_labels, run_dir, distributed.context()))
     stages.setdefault("cache", timing)
     save()
-    _, timing = timed(lambda: distill_stage(recipe, data, teacher, run_dir, resume=True))
+    _, timing = timed(lambda: distill_stage(recipe, data, teacher, run_dir, resume=True), run_dir / "distilled")
     stages.setdefault("distilled", timing)
     save()
 
@@ -77,7 +83,7 @@ def run_cell(tag: str, seed: int, overrides: list[str], cell: dict[str, Any], sa
         train_stage(model, build_strategy("supervised"), data, recipe.student.train, recipe.student, recipe,
                     run_dir / "baseline", True, "baseline")
 
-    _, timing = timed(baseline)
+    _, timing = timed(baseline, run_dir / "baseline")
     stages.setdefault("baseline", timing)
     save()
     report, timing = timed(lambda: run_experiment(recipe, run_dir, resume=True))  # every stage loads: evaluation

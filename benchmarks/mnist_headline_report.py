@@ -52,6 +52,12 @@ def render_headline(results: dict[str, Any]) -> list[str]:
             f"| {'shared (teacher.weights)' if cells[0].get('shared_teacher') else 'own'} | "
             f"{cells[0].get('note') or ' '.join(cells[0].get('overrides', [])) or 'as shipped'} |"
         )
+    resumed = [f"{tag} seed {c['seed']} {name} (after {t['resumed_after_epochs']} epochs)"
+               for tag, cells in rows.items() for c in cells for name, t in c["stages"].items()
+               if t.get("resumed_after_epochs")]
+    if resumed:
+        lines += ["", "Stages resumed after a kill (their wall/CPU minutes cover only the resumed part; the per-epoch "
+                      "seconds are in the stage's metrics.jsonl): " + "; ".join(resumed) + "."]
     lines += ["", "Per seed (distilled / baseline / teacher test errors):", ""]
     lines += [f"- {tag} seed {c['seed']}: {c['errors']['distilled']} / {c['errors']['baseline']} / "
               f"{c['errors']['teacher']}" for tag, cells in rows.items() for c in cells]

@@ -29,15 +29,15 @@ def render_headline(results: dict[str, Any]) -> list[str]:
         return []
     lines = [
         "", "## Headline recipe: the paper's 784-800-800 MLP from a small-CNN teacher (`mnist-headline`)", "",
-        "Produced by `python benchmarks/mnist_headline.py` (`--tag` rows: recipe overrides). Test errors out of 10,000, "
-        "mean ± std over seeds; minutes are wall (and process CPU) per stage on this shared 2-core machine, with the "
-        "1-minute load average around the stages: a load above 2 means other jobs shared the cores, so wall time "
-        "on an idle machine is lower. Recipe = teacher + teacher cache + distilled student; the baseline (the same "
-        "MLP trained alone, which `kdistill run` also trains) is listed apart. Paper: teacher 67, distilled 74, "
-        "baseline 146.",
+        ("Produced by `python benchmarks/mnist_headline.py` (`--tag` rows: recipe overrides). Test errors out of "
+         "10,000, mean ± std over seeds; minutes are wall (and process CPU) per stage on this shared 2-core machine, "
+         "with the 1-minute load average around the stages: a load above 2 means other jobs shared the cores, so "
+         "wall time on an idle machine is lower. Recipe = teacher + teacher cache + distilled student; the baseline "
+         "(the same MLP trained alone, which `kdistill run` also trains) is listed apart. Paper: teacher 67, "
+         "distilled 74, baseline 146."),
         "",
-        "| row | seeds | distilled student | baseline | teacher | recipe min wall (CPU) | teacher / cache / "
-        "distilled / baseline min wall | load | teacher per seed | what differs |",
+        ("| row | seeds | distilled student | baseline | teacher | recipe min wall (CPU) | teacher / cache / "
+         "distilled / baseline min wall | load | teacher per seed | what differs |"),
         "|---|---|---:|---:|---:|---:|---:|---:|---|---|",
     ]
     for tag, cells in rows.items():

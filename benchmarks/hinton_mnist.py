@@ -27,6 +27,8 @@ from common import (  # noqa: E402
     save_results,
 )
 
+from mnist_headline_report import render_headline  # noqa: E402
+
 from kdistill.atomic import atomic_write_text  # noqa: E402
 from kdistill.config import load_recipe  # noqa: E402
 from kdistill.experiment import run_experiment  # noqa: E402
@@ -55,7 +57,8 @@ def run_seed(recipe_name: str, seed: int, overrides: list[str]) -> dict:
 
 
 def render(results: dict, recipe_name: str) -> str:
-    cells = [results["cells"][key] for key in sorted(results["cells"])]
+    # this script's cells are "seed<N>"; benchmarks/mnist_headline.py adds "headline:..." cells, rendered after
+    cells = [results["cells"][key] for key in sorted(results["cells"]) if key.startswith("seed")]
     seeds = [cell["seed"] for cell in cells]
     lines = [
         f"# Hinton et al. 2015 on MNIST (`{recipe_name}` recipe)",
@@ -96,6 +99,7 @@ def render(results: dict, recipe_name: str) -> str:
         "thousands of epochs).",
         "",
         describe_provenance(results),
+        *render_headline(results),
     ]
     return "\n".join(lines) + "\n"
 

@@ -50,3 +50,14 @@ def test_a_feature_method_runs_from_a_cache_with_stored_layers(tmp_path):
     assert history and all(record["train_hint"] > 0 for record in history)
     assert json.loads((tmp_path / "report.json").read_text())["teacher_cost"]["cache_views"] == 2
 
+
+
+def test_a_recipe_warp_reaches_the_cache_and_the_distilled_stage_keys(tmp_path):
+    torch.set_num_threads(1)
+    warp = ["distill.cache.enabled=true", "distill.cache.warp={rotation: 10, elastic: 1.0}"]
+    assert main(["run", "quick", *TINY, *warp, "--run-dir", str(tmp_path)]) == 0
+    manifest = json.loads((tmp_path / "teacher-cache" / "manifest.json").read_text())
+    assert manifest["warp"]["rotation"] == 10 and manifest["views"] == 2
+    stages = json.loads((tmp_path / "fingerprint.json").read_text())["stages"]
+    assert stages["distilled"]["distill.cache.warp.elastic"] == 1
+    assert not any("warp" in key for key in stages["baseline"])  # the baseline never sees warped views

@@ -164,3 +164,36 @@ def test_no_jitter_stores_one_view(tmp_path, teacher_net, images_labels):
     assert cached.cache.views == 1
     batch = {"inputs": images[:5], "index": torch.arange(5)}  # a plain batch without "view" works
     torch.testing.assert_close(cached(batch), FrozenTeacher(teacher_net)(batch), atol=2e-3, rtol=2e-3)
+
+
+def test_warped_cache_serves_the_teacher_on_the_warped_view(tmp_path, teacher_net, images_labels):
+    """The student's batch (warped, then jittered) gets the teacher's logits on exactly that input."""
+    from kdistill.data.warp_options import WarpOptions
+
+    images, labels = images_labels
+    warp = WarpOptions(rotation=20, scale=0.1, elastic=0.7)
+    build_cache(tmp_path, teacher_net, images, labels, CacheSettings(views=3, shard_size=16), max_shift=1, seed=7,
+                batch_size=10, progress=False, warp=warp)
+    cache = TeacherCache(tmp_path)
+    assert cache.manifest["warp"]["rotation"] == 20
+    cached, live = CachedTeacher(cache), FrozenTeacher(teacher_net)
+    loader = CachedViewLoader(images, labels, 16, views=3, max_shift=1, seed=7, warp=warp)
+    unwarped = CachedViewLoader(images, labels, 16, views=3, max_shift=1, seed=7)
+    for epoch in (1, 3):
+        loader.set_epoch(epoch)
+        unwarped.set_epoch(epoch)
+        for batch, plain in zip(loader, unwarped):
+            assert not torch.equal(batch["inputs"], plain["inputs"])
+            torch.testing.assert_close(cached(batch), live(batch), atol=2e-3, rtol=2e-3)
+
+
+def test_warp_changes_the_cache_fingerprint_and_no_warp_keeps_it(tmp_path, teacher_net, images_labels):
+    from kdistill.data.warp_options import WarpOptions
+
+    images, labels = images_labels
+    fingerprints = []
+    for name, warp in (("none", None), ("zero", WarpOptions()), ("warp", WarpOptions(shear=5))):
+        build_cache(tmp_path / name, teacher_net, images, labels, CacheSettings(views=2), max_shift=1,
+                    progress=False, warp=warp)
+        fingerprints.append(TeacherCache(tmp_path / name).manifest["fingerprint"])
+    assert fingerprints[0] == fingerprints[1] != fingerprints[2]

@@ -2,6 +2,7 @@ import torch
 
 from kdistill.cache import CachedViewLoader, epoch_view, view_shifts
 from kdistill.data import ArrayLoader, shift_images
+from kdistill.data.warp import warp_images
 
 
 def test_view_shifts_are_reproducible_and_differ_between_views():
@@ -39,3 +40,22 @@ def test_ranks_partition_the_epoch(images_labels):
         loader.set_epoch(1)
         seen += [int(i) for batch in loader for i in batch["index"]]
     assert len(seen) == len(set(seen)) == len(labels)
+
+
+def test_warped_views_differ_per_view_and_are_served_by_the_loader(images_labels):
+    from kdistill.cache.views import apply_view, view_warps
+    from kdistill.data.warp_options import WarpOptions
+
+    images, labels = images_labels
+    warp = WarpOptions(rotation=15, elastic=0.5)
+    assert view_warps(len(labels), WarpOptions(), 5, 0) is None
+    first, second = view_warps(len(labels), warp, 5, 0), view_warps(len(labels), warp, 5, 1)
+    assert not torch.equal(first.theta, second.theta)
+    loader = CachedViewLoader(images, labels, 16, views=2, max_shift=1, seed=5, warp=warp)
+    loader.set_epoch(2)
+    shifts = view_shifts(len(labels), 1, 5, 1)
+    for batch in loader:
+        index = batch["index"]
+        expected = shift_images(warp_images(images[index], second.select(index)), shifts[index])
+        torch.testing.assert_close(batch["inputs"], expected)
+        assert torch.equal(apply_view(images[index], shifts[index], second.select(index)), batch["inputs"])

@@ -96,3 +96,19 @@ def test_mlp_without_max_norm_leaves_weights_alone():
 def test_cnn_rejects_flat_inputs():
     with pytest.raises(ValueError, match="input_shape"):
         build_model("cnn", (64,), 10)
+
+
+def test_cnn_pooled_size_keeps_positions_for_the_head():
+    """pooled_size=1 (global average) cannot tell a stroke at the top from one at the bottom; pooled_size=7 on
+    28x28 inputs keeps the whole 7x7 map, so the head sees where features are."""
+    import torch
+
+    global_pool = build_model("cnn", (1, 28, 28), 10, channels=[4, 8], hidden=8)
+    positional = build_model("cnn", (1, 28, 28), 10, channels=[4, 8], hidden=8, pooled_size=7)
+    assert positional.head[2].in_features == 8 * 49 and global_pool.head[2].in_features == 8
+    top, bottom = torch.zeros(1, 1, 28, 28), torch.zeros(1, 1, 28, 28)
+    top[..., 4:8, 10:18], bottom[..., 20:24, 10:18] = 1.0, 1.0  # the same bar, moved by 16 px
+    for model, differs in ((global_pool, False), (positional, True)):
+        model.eval()
+        features = model.head[:2](model.features(torch.cat([top, bottom])))  # (2, pooled features)
+        assert (not torch.allclose(features[0], features[1], atol=1e-6)) == differs

@@ -8,6 +8,7 @@ refused (``"error"``) - never served.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import time
@@ -26,8 +27,8 @@ from kdistill.atomic import atomic_path, atomic_write_text
 from kdistill.cache.codec import FORMATS, encode, stored_arrays
 from kdistill.cache.fingerprint import cache_fingerprint, describe_mismatch
 from kdistill.cache.store import MANIFEST, read_json, shard_problem, shard_stem
-from kdistill.cache.views import view_shifts
-from kdistill.data.jitter import shift_images
+from kdistill.cache.views import apply_view, view_shifts, view_warps
+from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import CheckpointError, ConfigError
 from kdistill.evaluation._modes import eval_mode
 from kdistill.training.checkpoint import sha256_of
@@ -81,18 +82,23 @@ def build_cache(
     world_size: int = 1,
     device: str | torch.device = "cpu",
     progress: bool = True,
+    warp: WarpOptions | None = None,
 ) -> BuildStats:
     """Compute ``teacher`` on every view of ``images`` (N, C, H, W) and store it in ``folder``.
 
-    ``teacher`` is the raw network (not a Teacher wrapper); it is run in eval mode without autograd. With
-    ``max_shift == 0`` every view would be identical, so one view is stored.
+    ``teacher`` is the raw network (not a Teacher wrapper); it is run in eval mode without autograd. ``warp``
+    (optional) distorts every view before its shift (:func:`kdistill.cache.views.apply_view`). With ``max_shift == 0``
+    and no warp every view would be identical, so one view is stored.
     """
     if on_mismatch not in ("rebuild", "error"):
         raise ConfigError(f"cache on_mismatch must be rebuild or error, got {on_mismatch!r}")
     folder = Path(folder)
     started = time.perf_counter()
-    views = settings.views if max_shift > 0 else 1
+    warp = warp if warp is not None and warp.active else None
+    views = settings.views if max_shift > 0 or warp is not None else 1
     transform = {"jitter": max_shift, "views": views, "view_seed": seed}
+    if warp is not None:  # only then: caches built without a warp keep their fingerprint
+        transform["warp"] = dataclasses.asdict(warp)
     teacher.to(device)
     probe = probe_outputs(teacher, images[:1].to(device), settings.features)
     output_shapes = {name: tuple(output.shape[1:]) for name, output in probe.items()}
@@ -104,7 +110,7 @@ def build_cache(
     manifest = {
         "fingerprint": fingerprint, "fingerprint_parts": parts, "settings": settings.as_dict(),
         "num_samples": len(labels), "num_classes": num_classes, "views": views, "max_shift": max_shift,
-        "seed": seed, "shard_size": settings.shard_size, "num_shards": -(-len(labels) // settings.shard_size),
+        "warp": transform.get("warp"), "seed": seed, "shard_size": settings.shard_size, "num_shards": -(-len(labels) // settings.shard_size),
         "arrays": {name: [dtype, list(shape)] for name, (dtype, shape) in arrays.items()},
     }
     if rank == 0:
@@ -151,13 +157,14 @@ def write_shard(
     names = [name[len("feature."):] for name in manifest["arrays"] if name.startswith("feature.")]
     out = {name: np.empty((stop - start, views, *shape), dtype=dtype)
            for name, (dtype, shape) in manifest["arrays"].items()}
+    warp = manifest_warp(manifest)
     for view in range(views):
         shifts = view_shifts(manifest["num_samples"], manifest["max_shift"], manifest["seed"], view)[start:stop]
+        warps = view_warps(manifest["num_samples"], warp, manifest["seed"], view)
         for offset in range(0, stop - start, batch_size):
             chunk = slice(offset, min(offset + batch_size, stop - start))
-            inputs = images[start + chunk.start : start + chunk.stop]  # (b, C, H, W)
-            if manifest["max_shift"] > 0:
-                inputs = shift_images(inputs, shifts[chunk])
+            ids = torch.arange(start + chunk.start, start + chunk.stop)  # (b,) sample ids
+            inputs = apply_view(images[ids], shifts[chunk], None if warps is None else warps.select(ids))
             outputs = probe_outputs(teacher, inputs.to(device), names)
             encoded = encode(outputs["logits"], settings["format"], settings["topk"] or 1,
                              settings["temperature"] or 1.0)
@@ -173,6 +180,11 @@ def write_shard(
         digests[file] = sha256_of(folder / file)
     record = {"fingerprint": manifest["fingerprint"], "samples": [start, stop], "sha256": digests}
     atomic_write_text(folder / f"{shard_stem(shard)}.json", json.dumps(record, indent=2))
+
+
+def manifest_warp(manifest: dict[str, Any]) -> WarpOptions | None:
+    """The warp a cache's views were built with (None for caches without one, including older caches)."""
+    return WarpOptions(**manifest["warp"]) if manifest.get("warp") else None
 
 
 def probe_outputs(teacher: nn.Module, inputs: torch.Tensor, features: tuple[str, ...] | list[str]) -> dict:

@@ -7,7 +7,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from kdistill.cache.build import BuildStats, CacheSettings, build_cache
+from kdistill.cache.build import BuildStats, CacheSettings, build_cache, manifest_warp
 from kdistill.cache.store import TeacherCache
 from kdistill.cache.teacher import CachedTeacher
 from kdistill.cache.views import CachedViewLoader
@@ -41,7 +41,7 @@ def build_recipe_cache(
     stats = build_cache(folder, teacher, train_images, train_labels, cache_settings(recipe),
                         dataset=recipe.data.dataset, max_shift=recipe.student.jitter, seed=recipe.seed,
                         batch_size=section.build_batch_size, on_mismatch=section.on_mismatch, rank=ctx.rank,
-                        world_size=ctx.world_size, device=ctx.device)
+                        world_size=ctx.world_size, device=ctx.device, warp=section.warp)
     return TeacherCache(folder, verify=True), stats
 
 
@@ -51,5 +51,5 @@ def cached_training(
 ) -> tuple[CachedTeacher, CachedViewLoader]:
     """The teacher and the loader a cached distillation stage trains with (the loader shows the stored views)."""
     loader = CachedViewLoader(train_images, train_labels, batch_size, seed=cache.manifest["seed"], rank=ctx.rank,
-                              world_size=ctx.world_size, cache=cache)
+                              world_size=ctx.world_size, cache=cache, warp=manifest_warp(cache.manifest))
     return CachedTeacher(cache), loader

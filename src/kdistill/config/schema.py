@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from kdistill.arguments import NonNegativeInt, Positive, PositiveInt, Temperature
+from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
 from kdistill.training.config import TrainConfig
 
@@ -51,7 +52,10 @@ class CacheSection:
     """The teacher cache (kdistill.cache): teacher outputs computed once per (sample, view) and read from disk."""
 
     enabled: bool = False
-    views: PositiveInt = 4  # stored jitter views per sample; epoch e trains on view (e - 1) mod views (1 if no jitter)
+    views: PositiveInt = 4  # stored views per sample; epoch e trains on view (e - 1) mod views (1 if no jitter/warp)
+    # distort each stored view before its jitter: rotation (deg), scale, shear (deg), elastic (px std on an
+    # elastic_grid lattice); all 0 = none. Only cached views are warped (kdistill.data.warp).
+    warp: WarpOptions = field(default_factory=WarpOptions)
     format: Literal["full", "topk"] = "full"  # full (fp16 logits) | topk (top-k fp16 logits + one fill logit for the rest)
     topk: PositiveInt = 10
     temperature: Temperature | None = None  # where the top-k fill is exact; None = distill.method_args.temperature or 1

@@ -96,8 +96,11 @@ class ArrayLoader:
         order, shifts = self.epoch_plan()
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             index = order[start : start + self.batch_size]  # (B,)
-            inputs = self.images[index]  # (B, C, H, W)
             shift = shifts[index]  # (B, 2)
-            if self.max_shift > 0:
-                inputs = shift_images(inputs, shift)
-            yield {"inputs": inputs, "labels": self.labels[index], "index": index, "shift": shift}
+            yield {"inputs": self.view_inputs(index, shift), "labels": self.labels[index], "index": index,
+                   "shift": shift}
+
+    def view_inputs(self, index: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        """The (B, C, H, W) inputs of samples ``index`` (B,) as this epoch shows them (jittered by ``shift``)."""
+        inputs = self.images[index]
+        return shift_images(inputs, shift) if self.max_shift > 0 else inputs

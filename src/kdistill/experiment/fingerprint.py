@@ -80,7 +80,10 @@ def cache_keys(recipe: Recipe) -> dict[str, Any]:
     section = recipe.distill.cache
     if not section.enabled:
         return {"distill.cache.enabled": False}
-    return {f"distill.cache.{name}": getattr(section, name) for name in CACHE_KEYS_THAT_CHANGE_TRAINING}
+    keys = {f"distill.cache.{name}": getattr(section, name) for name in CACHE_KEYS_THAT_CHANGE_TRAINING}
+    if section.warp.active:  # only then: stages trained without a warp keep their keys
+        keys.update(flatten(section.warp, "distill.cache.warp"))
+    return keys
 
 
 def flatten(value: Any, prefix: str) -> dict[str, Any]:

@@ -11,11 +11,14 @@ held-out article leaks into training, but it may span two documents of one split
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 
 from kdistill.errors import DataError
-from kdistill.sources.splits import SplitOptions, stratified_split
+
+if TYPE_CHECKING:
+    from kdistill.sources.splits import SplitOptions
 
 IGNORE_INDEX = -100
 
@@ -23,6 +26,8 @@ IGNORE_INDEX = -100
 def document_splits(count: int, options: SplitOptions, what: str) -> dict[str, torch.Tensor]:
     """Sorted document indices per split: the sources' seeded split with every document in one class, so each split
     gets round(count * fraction) whole documents drawn from ``options.split_seed``."""
+    from kdistill.sources.splits import stratified_split  # here: kdistill.sources imports this module's source
+
     return stratified_split(torch.zeros(count, dtype=torch.long), options, what)
 
 

@@ -28,6 +28,11 @@ def example_labels(seed=0):
     return labels
 
 
+def example_inputs(student_seed, teacher_seed):
+    return random_logits(B, T, V, seed=student_seed), random_logits(B, T, V, seed=teacher_seed), labels_mask(
+        example_labels())
+
+
 def naive_log_softmax(row, temperature=1.0):
     scaled = [float(z) / temperature for z in row]
     top = max(scaled)
@@ -71,16 +76,17 @@ def naive_mean(kind, student, teacher, mask, temperature=1.0, **kwargs):
 @pytest.mark.parametrize("temperature", [1.0, 2.5])
 @pytest.mark.parametrize("kind", DIVERGENCES)
 def test_each_divergence_matches_the_float64_reference_over_unmasked_tokens(kind, temperature):
-    student, teacher, mask = random_logits(B, T, V, seed=1), random_logits(B, T, V, seed=2), labels_mask(example_labels())
+    student, teacher, mask = example_inputs(1, 2)
     expected = naive_mean(kind, student.double(), teacher.double(), mask, temperature, beta=0.3, skew=0.2)
-    result = token_divergence(student, teacher, mask, kind=kind, beta=0.3, skew=0.2, temperature=temperature)
+    result = token_divergence(student, teacher, mask, kind=kind, beta=0.3, skew=0.2,
+                              temperature=temperature)
     assert result.dtype == torch.float32 and result.dim() == 0
     assert float(result) == pytest.approx(expected, rel=1e-4, abs=1e-6)
 
 
 @pytest.mark.parametrize("kind", DIVERGENCES)
 def test_gradient_matches_autograd_of_the_float64_reference(kind):
-    student, teacher, mask = random_logits(B, T, V, seed=3), random_logits(B, T, V, seed=4), labels_mask(example_labels())
+    student, teacher, mask = example_inputs(3, 4)
     student = student.requires_grad_(True)
     token_divergence(student, teacher, mask, kind=kind, temperature=2.0, chunk_tokens=2).backward()
     # reference gradient: plain float64 autograd through the textbook formula, no chunking
@@ -90,7 +96,7 @@ def test_gradient_matches_autograd_of_the_float64_reference(kind):
     per_token = {
         "forward_kl": (p * (log_p - log_q)).sum(-1),
         "reverse_kl": (q * (log_q - log_p)).sum(-1),
-        "jsd": 0.5 * (p * (p / (0.5 * p + 0.5 * q)).log()).sum(-1) + 0.5 * (q * (q / (0.5 * p + 0.5 * q)).log()).sum(-1),
+        "jsd": 0.5 * (p * (2 * p / (p + q)).log()).sum(-1) + 0.5 * (q * (2 * q / (p + q)).log()).sum(-1),
         "skew_kl": (p * (p / (0.1 * p + 0.9 * q)).log()).sum(-1),
         "skew_reverse_kl": (q * (q / (0.9 * p + 0.1 * q)).log()).sum(-1),
         "tv": 0.5 * (p - q).abs().sum(-1),
@@ -103,7 +109,7 @@ def test_gradient_matches_autograd_of_the_float64_reference(kind):
 @pytest.mark.parametrize("kind", DIVERGENCES)
 @pytest.mark.parametrize("chunk_tokens", [1, 3, 4, 1024])
 def test_chunked_equals_unchunked_in_value_and_gradient(kind, chunk_tokens):
-    student, teacher, mask = random_logits(B, T, V, seed=5), random_logits(B, T, V, seed=6), labels_mask(example_labels())
+    student, teacher, mask = example_inputs(5, 6)
     results = []
     for chunk in (chunk_tokens, B * T):
         leaf = student.clone().requires_grad_(True)
@@ -116,7 +122,7 @@ def test_chunked_equals_unchunked_in_value_and_gradient(kind, chunk_tokens):
 
 @pytest.mark.parametrize("kind", DIVERGENCES)
 def test_masked_garbage_changes_neither_loss_nor_gradient(kind):
-    student, teacher, mask = random_logits(B, T, V, seed=7), random_logits(B, T, V, seed=8), labels_mask(example_labels())
+    student, teacher, mask = example_inputs(7, 8)
     clean = student.clone().requires_grad_(True)
     expected = token_divergence(clean, teacher, mask, kind=kind)
     expected.backward()
@@ -150,7 +156,7 @@ def test_zero_when_student_equals_teacher_and_positive_otherwise(kind):
 
 
 def test_jsd_endpoints_are_forward_and_reverse_kl_and_skew_zero_is_plain_kl():
-    student, teacher, mask = random_logits(B, T, V, seed=11), random_logits(B, T, V, seed=12), labels_mask(example_labels())
+    student, teacher, mask = example_inputs(11, 12)
 
     def loss(**kwargs):
         return float(token_divergence(student, teacher, mask, **kwargs))
@@ -200,13 +206,19 @@ def test_no_intermediate_exceeds_chunk_tokens_times_vocab():
                     self.sizes[tensor.untyped_storage().data_ptr()] = tensor.numel()
             return out
 
+    full_teacher = TopKLogProbs(torch.log_softmax(teacher, -1), torch.arange(vocab).expand(4, 32, vocab))  # k = V
+    wide = random_logits(4, 32, vocab + 100, seed=17)
+    cases = [(student, teacher), (student, topk_log_probs(teacher, 64)), (student, full_teacher),
+             (wide[..., :vocab], teacher)]  # a vocabulary slice: non-contiguous, must not be copied whole
     for kind in DIVERGENCES:
-        for teacher_input in (teacher, topk_log_probs(teacher, 64)):
-            leaf = student.clone().requires_grad_(True)
+        for student_input, teacher_input in cases:
+            leaf = student_input.clone() if student_input.is_contiguous() else wide.clone()[..., :vocab]
+            leaf.requires_grad_(True)
+            tensors = (leaf, teacher, full_teacher.logprobs, full_teacher.indices)
             with Allocations() as recorder:
                 token_divergence(leaf, teacher_input, mask, kind=kind, chunk_tokens=chunk,
                                  residual="uniform").backward()
-            inputs = {leaf.untyped_storage().data_ptr(), teacher.untyped_storage().data_ptr()}
+            inputs = {tensor.untyped_storage().data_ptr() for tensor in tensors}
             sizes = [size for address, size in recorder.sizes.items() if address not in inputs]  # views don't count
             large = [size for size in sizes if size > chunk * vocab]
             assert max(sizes) >= chunk * vocab  # the chunks really were V wide

@@ -16,12 +16,12 @@ Reduction: the mean over the unmasked positions, times T² (Hinton, Vinyals & De
 scales as 1/T², so T² keeps its size constant as T changes). Positions are compared as given: shifting logits against
 labels (position t predicts token t+1) is the caller's job, and the same shift applies to teacher and student.
 
-Memory: the unmasked positions are gathered and processed ``chunk_tokens`` rows at a time, so no intermediate holds
-more than ``chunk_tokens × V`` floats (the student's logits and their gradient, same size, exist anyway). The gradient
-of each chunk is computed during the forward pass and written into one buffer shaped like the student's logits
-(``_ChunkedDivergence``), so the autograd graph does not keep every chunk's ``(chunk, V)`` intermediates alive until
-backward. Everything is computed in float32 whatever the input dtype. The teacher is a constant: no gradient reaches
-it. A masked position is never read, so NaN/inf garbage there changes neither the loss nor the gradient. If no
+Memory: the unmasked positions are gathered by index (no input is ever copied whole) ``chunk_tokens`` at a time, so no
+intermediate holds more than ``chunk_tokens × V`` floats (the student's logits and their gradient exist anyway). The
+gradient of each chunk is computed during the forward pass and written into one buffer shaped like the student's
+logits (``_ChunkedDivergence``), so the autograd graph does not keep every chunk's ``(chunk, V)`` intermediates alive
+until backward. Everything is computed in float32 whatever the input dtype. The teacher is a constant: no gradient
+reaches it. A masked position is never read, so NaN/inf garbage there changes neither the loss nor the gradient. If no
 position is unmasked the loss is 0 with a zero gradient (a batch of padding is not an error).
 
 A sparse teacher (``TopKLogProbs``, e.g. from the sequence cache) stores only the k most likely tokens' log-probs
@@ -160,7 +160,7 @@ def _check_arguments(kind: str, beta: float, skew: float, temperature: float, re
     if not 0.0 <= beta <= 1.0:
         raise ValueError(f"beta must be in [0, 1] (0 = forward KL, 1 = reverse KL), got {beta}")
     if not 0.0 <= skew < 1.0:
-        raise ValueError(f"skew must be in [0, 1) (0 = plain KL; 1 would make the divergence identically 0), got {skew}")
+        raise ValueError(f"skew must be in [0, 1) (0 = plain KL; 1 makes the divergence identically 0), got {skew}")
     if not temperature > 0:
         raise ValueError(f"temperature must be > 0, got {temperature}")
     if not (isinstance(chunk_tokens, int) and chunk_tokens >= 1):
@@ -188,8 +188,9 @@ def _check_shapes(student_logits: torch.Tensor, teacher, mask: torch.Tensor) -> 
     if mask.dtype != torch.bool:
         raise ShapeError(f"mask must be a bool tensor (True = token counts), got {mask.dtype}; "
                          "build it from labels with labels_mask(labels)")
-    alignment_hint = ("check the tokenizers with kdistill.lm.vocabulary.check_vocabularies and slice both logits with "
-                      "the VocabularyAlignment it returns (align='shared-prefix' when one vocabulary extends the other)")
+    alignment_hint = ("check the tokenizers with kdistill.lm.vocabulary.check_vocabularies and slice both logits "
+                      "with the VocabularyAlignment it returns (align='shared-prefix' when one vocabulary extends "
+                      "the other)")
     if isinstance(teacher, TopKLogProbs):
         if teacher.logprobs.shape != teacher.indices.shape or teacher.logprobs.shape[:-1] != positions:
             raise ShapeError(f"sparse teacher logprobs {tuple(teacher.logprobs.shape)} and indices "
@@ -207,19 +208,22 @@ def _check_shapes(student_logits: torch.Tensor, teacher, mask: torch.Tensor) -> 
                          "differ; both must be (batch, time, vocab) for the same batch")
 
 
+Positions = tuple[torch.Tensor, ...]  # one (c,) index tensor per leading dim: ``logits[positions]`` is (c, V)
+
+
 class _ChunkedDivergence(torch.autograd.Function):
     """Sum of per-chunk losses whose gradient is computed chunk by chunk in forward and replayed in backward."""
 
     @staticmethod
-    def forward(ctx, student_flat: torch.Tensor, chunk_loss: Callable, chunks: list[torch.Tensor]):
-        gradient = torch.zeros_like(student_flat)  # (N, V) in the student's dtype, like autograd's own gradient
-        total = torch.zeros((), dtype=torch.float32, device=student_flat.device)
-        for rows in chunks:
+    def forward(ctx, student_logits: torch.Tensor, chunk_loss: Callable, chunks: list[Positions]):
+        gradient = torch.zeros_like(student_logits)  # (B, T, V) in the student's dtype, like autograd's own gradient
+        total = torch.zeros((), dtype=torch.float32, device=student_logits.device)
+        for positions in chunks:
             with torch.enable_grad():
-                chunk = student_flat.index_select(0, rows).detach().float().requires_grad_(True)  # (c, V)
-                value = chunk_loss(chunk, rows)
+                chunk = student_logits[positions].detach().float().requires_grad_(True)  # (c, V)
+                value = chunk_loss(chunk, positions)
                 (chunk_gradient,) = torch.autograd.grad(value, chunk)
-            gradient.index_copy_(0, rows, chunk_gradient.to(gradient.dtype))
+            gradient.index_put_(positions, chunk_gradient.to(gradient.dtype))  # positions are distinct
             total = total + value.detach()
         ctx.save_for_backward(gradient)
         return total
@@ -238,41 +242,37 @@ def token_divergence(student_logits: torch.Tensor, teacher: torch.Tensor | TopKL
     student_logits (B, T, V) any float dtype; teacher (B, T, V) logits or a ``TopKLogProbs`` (B, T, k); mask (B, T)
     bool, True = the position counts (``labels_mask(labels)``). Returns a float32 scalar; 0 when nothing is unmasked.
     ``beta`` is the JSD weight (0 forward, 1 reverse KL, as TRL's GKD), ``skew`` DistiLLM's α, ``residual`` how a
-    sparse teacher's missing mass is treated (ignored for a dense teacher).
+    sparse teacher's missing mass is treated (ignored for a dense teacher). Inputs may be non-contiguous (a vocabulary
+    slice, broadcast indices): positions are gathered from them directly, never copied whole.
     """
     sparse = isinstance(teacher, TopKLogProbs)
     _check_arguments(kind, beta, skew, temperature, residual, chunk_tokens, sparse)
     _check_shapes(student_logits, teacher, mask)
     vocab_size = student_logits.shape[-1]
-    student_flat = student_logits.reshape(-1, vocab_size)  # (B*T, V): a view for contiguous logits
-    rows = mask.reshape(-1).nonzero().squeeze(-1)  # (N,) unmasked positions; masked rows are never read
-    count = rows.numel()  # 0 -> no chunks: the loss is 0 and its gradient is zero
-    if sparse:
-        teacher_values = teacher.logprobs.reshape(-1, teacher.logprobs.shape[-1])  # (B*T, k)
-        teacher_indices = teacher.indices.reshape(-1, teacher.indices.shape[-1]).long()
-        stored = teacher_indices.index_select(0, rows)
-        if count and (int(stored.min()) < 0 or int(stored.max()) >= vocab_size):
-            raise ShapeError(f"sparse teacher token ids span [{int(stored.min())}, {int(stored.max())}] but the "
+    positions = mask.nonzero(as_tuple=True)  # unmasked positions, row-major; masked ones are never read
+    count = positions[0].numel()  # 0 -> no chunks: the loss is 0 and its gradient is zero
+    scale = temperature**2 / max(count, 1)
+    teacher = teacher if sparse else teacher.detach()
+
+    def chunk_loss(student_chunk: torch.Tensor, chunk: Positions) -> torch.Tensor:
+        """Scaled sum of the divergence over one chunk of unmasked positions: (c, V) float32 -> scalar."""
+        if not sparse:
+            log_p, log_q = _dense_log_probs(student_chunk, teacher[chunk], temperature)
+            return _per_token(kind, log_p, log_q, beta, skew).sum() * scale
+        indices = teacher.indices[chunk].long()  # (c, k)
+        if int(indices.min()) < 0 or int(indices.max()) >= vocab_size:
+            raise ShapeError(f"sparse teacher token ids span [{int(indices.min())}, {int(indices.max())}] but the "
                              f"student's vocabulary has {vocab_size} tokens; the teacher's vocabulary is larger - "
                              "check the tokenizers with kdistill.lm.vocabulary.check_vocabularies")
-    else:
-        teacher_flat = teacher.detach().reshape(-1, vocab_size)  # (B*T, V)
-    scale = temperature**2 / max(count, 1)
-
-    def chunk_loss(student_chunk: torch.Tensor, chunk_rows: torch.Tensor) -> torch.Tensor:
-        """Scaled sum of the divergence over one chunk of unmasked rows: (c, V) float32 -> scalar."""
-        if sparse:
-            log_p, log_q = _sparse_log_probs(student_chunk, teacher_values.index_select(0, chunk_rows),
-                                             teacher_indices.index_select(0, chunk_rows), residual, temperature)
-        else:
-            log_p, log_q = _dense_log_probs(student_chunk, teacher_flat.index_select(0, chunk_rows), temperature)
+        log_p, log_q = _sparse_log_probs(student_chunk, teacher.logprobs[chunk], indices, residual, temperature)
         return _per_token(kind, log_p, log_q, beta, skew).sum() * scale
 
-    chunks = list(rows.split(chunk_tokens))
+    chunks = [tuple(index[start : start + chunk_tokens] for index in positions)
+              for start in range(0, count, chunk_tokens)]
     if student_logits.requires_grad and torch.is_grad_enabled():
-        return _ChunkedDivergence.apply(student_flat, chunk_loss, chunks)
+        return _ChunkedDivergence.apply(student_logits, chunk_loss, chunks)
     with torch.no_grad():
         total = torch.zeros((), dtype=torch.float32, device=student_logits.device)
-        for chunk_rows in chunks:
-            total = total + chunk_loss(student_flat.index_select(0, chunk_rows).float(), chunk_rows)
+        for chunk in chunks:
+            total = total + chunk_loss(student_logits[chunk].float(), chunk)
         return total

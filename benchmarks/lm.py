@@ -33,14 +33,15 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results  # noqa: E402
-from lm_report import write_markdown  # noqa: E402
+from common import RESULTS_DIR, load_results, machine, save_results
+from lm_report import write_markdown
 
-from kdistill.lm.evaluate import language_model_metrics, median, peak_rss_bytes  # noqa: E402
+from kdistill.errors import CheckpointError
+from kdistill.lm.evaluate import language_model_metrics, median, peak_rss_bytes
 
 RESULTS = RESULTS_DIR / "lm.json"
 RUNS = Path(__file__).resolve().parent / "runs" / "lm"
-SETTINGS = {"corpus": "news-articles", "block_length": 128, "batch_size": 8, "lr": 3e-3, "warmup_steps": 5,
+SETTINGS = {"corpus": "news-articles", "block_length": 128, "batch_size": 8, "lr": 3e-3, "warmup_steps": 3,
             "weight_decay": 0.01, "grad_clip": 1.0, "test_blocks": 32, "k": 64, "residual": "uniform",
             "student": {"layers": 4, "hidden": 256, "heads": 4, "kv_heads": 2, "init": "scratch"},
             "timing_repeats": 5, "bytes_blocks": 4}
@@ -187,12 +188,15 @@ def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
 
 def rss_probe(variant: str, steps: int) -> dict[str, Any]:
     """3 steps of one variant in this (fresh) process; its peak RSS."""
+    from safetensors.torch import load_file
+
     from kdistill.strategies import build_strategy
     from kdistill.teachers import FrozenTeacher
     from kdistill.training.optim import build_optimizer
 
-    data = splits(steps)
-    batch = next(iter(loader(data["train"], 0)))
+    batch = dict(load_file(str(probe_batch_path(steps))))  # written by the main process: no corpus tokenising here
+    batch["inputs"] = {"input_ids": batch.pop("input_ids")}
+    data = {"vocab": int(batch.pop("vocab"))}
     model = student(data["vocab"], 0)
     strategy = {"next-token": lambda: build_strategy("supervised"),
                 "cached": lambda: distill_strategy(open_cache(data, steps), "forward_kl"),
@@ -204,6 +208,15 @@ def rss_probe(variant: str, steps: int) -> dict[str, Any]:
         loss.backward()
         optimizer.step()
     return {"peak_rss_bytes": peak_rss_bytes()}
+
+
+def probe_batch_path(steps: int) -> Path:
+    return RUNS / f"probe-batch-steps{steps}.safetensors"
+
+
+def cell_key(name: str, steps: int) -> str:
+    """The teacher's perplexity does not depend on the student's step budget; every other cell does."""
+    return name if name == "teacher" else f"{name}@{steps}"
 
 
 def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
@@ -221,6 +234,12 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         subprocess.run(["rm", "-rf", str(folder)], check=False)  # only the size is kept
         return row
     if name.startswith("rss/"):
+        from safetensors.torch import save_file
+
+        batch = next(iter(loader(data["train"], 0)))
+        save_file({"input_ids": batch["inputs"]["input_ids"].contiguous(), "labels": batch["labels"].contiguous(),
+                   "index": batch["index"].contiguous(), "vocab": torch.tensor(data["vocab"])},
+                  str(probe_batch_path(steps)))
         command = [sys.executable, __file__, "--rss-probe", name.split("/")[1], "--steps", str(steps)]
         output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
         return json.loads(output.strip().splitlines()[-1])
@@ -244,13 +263,26 @@ def main() -> None:
     results = load_results(RESULTS)
     results["settings"] = SETTINGS
     data = splits(args.steps)
-    for name in cell_names(args.seeds):
-        key = f"{name}@{args.steps}"
-        if key in results["cells"] or (args.only and not any(name.startswith(p) for p in args.only)):
+    names = [name for name in cell_names(args.seeds) if not args.only or any(name.startswith(p) for p in args.only)]
+    waiting: list[str] = []  # cells that need the training cache another process is still building
+    while names:
+        name = names.pop(0)
+        key = cell_key(name, args.steps)
+        if key in load_results(RESULTS)["cells"]:
             continue
         log.info("cell %s", key)
         started = time.perf_counter()
-        row = run_cell(name, data, args.steps)
+        try:
+            row = run_cell(name, data, args.steps)
+        except CheckpointError as error:
+            if waiting.count(name) >= 20:
+                raise
+            log.info("cell %s waits for the training cache (%s)", key, error)
+            waiting.append(name)
+            names.append(name)
+            if all(other in waiting for other in names):
+                time.sleep(60)
+            continue
         row.update(wall_seconds=time.perf_counter() - started, load_average=os.getloadavg(), machine=machine(),
                    seed=int(name.split("/s")[1]) if "/s" in name else None, versions=versions(),
                    finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))

@@ -116,7 +116,9 @@ class LanguageModelTextSource(DataSource):
     def _splits(self) -> dict[str, TokenBlocks]:
         texts = corpus_texts(self.options.corpus)
         documents = document_splits(len(texts), self.options, f"corpus {self.options.corpus}")
-        separator = self.tokenizer.eos_token_id
+        # GPT-style document separator: <|endoftext|> where the vocabulary has it (SmolLM2's eos is the chat
+        # template's <|im_end|>), else the end-of-sequence token
+        separator = self.tokenizer.get_vocab().get("<|endoftext|>", self.tokenizer.eos_token_id)
         sizes = {"train": self.options.train_blocks, "val": self.options.val_blocks,
                  "test": self.options.test_blocks}
         splits = {}

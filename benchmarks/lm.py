@@ -83,6 +83,39 @@ def student(vocab: int, seed: int) -> torch.nn.Module:
     return build_seeded("llama-student", SETTINGS["student"], shape, vocab, seed + 1)
 
 
+class StoredTeacher(torch.nn.Module):
+    """The teacher's test-set log-probs, computed once (SmolLM2 takes ~50 s per batch on this shared machine) and
+    served by block content: log-probs are logits of the same distribution."""
+
+    def __init__(self, blocks: torch.Tensor, logprobs: torch.Tensor):
+        super().__init__()
+        self.rows = {tuple(block.tolist()): row for row, block in enumerate(blocks)}
+        self.logprobs = logprobs  # (N, T, V) float16
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.logprobs[[self.rows[tuple(block.tolist())] for block in input_ids]].float()
+
+
+def stored_teacher(data: dict[str, Any]) -> StoredTeacher:
+    from safetensors.torch import load_file, save_file
+
+    from kdistill.atomic import atomic_path
+
+    path = RUNS / "teacher-test-logprobs.safetensors"
+    blocks = data["test"].blocks
+    if path.is_file():
+        stored = load_file(str(path))
+        if torch.equal(stored["blocks"], blocks):
+            return StoredTeacher(blocks, stored["logprobs"])
+    teacher = teacher_model(data["vocab"]).eval()
+    with torch.inference_mode():
+        logprobs = torch.cat([torch.log_softmax(teacher(input_ids=blocks[i:i + 8]).logits.float(), -1).half()
+                              for i in range(0, len(blocks), 8)])
+    with atomic_path(path) as temporary:
+        save_file({"blocks": blocks.contiguous(), "logprobs": logprobs.contiguous()}, str(temporary))
+    return StoredTeacher(blocks, logprobs)
+
+
 def teacher_model(vocab: int) -> torch.nn.Module:
     from kdistill.models import build_model
 
@@ -127,7 +160,7 @@ def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict
     strategy = build_strategy("supervised") if name == "scratch" else distill_strategy(open_cache(data, steps), name)
     result = train(model, strategy, loader(data["train"], seed), None, train_config(steps, seed), progress=False,
                    desc=f"{name}/s{seed}")
-    rows = language_model_metrics({"teacher": teacher_model(data["vocab"]), "student": model},
+    rows = language_model_metrics({"teacher": stored_teacher(data), "student": model},
                                   loader(data["test"], 0, shuffle=False))
     tokens = steps * SETTINGS["batch_size"] * SETTINGS["block_length"]
     return {**rows["student"], "train_seconds": result.seconds, "train_tokens_per_second": tokens / result.seconds,
@@ -144,7 +177,8 @@ def build_cache(data: dict[str, Any], steps: int, k: int | None, blocks: int | N
     started = time.perf_counter()
     cache = build_sequence_cache(folder, lambda ids: live({"inputs": {"input_ids": ids}}), tokens,
                                  k=k or 1, value_format="full" if k is None else "fp16",
-                                 batch_size=SETTINGS["batch_size"], fingerprint=fingerprint(steps), progress=False)
+                                 batch_size=SETTINGS["batch_size"], shard_sequences=32,  # resumable in small steps
+                                 fingerprint=fingerprint(steps), progress=False)
     return {"seconds": time.perf_counter() - started, "bytes_per_token": cache.bytes_per_token(), "k": cache.k,
             "sequences": len(tokens), "format": "full" if k is None else "fp16"}
 
@@ -221,7 +255,7 @@ def cell_key(name: str, steps: int) -> str:
 
 def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
     if name == "teacher":
-        return language_model_metrics({"teacher": teacher_model(data["vocab"])},
+        return language_model_metrics({"teacher": stored_teacher(data)},
                                       loader(data["test"], 0, shuffle=False))["teacher"]
     if name == "cache-build":
         return build_cache(data, steps, SETTINGS["k"], None, RUNS / f"cache-k{SETTINGS['k']}-steps{steps}")

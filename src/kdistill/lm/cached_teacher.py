@@ -46,6 +46,12 @@ class CachedSequenceTeacher(Teacher):
         return type(stored)(stored.logprobs.to(tokens.device), stored.indices.to(tokens.device))
 
 
+class PendingCache(Teacher):
+    """Stands in for a cache not built yet, so a method refuses it (e.g. on-policy) before any stage runs."""
+
+    scores_new_sequences = False
+
+
 def teacher_identity_of(model: str) -> dict[str, Any]:
     """A registered teacher's name and, for a pretrained one, the sha256 record of its converted files."""
     from kdistill.data.paths import data_dir

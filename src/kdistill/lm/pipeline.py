@@ -62,6 +62,10 @@ def run_language_model(recipe: Recipe, run_dir: Path, resume: bool = False) -> d
                           "pretrained teacher (method: lm-distill)")
     data = prepare_data(recipe.data, recipe.seed)
     dry_run(recipe, data)
+    if recipe.distill.cache.enabled:  # the method meets a cache only after the cache build: check it fits now
+        from kdistill.lm.cached_teacher import PendingCache
+
+        build_strategy(recipe.distill.method, teacher=PendingCache(), **recipe.distill.method_args)
     claim_run_dir(run_dir, recipe, resume)
     teacher = build_seeded(recipe.teacher.model, recipe.teacher.model_args, data.input_shape, data.num_classes,
                            recipe.seed)

@@ -59,3 +59,24 @@ def test_on_policy_with_the_cache_is_refused_before_training(tiny_corpus, tmp_pa
                    "distill.method_args={on_policy: 0.5, prompt_length: 8}", "--run-dir", str(tmp_path / "run")])
     assert status != 0 and "distill.cache.enabled: false" in capsys.readouterr().err
     assert not (tmp_path / "run" / "baseline").exists()  # refused before the baseline trained
+
+
+def test_data_tokenised_with_another_vocabulary_than_the_teachers_is_refused(tmp_path, monkeypatch):
+    from conftest import make_tokenizer
+
+    from kdistill.config import load_recipe
+    from kdistill.data import pretrained
+    from kdistill.lm.pipeline import check_teacher_tokenizer
+
+    teacher_folder, vocab = make_tokenizer(tmp_path / "teacher")
+    monkeypatch.setattr(pretrained, "pretrained_folder", lambda name: teacher_folder)
+    recipe = load_recipe("lm-news", [f"data.options={{tokenizer: {teacher_folder}}}"])
+    check_teacher_tokenizer(recipe, vocab)  # the teacher's own tokenizer: accepted
+    other = tmp_path / "other"
+    other.mkdir()
+    text = (teacher_folder / "tokenizer.json").read_text().replace('"cat"', '"cow"')
+    (other / "tokenizer.json").write_text(text)
+    (other / "tokenizer_config.json").write_text((teacher_folder / "tokenizer_config.json").read_text())
+    recipe = load_recipe("lm-news", [f"data.options={{tokenizer: {other}}}"])
+    with pytest.raises(ConfigError, match="cat"):
+        check_teacher_tokenizer(recipe, vocab)

@@ -62,6 +62,7 @@ def run_language_model(recipe: Recipe, run_dir: Path, resume: bool = False) -> d
                           "pretrained teacher (method: lm-distill)")
     data = prepare_data(recipe.data, recipe.seed)
     dry_run(recipe, data)
+    check_teacher_tokenizer(recipe, data.num_classes)
     if recipe.distill.cache.enabled:  # the method meets a cache only after the cache build: check it fits now
         from kdistill.lm.cached_teacher import PendingCache
 
@@ -92,6 +93,22 @@ def run_language_model(recipe: Recipe, run_dir: Path, resume: bool = False) -> d
     export_pretrained({"baseline": baseline, "distilled": distilled}, run_dir, recipe)
     share = teacher_share(strategy, distill_teacher, distilled, next(iter(batches)))
     return language_model_report(recipe, data, models, results, run_dir, share, cache_info)
+
+
+def check_teacher_tokenizer(recipe: Recipe, data_vocab_size: int) -> None:
+    """A pretrained teacher ships its own tokenizer: the data (and so the student) must be tokenised with the same
+    vocabulary, checked token by token up front (``kdistill.lm.vocabulary``) - equal sizes alone would let a
+    different tokenizer through."""
+    from kdistill.data.pretrained import PRETRAINED, pretrained_folder
+    from kdistill.experiment.pretrained_export import tokenizer_source
+    from kdistill.lm.vocabulary import check_vocabularies
+    from kdistill.text import load_tokenizer
+
+    data_tokenizer = tokenizer_source(recipe)
+    if recipe.teacher.model not in PRETRAINED or data_tokenizer is None:
+        return  # a teacher built in code has no tokenizer of its own
+    teacher_tokenizer = load_tokenizer(pretrained_folder(recipe.teacher.model))
+    check_vocabularies(teacher_tokenizer, load_tokenizer(data_tokenizer), student_vocab_size=data_vocab_size)
 
 
 def distill_inputs(recipe: Recipe, data: ExperimentData, teacher: nn.Module,

@@ -45,3 +45,19 @@ def test_kdistill_run_distils_a_tiny_llama_in_two_steps(tiny_corpus, tmp_path, m
     ids = torch.tensor([[2, 3, 4, 5]])
     assert reloaded(input_ids=ids).logits.shape == (1, 4, vocab)
     assert "perplexity" in (run_dir / "report.md").read_text()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("cache", [False, True])
+def test_kdistill_run_nproc_2_distils_a_tiny_llama_under_ddp(tiny_corpus, tmp_path, cache):
+    """`--nproc 2` re-launches the run under torchrun: each rank trains on its half of the blocks (DDP), rank 0
+    alone builds the sequence cache and writes the report."""
+    documents, tokenizer, _ = tiny_corpus
+    run_dir = tmp_path / "run"
+    extra = ["distill.cache.enabled=true", "distill.cache.topk=4"] if cache else \
+        ["distill.method_args={on_policy: 0.5, prompt_length: 8}"]
+    assert main(["run", "lm-news", options(documents, tokenizer), *TINY, *extra, "--nproc", "2",
+                 "--run-dir", str(run_dir)]) == 0
+    report = json.loads((run_dir / "report.json").read_text())
+    assert report["models"]["distilled"]["perplexity"] > 1
+    assert len(report["histories"]["distilled"]) == 1

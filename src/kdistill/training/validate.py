@@ -26,8 +26,8 @@ def validate(model: nn.Module, batches: Iterable, device: str | torch.device = "
         batches = [batch for index, batch in enumerate(batches) if index % ctx.world_size == ctx.rank]
     nll_sum = correct = count = 0.0
     # batch by batch: a language model's (tokens, vocabulary) logits of a whole validation set would not fit in memory
-    for batch in batches:  # a rank may get no batch of a small validation set
-        logits, labels = predict_logits(model, [batch], device=device, desc="validation")
+    for number, batch in enumerate(batches, 1):  # a rank may get no batch of a small validation set
+        logits, labels = predict_logits(model, [batch], device=device, desc="validation", first_batch=number)
         nll_sum += float(F.cross_entropy(logits.float(), labels.long(), reduction="sum"))
         correct, count = correct + float((logits.argmax(-1) == labels).sum()), count + float(len(labels))
     nll_sum, correct, count = distributed.all_reduce_sum([nll_sum, correct, count], device)

@@ -1,38 +1,13 @@
-"""Tiny word-level tokenizer, a folder of short documents and tiny random Llama configs: nothing is downloaded."""
+"""Fixtures of the language-model tests (helpers in tiny_lm.py: ``conftest`` is a module name every test folder uses)."""
 
 import os
 
 import pytest
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
-transformers = pytest.importorskip("transformers")
+pytest.importorskip("transformers")
 
-WORDS = ("the cat dog sat ran on a mat log and then it slept by fire red blue green small big quiet loud old new "
-         "house tree river hill king queen fool night day").split()
-SEPARATOR = "<|endoftext|>"
-
-
-def make_tokenizer(folder):
-    """A WordLevel tokenizer over WORDS (id 0 the document separator, 1 unknown) saved as a tokenizer.json folder."""
-    from tokenizers import Tokenizer, models, pre_tokenizers
-
-    vocab = {SEPARATOR: 0, "[UNK]": 1, **{word: i + 2 for i, word in enumerate(WORDS)}}
-    tokenizer = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
-    tokenizer.pre_tokenizer = pre_tokenizers.Whitespace()
-    fast = transformers.PreTrainedTokenizerFast(tokenizer_object=tokenizer, eos_token=SEPARATOR, unk_token="[UNK]")
-    fast.save_pretrained(str(folder))
-    return folder, len(vocab)
-
-
-def make_documents(folder, count=10, words=60, seed=0):
-    """``count`` .txt documents of ``words`` seeded random words each, named doc-00.txt ..."""
-    import random
-
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = random.Random(seed)
-    for index in range(count):
-        (folder / f"doc-{index:02d}.txt").write_text(" ".join(rng.choice(WORDS) for _ in range(words)))
-    return folder
+from tiny_lm import make_documents, make_tokenizer  # noqa: E402
 
 
 @pytest.fixture

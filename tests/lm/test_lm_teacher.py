@@ -62,7 +62,7 @@ def test_on_policy_with_the_cache_is_refused_before_training(tiny_corpus, tmp_pa
 
 
 def test_data_tokenised_with_another_vocabulary_than_the_teachers_is_refused(tmp_path, monkeypatch):
-    from conftest import make_tokenizer
+    from tiny_lm import make_tokenizer
 
     from kdistill.config import load_recipe
     from kdistill.data import pretrained

@@ -134,9 +134,14 @@ class LanguageModelTextSource(DataSource):
             splits[split] = TokenBlocks(blocks)
         return splits
 
-    @property
+    @cached_property
     def info(self) -> SourceInfo:
-        return SourceInfo(len(self.tokenizer), (), {"input_ids": (self.options.block_length,)},
+        vocabulary = self.tokenizer.get_vocab()  # the "classes" of next-token prediction are the tokens, by id
+        names = [""] * len(self.tokenizer)
+        for token, index in vocabulary.items():
+            if index < len(names):
+                names[index] = token
+        return SourceInfo(len(names), tuple(names), {"input_ids": (self.options.block_length,)},
                           self.options.split_names())
 
     def open(self, split: str) -> TokenBlocks:

@@ -61,3 +61,22 @@ def test_kdistill_run_nproc_2_distils_a_tiny_llama_under_ddp(tiny_corpus, tmp_pa
     report = json.loads((run_dir / "report.json").read_text())
     assert report["models"]["distilled"]["perplexity"] > 1
     assert len(report["histories"]["distilled"]) == 1
+
+
+LM_RECIPES = ["lm-news", "lm-shakespeare"]
+
+
+@pytest.mark.parametrize("name", LM_RECIPES)
+def test_shipped_lm_recipes_validate_and_their_method_builds(name):
+    from kdistill.config import builtin_recipes, load_recipe
+    from kdistill.experiment.check import check_recipe
+    from kdistill.lm.cached_teacher import PendingCache
+    from kdistill.lm.pipeline import is_language_model_data
+    from kdistill.strategies import build_strategy
+
+    assert set(LM_RECIPES) == {r for r in builtin_recipes() if load_recipe(r).data.dataset == "lm-text"}
+    recipe = check_recipe(load_recipe(name))
+    assert is_language_model_data(recipe) and recipe.description
+    teacher = PendingCache() if recipe.distill.cache.enabled else None
+    if teacher is not None:
+        build_strategy(recipe.distill.method, teacher=teacher, **recipe.distill.method_args)

@@ -19,8 +19,9 @@ def cells_of(results: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
 
 
 def quality_table(results: dict[str, Any]) -> list[str]:
-    lines = ["| model | seeds | test perplexity | NLL (nats/token) | KL(teacher ‖ model) | next-token acc % | "
-             "train tokens/s |", "|:---|---:|---:|---:|---:|---:|---:|"]
+    header = ("| model | seeds | test perplexity | NLL (nats/token) | KL(teacher ‖ model) | next-token acc % | "
+              "train tokens/s |")
+    lines = [header, "|:---|---:|---:|---:|---:|---:|---:|"]
     teacher = cells_of(results, "teacher")
     if teacher:
         row = teacher[0]
@@ -76,7 +77,7 @@ def write_markdown(results: dict[str, Any]) -> None:
              f"Settings: {settings}. One torch thread. Load average (1 min) during cells: "
              f"{min(loads):.1f}-{max(loads):.1f}." if loads else "", "", "## Held-out perplexity", ""]
     lines += quality_table(results) + cost_lines(results)
-    lines += ["", "Perplexity = exp(mean next-token NLL) over the test blocks (held-out articles); mean ± sample std "
-              "(ddof=1) over seeds. Every cell's raw numbers, seed, load average and versions are in lm.json."]
+    lines += ["", ("Perplexity = exp(mean next-token NLL) over the test blocks (held-out articles); mean ± sample std "
+                   "(ddof=1) over seeds. Every cell's raw numbers, seed, load average and versions are in lm.json.")]
     atomic_write_text(RESULTS_DIR / "lm.md", "\n".join(line for line in lines if not (isinstance(line, float)
                                                                                           and math.isnan(line))) + "\n")

@@ -7,7 +7,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 pytest.importorskip("transformers")
 
-from tiny_lm import make_documents, make_tokenizer  # noqa: E402
+from tiny_lm import make_documents, make_tokenizer
 
 
 @pytest.fixture

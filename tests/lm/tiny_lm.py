@@ -4,8 +4,11 @@ import pytest
 
 transformers = pytest.importorskip("transformers")
 
-WORDS = ("the cat dog sat ran on a mat log and then it slept by fire red blue green small big quiet loud old new "
-         "house tree river hill king queen fool night day").split()
+WORDS = [
+    "the", "cat", "dog", "sat", "ran", "on", "a", "mat", "log", "and", "then", "it", "slept", "by", "fire", "red",
+    "blue", "green", "small", "big", "quiet", "loud", "old", "new", "house", "tree", "river", "hill", "king",
+    "queen", "fool", "night", "day",
+]
 SEPARATOR = "<|endoftext|>"
 
 

@@ -31,7 +31,7 @@ from kdistill.text.tokenize import require_transformers
 
 def block_length(input_shape: Any, default: int = 2048) -> int:
     if isinstance(input_shape, Mapping) and "input_ids" in input_shape:
-        return int(tuple(input_shape["input_ids"])[0])
+        return int(next(iter(input_shape["input_ids"])))
     return default
 
 
@@ -88,7 +88,7 @@ def student_from_llama(base_config: Any, layers: int, hidden: int | None = None,
     chosen = kept_layers(layers, config.num_hidden_layers, keep) if teacher is not None else None
     check_heads(width, heads, kv_heads)
     if width != config.hidden_size:
-        config.intermediate_size = intermediate or int(round(config.intermediate_size / config.hidden_size * width))
+        config.intermediate_size = intermediate or round(config.intermediate_size / config.hidden_size * width)
     elif intermediate is not None:
         config.intermediate_size = intermediate
     config.num_hidden_layers, config.hidden_size = layers, width

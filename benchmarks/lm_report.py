@@ -78,6 +78,8 @@ def write_markdown(results: dict[str, Any]) -> None:
              f"{min(loads):.1f}-{max(loads):.1f}." if loads else "", "", "## Held-out perplexity", ""]
     lines += quality_table(results) + cost_lines(results)
     lines += ["", ("Perplexity = exp(mean next-token NLL) over the test blocks (held-out articles); mean ± sample std "
-                   "(ddof=1) over seeds. Every cell's raw numbers, seed, load average and versions are in lm.json.")]
+                   "(ddof=1) over seeds. Train tokens/s is each cell's wall clock under the load it met (several cells ran "
+                   "side by side on 2 shared cores): compare step costs in the interleaved timing table, not there. "
+                   "Every cell's raw numbers, seed, load average and versions are in lm.json.")]
     atomic_write_text(RESULTS_DIR / "lm.md", "\n".join(line for line in lines if not (isinstance(line, float)
                                                                                           and math.isnan(line))) + "\n")

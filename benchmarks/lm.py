@@ -57,7 +57,7 @@ def cell_names(seeds: int) -> list[str]:
     for seed in range(1, seeds):
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
     return names + [f"bytes/k{k}" for k in ("8", "32", "64", "full")] + \
-        [f"rss/{variant}" for variant in ("next-token", "cached", "live")]
+        [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["timing-residual"]
 
 
 def splits(steps: int) -> dict[str, Any]:
@@ -220,6 +220,40 @@ def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
             "live_teacher_share": share}
 
 
+def timing_residual(data: dict[str, Any], steps: int) -> dict[str, Any]:
+    """Like ``timing``, cached teacher only: the residual mode's cost - "uniform" completes the teacher over all V
+    tokens per position, "renormalise" (+ next-token CE for the tail) touches only the k stored ones."""
+    from kdistill.lm.evaluate import timed
+    from kdistill.strategies import build_strategy
+    from kdistill.training.optim import build_optimizer
+
+    batch = next(iter(loader(data["train"], 0)))
+    cached = open_cache(data, steps)
+    variants = {"next-token": build_strategy("supervised"),
+                "cached uniform": build_strategy("lm-distill", teacher=cached, residual="uniform"),
+                "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
+                                                          ce_weight=1.0)}
+    students = {name: student(data["vocab"], 0) for name in variants}
+    optimizers = {name: build_optimizer(list(model.parameters()), train_config(steps, 0))
+                  for name, model in students.items()}
+
+    def step(name: str) -> None:
+        loss = variants[name](batch, students[name])["loss"]
+        optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[name].step()
+
+    for name in variants:
+        step(name)
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(3):
+        for name in variants:
+            seconds[name].append(timed(lambda name=name: step(name)))
+    base = median(seconds["next-token"])
+    return {"seconds": seconds, "median_seconds": {name: median(values) for name, values in seconds.items()},
+            "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()}}
+
+
 def rss_probe(variant: str, steps: int) -> dict[str, Any]:
     """3 steps of one variant in this (fresh) process; its peak RSS."""
     from safetensors.torch import load_file
@@ -261,6 +295,8 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         return build_cache(data, steps, SETTINGS["k"], None, RUNS / f"cache-k{SETTINGS['k']}-steps{steps}")
     if name == "timing":
         return timing(data, steps)
+    if name == "timing-residual":
+        return timing_residual(data, steps)
     if name.startswith("bytes/"):
         k = name.split("/k")[1]
         folder = RUNS / f"bytes-{k}"

@@ -41,7 +41,7 @@ def quality_table(results: dict[str, Any]) -> list[str]:
 
 def cost_lines(results: dict[str, Any]) -> list[str]:
     lines = []
-    timing = cells_of(results, "timing")
+    timing = [row for row in cells_of(results, "timing") if "live_teacher_share" in row]
     if timing:
         row = timing[0]
         lines += ["", "## Step time (interleaved, same batch of 8 x 128 tokens, forward + backward + AdamW)", "",
@@ -52,6 +52,10 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
         share = row["live_teacher_share"]
         lines.append(f"\nLive teacher: its forward pass takes {share['teacher_seconds']:.3f} s of a "
                      f"{share['step_seconds']:.3f} s distillation step ({100 * share['teacher_share']:.0f}%).")
+    for row in cells_of(results, "timing-residual"):
+        lines += ["", "Residual modes, cached teacher (interleaved, 3 repeats): " + ", ".join(
+            f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
+            for name in row["median_seconds"]) + "."]
     build = cells_of(results, "cache-build")
     sizes = cells_of(results, "bytes/")
     if build or sizes:

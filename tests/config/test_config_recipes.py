@@ -19,8 +19,9 @@ DATASET_SHAPES = {"mnist": ((1, 28, 28), 10), "fashion-mnist": ((1, 28, 28), 10)
                   "cifar10": ((3, 32, 32), 10)}
 
 
-# recipes on image data; text recipes (token-id inputs) are checked in tests/text/test_text_pipeline.py
-IMAGE_RECIPES = sorted(name for name in builtin_recipes() if load_recipe(name).data.dataset != "text")
+# recipes on image data; text recipes (token-id inputs) are checked in tests/text/test_text_pipeline.py, language
+# models in tests/lm/test_lm_pipeline.py
+IMAGE_RECIPES = sorted(name for name in builtin_recipes() if load_recipe(name).data.dataset not in ("text", "lm-text"))
 
 
 def test_shipped_recipes_exist():

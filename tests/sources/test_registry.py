@@ -73,9 +73,20 @@ def text(tmp_path, fashion):
             "max_length": 6, "val_fraction": 0.1, "test_fraction": 0.1}
 
 
+def lm_text(tmp_path, fashion):
+    pytest.importorskip("transformers")
+    _, y, _, _, names = fashion
+    words = [name.lower().replace("/", " ").split()[0] for name in names]
+    (tmp_path / "docs").mkdir()
+    for index in range(10):
+        (tmp_path / "docs" / f"{index}.txt").write_text(" ".join(words[label] for label in y[20 * index:20 * index + 20]))
+    return {"corpus": str(tmp_path / "docs"), "tokenizer": str(write_word_tokenizer(tmp_path / "tok", words)),
+            "block_length": 8, "val_fraction": 0.2, "test_fraction": 0.2}
+
+
 FACTORIES = {
     "image-folder": image_folder, "npz": npz, "table": table, "hf-datasets": hf_datasets, "cifar10": cifar10,
-    "cifar100": cifar100, "text": text,
+    "cifar100": cifar100, "text": text, "lm-text": lm_text,
     "mnist": lambda tmp_path, fashion: {}, "fashion-mnist": lambda tmp_path, fashion: {},
     "digits": lambda tmp_path, fashion: {},
 }
@@ -98,8 +109,13 @@ def test_source_contract(name, tmp_path, fashion):
         for index in (0, len(dataset) - 1):
             sample = dataset[index]
             assert set(sample) == {"inputs", "labels", "index"} and sample["index"] == index
-            assert sample["labels"].dtype == torch.int64 and 0 <= int(sample["labels"]) < info.num_classes
-            assert int(sample["labels"]) == int(dataset.labels[index])
+            labels = sample["labels"]
+            if getattr(type(source), "task", None) == "language-model":  # next-token ids per position, -100 at the end
+                assert labels.dtype == torch.int64 and labels.shape == sample["inputs"]["input_ids"].shape
+                assert ((labels >= 0) & (labels < info.num_classes) | (labels == -100)).all()
+            else:
+                assert labels.dtype == torch.int64 and 0 <= int(labels) < info.num_classes
+                assert int(labels) == int(dataset.labels[index])
             if isinstance(info.input_shape, dict):  # several inputs (text: token ids and attention mask)
                 assert set(sample["inputs"]) == set(info.input_shape)
                 assert all(tuple(value.shape) == info.input_shape[key] for key, value in sample["inputs"].items())

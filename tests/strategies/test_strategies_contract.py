@@ -19,7 +19,7 @@ from kdistill.strategies import (
 )
 from kdistill.teachers import FrozenTeacher
 
-NUM_CLASSES, BATCH = 4, 6
+NUM_CLASSES, BATCH, SEQUENCE = 4, 6, 8
 
 
 class TinyConvNet(nn.Module):
@@ -38,8 +38,15 @@ class TinyConvNet(nn.Module):
 
 
 def tiny_model(seed, width=4, models="any"):
-    """The conv net, or for methods that need BERT-family encoders (spec ``models="bert"``) a tiny random BERT."""
+    """The conv net, or for methods that need BERT-family encoders (spec ``models="bert"``) a tiny random BERT, or
+    for language-model methods (``models="causal-lm"``) a tiny random Llama over NUM_CLASSES tokens."""
     torch.manual_seed(seed)
+    if models == "causal-lm":
+        transformers = pytest.importorskip("transformers")
+        config = transformers.LlamaConfig(vocab_size=NUM_CLASSES, hidden_size=4 * width, num_hidden_layers=1,
+                                          num_attention_heads=2, num_key_value_heads=1, intermediate_size=8 * width,
+                                          max_position_embeddings=SEQUENCE, initializer_range=0.5)
+        return transformers.LlamaForCausalLM(config)
     if models == "bert":
         transformers = pytest.importorskip("transformers")
         config = transformers.BertConfig(vocab_size=16, hidden_size=4 * width, num_hidden_layers=2,
@@ -53,6 +60,10 @@ def tiny_model(seed, width=4, models="any"):
 def tiny_batch(seed=0, models="any"):
     generator = torch.Generator().manual_seed(seed)
     labels = torch.randint(0, NUM_CLASSES, (BATCH,), generator=generator)
+    if models == "causal-lm":  # next-token blocks: labels (B, T) = the ids shifted left, the last one ignored
+        ids = torch.randint(0, NUM_CLASSES, (BATCH, SEQUENCE), generator=generator)
+        labels = torch.cat([ids[:, 1:], torch.full((BATCH, 1), -100)], dim=1)
+        return {"inputs": {"input_ids": ids}, "labels": labels, "index": torch.arange(BATCH)}
     if models == "bert":  # right-padded token ids of lengths 3..8
         mask = (torch.arange(8) < torch.randint(3, 9, (BATCH, 1), generator=generator)).long()
         inputs = {"input_ids": torch.randint(1, 16, (BATCH, 8), generator=generator) * mask, "attention_mask": mask}
@@ -80,7 +91,8 @@ def test_step_returns_finite_scalar_loss_and_student_output(name):
     assert {"loss", "output"} <= set(step)
     loss = step["loss"]
     assert loss.dim() == 0 and loss.requires_grad and math.isfinite(loss.item())
-    assert step["output"].shape == (BATCH, NUM_CLASSES)
+    expected = (BATCH, SEQUENCE, NUM_CLASSES) if kind(name) == "causal-lm" else (BATCH, NUM_CLASSES)
+    assert step["output"].shape == expected
     for term, value in step.items():
         if term not in ("loss", "output"):
             assert isinstance(value, torch.Tensor) and value.dim() == 0 and math.isfinite(float(value)), term

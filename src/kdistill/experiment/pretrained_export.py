@@ -43,13 +43,14 @@ def export_pretrained(models: dict[str, nn.Module], run_dir: Path, recipe: Recip
     return folders
 
 
+DEFAULT_TOKENIZERS = {"text": "minilm-l6", "lm-text": "smollm2-135m"}  # the text sources' default tokenizer option
+
+
 def tokenizer_source(recipe: Recipe) -> Path | None:
     """The tokenizer folder a text recipe's data source reads (None for other data)."""
-    name = recipe.data.options.get("tokenizer") if recipe.data.dataset == "text" else None
-    if recipe.data.dataset == "text" and name is None:
-        name = "minilm-l6"
-    if name is None:
+    if recipe.data.dataset not in DEFAULT_TOKENIZERS:
         return None
+    name = recipe.data.options.get("tokenizer") or DEFAULT_TOKENIZERS[recipe.data.dataset]
     from kdistill.sources.text import tokenizer_folder
 
     return tokenizer_folder(str(name))

@@ -42,7 +42,12 @@ def run_experiment(recipe: Recipe, run_dir: Path, resume: bool = False) -> dict[
     """Run every stage of ``recipe`` in ``run_dir`` and return the report (also written there).
 
     Under torchrun every rank runs this; rank 0 alone writes files and the report (other ranks return ``{}``).
+    Language-model data (a source with ``task = "language-model"``) runs :mod:`kdistill.lm.pipeline` instead.
     """
+    from kdistill.lm.pipeline import is_language_model_data, run_language_model
+
+    if is_language_model_data(recipe):
+        return run_language_model(recipe, run_dir, resume)
     recipe, data = prepare_run(recipe, run_dir, resume)
     teacher, teacher_result = teacher_stage(recipe, data, run_dir, resume) if uses_teacher(recipe.distill.method) \
         else (None, None)

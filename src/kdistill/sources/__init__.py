@@ -11,7 +11,7 @@
 Registered: ``kdistill.sources.DATA_SOURCES.names()``; each entry's ``Options`` dataclass lists its options.
 """
 
-from kdistill.sources import builtin, cifar, hf, image_folder, npz, table, text  # noqa: F401  (register the sources)
+from kdistill.sources import builtin, cifar, hf, image_folder, lm_text, npz, table, text  # noqa: F401  (register them)
 from kdistill.sources.augment import AugmentedDataset, AugmentOptions, AugmentParams, apply_augment, augment_params
 from kdistill.sources.base import (
     DATA_SOURCES,

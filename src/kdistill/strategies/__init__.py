@@ -8,6 +8,7 @@ from kdistill.strategies import (  # noqa: F401  (registers the methods)  # noqa
     dml,
     fitnets,
     hinton,
+    lm_distill,
     pkt,
     rkd,
     similarity,

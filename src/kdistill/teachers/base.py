@@ -21,6 +21,9 @@ class Teacher(nn.Module):
     output)."""
 
     num_classes: int | None = None
+    # False for a teacher that answers only for stored samples (a cache): methods that generate new inputs (on-policy
+    # distillation) refuse it up front
+    scores_new_sequences: bool = True
 
     def teacher_logits(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError

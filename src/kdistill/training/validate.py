@@ -25,10 +25,11 @@ def validate(model: nn.Module, batches: Iterable, device: str | torch.device = "
     if ctx.world_size > 1:
         batches = [batch for index, batch in enumerate(batches) if index % ctx.world_size == ctx.rank]
     nll_sum = correct = count = 0.0
-    if not isinstance(batches, list) or batches:  # a rank may get no batch of a small validation set
-        logits, labels = predict_logits(model, batches, device=device, desc="validation")
-        nll_sum = float(F.cross_entropy(logits.float(), labels.long(), reduction="sum"))
-        correct, count = float((logits.argmax(-1) == labels).sum()), float(len(labels))
+    # batch by batch: a language model's (tokens, vocabulary) logits of a whole validation set would not fit in memory
+    for number, batch in enumerate(batches, 1):  # a rank may get no batch of a small validation set
+        logits, labels = predict_logits(model, [batch], device=device, desc="validation", first_batch=number)
+        nll_sum += float(F.cross_entropy(logits.float(), labels.long(), reduction="sum"))
+        correct, count = correct + float((logits.argmax(-1) == labels).sum()), count + float(len(labels))
     nll_sum, correct, count = distributed.all_reduce_sum([nll_sum, correct, count], device)
     if count == 0:
         raise DataError("validation: the validation set is empty (no batches); give it at least one batch, or pass "

@@ -1,0 +1,377 @@
+"""Language-model benchmark: SmolLM2-135M-Instruct -> a 4-layer, 256-wide Llama on news articles (issue 14).
+
+Cells (each written to results/lm.json as it finishes, skipped when rerun):
+- ``teacher``: the teacher's held-out perplexity.
+- ``scratch/s{seed}``: the student trained on next-token cross-entropy alone; ``<kind>/s{seed}``: the same student
+  (same initialisation and batch order per seed) trained on the token divergence to the teacher's top-k cache
+  (k=64, fp16, residual spread uniformly), no cross-entropy. 3 seeds for scratch and forward KL, 1 for the others.
+- ``cache-build``: the k=64 cache over the training blocks (seconds, bytes/token); ``bytes/k{8,32,64,full}``: cache
+  bytes per token over a few blocks.
+- ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation and
+  live-teacher distillation, interleaved in one process on the same batch, median and range; the teacher's share.
+- ``rss/<variant>``: peak RSS of a fresh process doing 3 such steps.
+
+All on one torch thread, blocks of 128 tokens, 8 blocks per step, one epoch over ``steps x 8`` training blocks.
+
+    OMP_NUM_THREADS=1 PYTHONPATH=src nohup python benchmarks/lm.py --steps 60 > lm.log 2>&1 &
+    PYTHONPATH=src python benchmarks/lm.py --only scratch      # a subset of the cells (prefix match)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from common import RESULTS_DIR, load_results, machine, save_results
+from lm_report import write_markdown
+
+from kdistill.errors import CheckpointError
+from kdistill.lm.evaluate import language_model_metrics, median, peak_rss_bytes
+
+RESULTS = RESULTS_DIR / "lm.json"
+RUNS = Path(__file__).resolve().parent / "runs" / "lm"
+SETTINGS = {"corpus": "news-articles", "block_length": 128, "batch_size": 8, "lr": 3e-3, "warmup_steps": 3,
+            "weight_decay": 0.01, "grad_clip": 1.0, "test_blocks": 32, "k": 64, "residual": "uniform",
+            "student": {"layers": 4, "hidden": 256, "heads": 4, "kv_heads": 2, "init": "scratch"},
+            "timing_repeats": 5, "bytes_blocks": 4}
+KINDS = {"forward_kl": {"kind": "forward_kl"}, "reverse_kl": {"kind": "reverse_kl"},
+         "jsd": {"kind": "jsd", "beta": 0.5}, "skew_kl": {"kind": "skew_kl", "skew": 0.1}}
+log = logging.getLogger("kdistill")
+
+
+def cell_names(seeds: int) -> list[str]:
+    """Run order: the main rows' first seed, the other losses, the remaining seeds, then costs."""
+    names = ["teacher", "scratch/s0", "cache-build", "forward_kl/s0", "timing"]
+    names += [f"{kind}/s0" for kind in KINDS if kind != "forward_kl"]
+    for seed in range(1, seeds):
+        names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
+    return names + [f"bytes/k{k}" for k in ("8", "32", "64", "full")] + \
+        [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["timing-residual"]
+
+
+def splits(steps: int) -> dict[str, Any]:
+    from kdistill.sources import open_source
+
+    source = open_source("lm-text", {"corpus": SETTINGS["corpus"], "tokenizer": "smollm2-135m",
+                                     "block_length": SETTINGS["block_length"],
+                                     "train_blocks": steps * SETTINGS["batch_size"], "val_blocks": 8,
+                                     "test_blocks": SETTINGS["test_blocks"]})
+    return {"train": source.open("train"), "test": source.open("test"), "vocab": source.info.num_classes}
+
+
+def loader(dataset: Any, seed: int, shuffle: bool = True) -> Any:
+    from kdistill.sources import source_loader
+
+    return source_loader(dataset, SETTINGS["batch_size"], shuffle=shuffle, seed=seed)
+
+
+def student(vocab: int, seed: int) -> torch.nn.Module:
+    from kdistill.experiment.models import build_seeded
+
+    shape = {"input_ids": (SETTINGS["block_length"],)}
+    return build_seeded("llama-student", SETTINGS["student"], shape, vocab, seed + 1)
+
+
+class StoredTeacher(torch.nn.Module):
+    """The teacher's test-set log-probs, computed once (SmolLM2 takes ~50 s per batch on this shared machine) and
+    served by block content: log-probs are logits of the same distribution."""
+
+    def __init__(self, blocks: torch.Tensor, logprobs: torch.Tensor):
+        super().__init__()
+        self.rows = {tuple(block.tolist()): row for row, block in enumerate(blocks)}
+        self.logprobs = logprobs  # (N, T, V) float16
+
+    def forward(self, input_ids: torch.Tensor) -> torch.Tensor:
+        return self.logprobs[[self.rows[tuple(block.tolist())] for block in input_ids]].float()
+
+
+def stored_teacher(data: dict[str, Any]) -> StoredTeacher:
+    from safetensors.torch import load_file, save_file
+
+    from kdistill.atomic import atomic_path
+
+    path = RUNS / "teacher-test-logprobs.safetensors"
+    blocks = data["test"].blocks
+    if path.is_file():
+        stored = load_file(str(path))
+        if torch.equal(stored["blocks"], blocks):
+            return StoredTeacher(blocks, stored["logprobs"])
+    teacher = teacher_model(data["vocab"]).eval()
+    with torch.inference_mode():
+        logprobs = torch.cat([torch.log_softmax(teacher(input_ids=blocks[i:i + 8]).logits.float(), -1).half()
+                              for i in range(0, len(blocks), 8)])
+    with atomic_path(path) as temporary:
+        save_file({"blocks": blocks.contiguous(), "logprobs": logprobs.contiguous()}, str(temporary))
+    return StoredTeacher(blocks, logprobs)
+
+
+def teacher_model(vocab: int) -> torch.nn.Module:
+    from kdistill.models import build_model
+
+    return build_model("smollm2-135m", {"input_ids": (SETTINGS["block_length"],)}, vocab)
+
+
+def train_config(steps: int, seed: int) -> Any:
+    from kdistill.training import TrainConfig
+
+    return TrainConfig(epochs=1, batch_size=SETTINGS["batch_size"], optimizer="adamw", lr=SETTINGS["lr"],
+                       weight_decay=SETTINGS["weight_decay"], schedule="cosine",
+                       warmup_epochs=SETTINGS["warmup_steps"] / steps, grad_clip=SETTINGS["grad_clip"],
+                       select="last", seed=seed)
+
+
+def open_cache(data: dict[str, Any], steps: int) -> Any:
+    """The k=64 training cache (built by the cache-build cell)."""
+    from kdistill.cache.sequences import SequenceCache
+    from kdistill.lm.cached_teacher import CachedSequenceTeacher
+
+    return CachedSequenceTeacher(SequenceCache.open(RUNS / f"cache-k{SETTINGS['k']}-steps{steps}",
+                                                    expected_fingerprint=fingerprint(steps)))
+
+
+def fingerprint(steps: int) -> dict[str, Any]:
+    from kdistill.lm.cached_teacher import teacher_identity_of
+
+    return {**teacher_identity_of("smollm2-135m"), "settings": SETTINGS, "steps": steps}
+
+
+def distill_strategy(teacher: Any, kind: str) -> Any:
+    from kdistill.strategies import build_strategy
+
+    return build_strategy("lm-distill", teacher=teacher, residual=SETTINGS["residual"], **KINDS[kind])
+
+
+def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict[str, Any]:
+    from kdistill.strategies import build_strategy
+    from kdistill.training import train
+
+    model = student(data["vocab"], seed)
+    strategy = build_strategy("supervised") if name == "scratch" else distill_strategy(open_cache(data, steps), name)
+    result = train(model, strategy, loader(data["train"], seed), None, train_config(steps, seed), progress=False,
+                   desc=f"{name}/s{seed}")
+    rows = language_model_metrics({"teacher": stored_teacher(data), "student": model},
+                                  loader(data["test"], 0, shuffle=False))
+    tokens = steps * SETTINGS["batch_size"] * SETTINGS["block_length"]
+    return {**rows["student"], "train_seconds": result.seconds, "train_tokens_per_second": tokens / result.seconds,
+            "final_train_loss": result.history[-1]["train_loss"], "steps": steps}
+
+
+def build_cache(data: dict[str, Any], steps: int, k: int | None, blocks: int | None, folder: Path) -> dict[str, Any]:
+    from kdistill.cache.sequences import build_sequence_cache
+    from kdistill.lm.cached_teacher import training_blocks_of
+    from kdistill.teachers import FrozenTeacher
+
+    live = FrozenTeacher(teacher_model(data["vocab"]))
+    tokens = training_blocks_of(data["train"])[:blocks]
+    started = time.perf_counter()
+    cache = build_sequence_cache(folder, lambda ids: live({"inputs": {"input_ids": ids}}), tokens,
+                                 k=k or 1, value_format="full" if k is None else "fp16",
+                                 batch_size=SETTINGS["batch_size"], shard_sequences=32,  # resumable in small steps
+                                 fingerprint=fingerprint(steps), progress=False)
+    return {"seconds": time.perf_counter() - started, "bytes_per_token": cache.bytes_per_token(), "k": cache.k,
+            "sequences": len(tokens), "format": "full" if k is None else "fp16"}
+
+
+def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
+    """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch."""
+    from kdistill.lm.evaluate import teacher_share, timed
+    from kdistill.strategies import build_strategy
+    from kdistill.teachers import FrozenTeacher
+    from kdistill.training.optim import build_optimizer
+
+    batch = next(iter(loader(data["train"], 0)))
+    live = FrozenTeacher(teacher_model(data["vocab"]))
+    variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(open_cache(data, steps),
+                                                                                       "forward_kl"),
+                "live": distill_strategy(live, "forward_kl")}
+    students = {name: student(data["vocab"], 0) for name in variants}
+    optimizers = {name: build_optimizer(list(model.parameters()), train_config(steps, 0))
+                  for name, model in students.items()}
+
+    def step(name: str) -> None:
+        loss = variants[name](batch, students[name])["loss"]
+        optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[name].step()
+
+    for name in variants:
+        step(name)  # warm-up
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(SETTINGS["timing_repeats"]):
+        for name in variants:
+            seconds[name].append(timed(lambda name=name: step(name)))
+    share = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
+    base = median(seconds["next-token"])
+    return {"seconds": seconds, "median_seconds": {name: median(values) for name, values in seconds.items()},
+            "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()},
+            "tokens_per_second": {name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values)
+                                  for name, values in seconds.items()},
+            "live_teacher_share": share}
+
+
+def timing_residual(data: dict[str, Any], steps: int) -> dict[str, Any]:
+    """Like ``timing``, cached teacher only: the residual mode's cost - "uniform" completes the teacher over all V
+    tokens per position, "renormalise" (+ next-token CE for the tail) touches only the k stored ones."""
+    from kdistill.lm.evaluate import timed
+    from kdistill.strategies import build_strategy
+    from kdistill.training.optim import build_optimizer
+
+    batch = next(iter(loader(data["train"], 0)))
+    cached = open_cache(data, steps)
+    variants = {"next-token": build_strategy("supervised"),
+                "cached uniform": build_strategy("lm-distill", teacher=cached, residual="uniform"),
+                "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
+                                                          ce_weight=1.0)}
+    students = {name: student(data["vocab"], 0) for name in variants}
+    optimizers = {name: build_optimizer(list(model.parameters()), train_config(steps, 0))
+                  for name, model in students.items()}
+
+    def step(name: str) -> None:
+        loss = variants[name](batch, students[name])["loss"]
+        optimizers[name].zero_grad(set_to_none=True)
+        loss.backward()
+        optimizers[name].step()
+
+    for name in variants:
+        step(name)
+    seconds: dict[str, list[float]] = {name: [] for name in variants}
+    for _ in range(3):
+        for name in variants:
+            seconds[name].append(timed(lambda name=name: step(name)))
+    base = median(seconds["next-token"])
+    return {"seconds": seconds, "median_seconds": {name: median(values) for name, values in seconds.items()},
+            "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()}}
+
+
+def rss_probe(variant: str, steps: int) -> dict[str, Any]:
+    """3 steps of one variant in this (fresh) process; its peak RSS."""
+    from safetensors.torch import load_file
+
+    from kdistill.strategies import build_strategy
+    from kdistill.teachers import FrozenTeacher
+    from kdistill.training.optim import build_optimizer
+
+    batch = dict(load_file(str(probe_batch_path(steps))))  # written by the main process: no corpus tokenising here
+    batch["inputs"] = {"input_ids": batch.pop("input_ids")}
+    data = {"vocab": int(batch.pop("vocab"))}
+    model = student(data["vocab"], 0)
+    strategy = {"next-token": lambda: build_strategy("supervised"),
+                "cached": lambda: distill_strategy(open_cache(data, steps), "forward_kl"),
+                "live": lambda: distill_strategy(FrozenTeacher(teacher_model(data["vocab"])), "forward_kl")}[variant]()
+    optimizer = build_optimizer(list(model.parameters()), train_config(steps, 0))
+    for _ in range(3):
+        loss = strategy(batch, model)["loss"]
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+    return {"peak_rss_bytes": peak_rss_bytes()}
+
+
+def probe_batch_path(steps: int) -> Path:
+    return RUNS / f"probe-batch-steps{steps}.safetensors"
+
+
+def cell_key(name: str, steps: int) -> str:
+    """The teacher's perplexity does not depend on the student's step budget; every other cell does."""
+    return name if name == "teacher" else f"{name}@{steps}"
+
+
+def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
+    if name == "teacher":
+        return language_model_metrics({"teacher": stored_teacher(data)},
+                                      loader(data["test"], 0, shuffle=False))["teacher"]
+    if name == "cache-build":
+        return build_cache(data, steps, SETTINGS["k"], None, RUNS / f"cache-k{SETTINGS['k']}-steps{steps}")
+    if name == "timing":
+        return timing(data, steps)
+    if name == "timing-residual":
+        return timing_residual(data, steps)
+    if name.startswith("bytes/"):
+        k = name.split("/k")[1]
+        folder = RUNS / f"bytes-{k}"
+        row = build_cache(data, steps, None if k == "full" else int(k), SETTINGS["bytes_blocks"], folder)
+        subprocess.run(["rm", "-rf", str(folder)], check=False)  # only the size is kept
+        return row
+    if name.startswith("rss/"):
+        from safetensors.torch import save_file
+
+        batch = next(iter(loader(data["train"], 0)))
+        save_file({"input_ids": batch["inputs"]["input_ids"].contiguous(), "labels": batch["labels"].contiguous(),
+                   "index": batch["index"].contiguous(), "vocab": torch.tensor(data["vocab"])},
+                  str(probe_batch_path(steps)))
+        command = [sys.executable, __file__, "--rss-probe", name.split("/")[1], "--steps", str(steps)]
+        output = subprocess.run(command, capture_output=True, text=True, check=True).stdout
+        return json.loads(output.strip().splitlines()[-1])
+    kind, seed = name.split("/s")
+    return run_training(data, steps, kind, int(seed))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--steps", type=int, default=60, help="training steps per cell (8 blocks of 128 tokens)")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--only", nargs="*", default=None, help="run only cells whose name starts with these")
+    parser.add_argument("--rss-probe", default=None, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    torch.set_num_threads(1)
+    if args.rss_probe:
+        print(json.dumps(rss_probe(args.rss_probe, args.steps)))
+        return
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
+    RUNS.mkdir(parents=True, exist_ok=True)
+    results = load_results(RESULTS)
+    results["settings"] = SETTINGS
+    data = splits(args.steps)
+    names = [name for name in cell_names(args.seeds) if not args.only or any(name.startswith(p) for p in args.only)]
+    waiting: list[str] = []  # cells that need the training cache another process is still building
+    while names:
+        name = names.pop(0)
+        key = cell_key(name, args.steps)
+        if key in load_results(RESULTS)["cells"]:
+            continue
+        log.info("cell %s", key)
+        started = time.perf_counter()
+        try:
+            row = run_cell(name, data, args.steps)
+        except CheckpointError as error:
+            if waiting.count(name) >= 20:
+                raise
+            log.info("cell %s waits for the training cache (%s)", key, error)
+            waiting.append(name)
+            names.append(name)
+            if all(other in waiting for other in names):
+                time.sleep(60)
+            continue
+        row.update(wall_seconds=time.perf_counter() - started, load_average=os.getloadavg(), machine=machine(),
+                   seed=int(name.split("/s")[1]) if "/s" in name else None, versions=versions(),
+                   finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+        results["cells"][key] = row
+        save_results(RESULTS, results)
+        write_markdown(results)
+        log.info("cell %s done in %.0fs: %s", key, row["wall_seconds"], summary(row))
+
+
+def versions() -> dict[str, str]:
+    import transformers
+
+    return {"torch": torch.__version__, "transformers": transformers.__version__}
+
+
+def summary(row: dict[str, Any]) -> str:
+    keys = ("perplexity", "kl_to_teacher", "train_tokens_per_second", "bytes_per_token", "peak_rss_bytes")
+    return ", ".join(f"{key} {row[key]:.4g}" for key in keys if key in row)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,89 @@
+"""results/lm.md from results/lm.json: perplexity table (mean ± std over seeds), step timing, cache sizes, RSS."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from common import RESULTS_DIR, format_mean_std
+
+from kdistill.atomic import atomic_write_text
+
+ROWS = ("scratch", "forward_kl", "reverse_kl", "jsd", "skew_kl")
+LABELS = {"scratch": "student alone (next-token CE)", "forward_kl": "distilled: forward KL",
+          "reverse_kl": "distilled: reverse KL", "jsd": "distilled: JSD(0.5)", "skew_kl": "distilled: skew KL (0.1)"}
+
+
+def cells_of(results: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
+    return [row for key, row in sorted(results["cells"].items()) if key.split("@")[0].startswith(prefix)]
+
+
+def quality_table(results: dict[str, Any]) -> list[str]:
+    header = ("| model | seeds | test perplexity | NLL (nats/token) | KL(teacher ‖ model) | next-token acc % | "
+              "train tokens/s |")
+    lines = [header, "|:---|---:|---:|---:|---:|---:|---:|"]
+    teacher = cells_of(results, "teacher")
+    if teacher:
+        row = teacher[0]
+        lines.append(f"| teacher SmolLM2-135M-Instruct | - | {row['perplexity']:.2f} | {row['nll']:.4f} | 0 | "
+                     f"{100 * row['accuracy']:.2f} | - |")
+    for name in ROWS:
+        rows = cells_of(results, f"{name}/")
+        if not rows:
+            continue
+        lines.append(f"| {LABELS[name]} | {len(rows)} | {format_mean_std([r['perplexity'] for r in rows], 1)} | "
+                     f"{format_mean_std([r['nll'] for r in rows], 4)} | "
+                     f"{format_mean_std([r['kl_to_teacher'] for r in rows], 4)} | "
+                     f"{format_mean_std([100 * r['accuracy'] for r in rows], 2)} | "
+                     f"{format_mean_std([r['train_tokens_per_second'] for r in rows], 0)} |")
+    return lines
+
+
+def cost_lines(results: dict[str, Any]) -> list[str]:
+    lines = []
+    timing = [row for row in cells_of(results, "timing") if "live_teacher_share" in row]
+    if timing:
+        row = timing[0]
+        lines += ["", "## Step time (interleaved, same batch of 8 x 128 tokens, forward + backward + AdamW)", "",
+                  "| variant | median s/step | min-max | x next-token | tokens/s |", "|:---|---:|---:|---:|---:|"]
+        for name, values in row["seconds"].items():
+            lines.append(f"| {name} | {row['median_seconds'][name]:.3f} | {min(values):.3f}-{max(values):.3f} | "
+                         f"{row['ratio_to_next_token'][name]:.2f} | {row['tokens_per_second'][name]:.0f} |")
+        share = row["live_teacher_share"]
+        lines.append(f"\nLive teacher: its forward pass takes {share['teacher_seconds']:.3f} s of a "
+                     f"{share['step_seconds']:.3f} s distillation step ({100 * share['teacher_share']:.0f}%).")
+    for row in cells_of(results, "timing-residual"):
+        lines += ["", "Residual modes, cached teacher (interleaved, 3 repeats): " + ", ".join(
+            f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
+            for name in row["median_seconds"]) + "."]
+    build = cells_of(results, "cache-build")
+    sizes = cells_of(results, "bytes/")
+    if build or sizes:
+        lines += ["", "## Teacher cache", "", "| cache | bytes/token | sequences | build s |", "|:---|---:|---:|---:|"]
+        for row in build:
+            lines.append(f"| training cache k={row['k']} {row['format']} | {row['bytes_per_token']:.1f} | "
+                         f"{row['sequences']} | {row['seconds']:.0f} |")
+        for row in sizes:
+            k = "full" if row["format"] == "full" else row["k"]
+            lines.append(f"| k={k} ({row['format']}) | {row['bytes_per_token']:.1f} | {row['sequences']} | "
+                         f"{row['seconds']:.0f} |")
+    rss = {key.split("@")[0].split("/")[1]: row for key, row in results["cells"].items() if key.startswith("rss/")}
+    if rss:
+        lines += ["", "## Peak RSS (fresh process, 3 steps)", "", "| variant | peak RSS GB |", "|:---|---:|"]
+        lines += [f"| {name} | {row['peak_rss_bytes'] / 1e9:.2f} |" for name, row in rss.items()]
+    return lines
+
+
+def write_markdown(results: dict[str, Any]) -> None:
+    settings = results.get("settings", {})
+    loads = [row["load_average"][0] for row in results["cells"].values() if "load_average" in row]
+    lines = ["# Language-model distillation: SmolLM2-135M-Instruct -> 4-layer, 256-wide Llama (news articles)", "",
+             f"Settings: {settings}. One torch thread. Load average (1 min) during cells: "
+             f"{min(loads):.1f}-{max(loads):.1f}." if loads else "", "", "## Held-out perplexity", ""]
+    lines += quality_table(results) + cost_lines(results)
+    lines += ["", ("Perplexity = exp(mean next-token NLL) over the test blocks (held-out articles); mean ± sample std "
+                   "(ddof=1) over seeds. Train tokens/s is each cell's wall clock under the load it met (several cells ran "
+                   "side by side on 2 shared cores): compare step costs in the interleaved timing table, not there. "
+                   "Every cell's raw numbers, seed, load average and versions are in lm.json.")]
+    atomic_write_text(RESULTS_DIR / "lm.md", "\n".join(line for line in lines if not (isinstance(line, float)
+                                                                                          and math.isnan(line))) + "\n")

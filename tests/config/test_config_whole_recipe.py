@@ -136,3 +136,27 @@ def test_crop_and_flip_augment_the_student_reproducibly():
     plain = data.train_images[first["index"]]
     assert not torch.equal(first["inputs"], plain)  # some samples are cropped or flipped
     assert first["flip"].any() and (first["crop"] != 2).any()
+
+
+@pytest.mark.parametrize("overrides, expected", [
+    (["student.warp={rotation: 10}", "distill.cache.enabled=true"], "move the warp to distill.cache.warp"),
+    (["teacher.warp={elastic: 1.0}", "teacher.augment={flip: true}"], "teacher.warp works on the in-memory"),
+    (["teacher.warp={scale: 1.5}"], "warp.scale must be < 1"),
+])
+def test_training_warps_are_checked(overrides, expected):
+    with pytest.raises(ConfigError, match=expected.replace(".", r"\.")):
+        check_recipe(load_recipe("quick", overrides))
+
+
+def test_a_teacher_warp_trains_on_warped_images_and_enters_only_the_teacher_keys(tmp_path):
+    import json
+
+    torch.set_num_threads(1)
+    assert main(["run", "quick", *FAST_DIGITS, "teacher.warp={rotation: 10, elastic: 1.0}",
+                 "--run-dir", str(tmp_path)]) == 0
+    stages = json.loads((tmp_path / "fingerprint.json").read_text())["stages"]
+    assert stages["teacher"]["teacher.warp.rotation"] == 10
+    assert not any("warp" in key for key in stages["baseline"])
+    plain = tmp_path.parent / "plain"
+    assert main(["run", "quick", *FAST_DIGITS, "--run-dir", str(plain)]) == 0
+    assert not any("warp" in key for key in json.loads((plain / "fingerprint.json").read_text())["stages"]["teacher"])

@@ -82,3 +82,36 @@ def test_shift_of_a_sample_does_not_depend_on_batch_size(arrays):
     shift_small = collect(small, "shift")[collect(small, "index").argsort()]
     shift_large = collect(large, "shift")[collect(large, "index").argsort()]
     assert torch.equal(shift_small, shift_large)
+
+
+def test_a_training_warp_is_reproducible_per_epoch_and_leaves_order_and_offsets_alone():
+    from kdistill.data.loader import WARP_STREAM, epoch_seed
+    from kdistill.data.warp import sample_warps, warp_images
+    from kdistill.data.warp_options import WarpOptions
+
+    images, labels = torch.rand(20, 1, 12, 12), torch.arange(20) % 3
+    warp = WarpOptions(rotation=15, elastic=1.0)
+
+    def first_batch(epoch, with_warp=True):
+        loader = ArrayLoader(images, labels, 8, max_shift=1, seed=4, warp=warp if with_warp else None)
+        loader.set_epoch(epoch)
+        return next(iter(loader))
+
+    batch, again, plain = first_batch(2), first_batch(2), first_batch(2, with_warp=False)
+    assert torch.equal(batch["inputs"], again["inputs"])
+    assert torch.equal(batch["index"], plain["index"]) and torch.equal(batch["shift"], plain["shift"])
+    assert not torch.allclose(batch["inputs"], plain["inputs"])  # the warp changed the images
+    # each sample's warp is row ``id`` of that epoch's own draw, applied before the jitter
+    warps = sample_warps(20, warp, torch.Generator().manual_seed(epoch_seed(4, 2) ^ WARP_STREAM))
+    expected = shift_images(warp_images(images[batch["index"]], warps.select(batch["index"])), batch["shift"])
+    torch.testing.assert_close(batch["inputs"], expected)
+    assert not torch.equal(first_batch(3)["inputs"], batch["inputs"])  # a new epoch draws new warps
+
+
+def test_an_inactive_warp_is_no_warp():
+    from kdistill.data.warp_options import WarpOptions
+
+    images, labels = torch.rand(10, 1, 8, 8), torch.zeros(10, dtype=torch.int64)
+    warped = next(iter(ArrayLoader(images, labels, 10, seed=1, warp=WarpOptions())))
+    plain = next(iter(ArrayLoader(images, labels, 10, seed=1)))
+    assert torch.equal(warped["inputs"], plain["inputs"])

@@ -40,6 +40,10 @@ class ModelSection:
     # more image augmentation, reproducible from (seed, epoch, sample): crop_padding, crop_fill (zero | reflect),
     # flip (kdistill.sources.AugmentOptions)
     augment: dict[str, Any] = field(default_factory=dict)
+    # random smooth warps (rotation, scale, shear, elastic; kdistill.data.warp) of every training image, drawn afresh
+    # per (seed, epoch, sample) and applied before the jitter; in-memory image datasets only. A cached student's
+    # views are warped by distill.cache.warp instead.
+    warp: WarpOptions = field(default_factory=WarpOptions)
     weights: str | None = None  # teacher only: load these safetensors weights instead of training
     # teacher only: train this many networks (seeds seed, seed+1, ...: different initialisations and batch orders)
     # and distil their averaged probabilities (Hinton et al. 2015's ensemble); 1 = a single teacher

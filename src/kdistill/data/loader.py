@@ -13,6 +13,7 @@ import torch
 
 from kdistill.batch import Batch
 from kdistill.data.jitter import sample_shifts, shift_images
+from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
 
 
@@ -20,6 +21,10 @@ def epoch_seed(seed: int, epoch: int) -> int:
     """A 63-bit seed for (seed, epoch); hashing keeps distinct pairs apart (unlike e.g. seed * K + epoch)."""
     digest = hashlib.sha256(f"kdistill-loader:{seed}:{epoch}".encode()).digest()
     return int.from_bytes(digest[:8], "little") >> 1
+
+
+# xor-ed into an epoch's seed for its warps: a stream apart from the order and offsets (any fixed 63-bit constant)
+WARP_STREAM = 0x5A17_3C0F_9E2B_4D61
 
 
 def rank_order(count: int, shuffle: bool, generator: torch.Generator, rank: int, world_size: int) -> torch.Tensor:
@@ -36,6 +41,8 @@ class ArrayLoader:
 
     - ``index`` (B,) int64: sample ids into ``images``; ``shift`` (B, 2) int64: the (dy, dx) jitter applied to each
       input (zeros when ``max_shift == 0``), so a cached teacher can look up that exact view.
+    - ``warp``: each epoch warps every sample by its own random warp (kdistill.data.warp) before the jitter; the warps
+      come from their own (seed, epoch) generator, so order and offsets are those of the same loader without a warp.
     - ``set_epoch(e)`` selects the epoch, like ``DistributedSampler``; call it before each epoch.
     - ``rank``/``world_size``: each rank takes every ``world_size``-th index of the epoch's permutation. The
       permutation is first cut to a multiple of ``world_size`` so all ranks see the same number of batches (DDP would
@@ -53,6 +60,7 @@ class ArrayLoader:
         drop_last: bool = False,
         rank: int = 0,
         world_size: int = 1,
+        warp: WarpOptions | None = None,
     ):
         if images.ndim != 4 or len(images) != len(labels):
             raise ConfigError(f"ArrayLoader needs images (N, C, H, W) and labels (N,); got {tuple(images.shape)} "
@@ -70,7 +78,9 @@ class ArrayLoader:
         self.drop_last = drop_last
         self.rank = rank
         self.world_size = world_size
+        self.epoch_warp = warp if warp is not None and warp.active else None
         self.epoch = 0
+        self._epoch_warps = None  # the current epoch's Warps (N rows) while iterating with a warp
 
     def set_epoch(self, epoch: int) -> None:
         self.epoch = epoch
@@ -94,6 +104,11 @@ class ArrayLoader:
 
     def __iter__(self) -> Iterator[Batch]:
         order, shifts = self.epoch_plan()
+        if self.epoch_warp is not None:
+            from kdistill.data.warp import sample_warps  # torch-heavy grid code, only when warping
+
+            generator = torch.Generator().manual_seed(epoch_seed(self.seed, self.epoch) ^ WARP_STREAM)
+            self._epoch_warps = sample_warps(len(self.labels), self.epoch_warp, generator)  # (N rows): one per sample id
         for start in range(0, len(self) * self.batch_size, self.batch_size):
             index = order[start : start + self.batch_size]  # (B,)
             shift = shifts[index]  # (B, 2)
@@ -103,4 +118,8 @@ class ArrayLoader:
     def view_inputs(self, index: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
         """The (B, C, H, W) inputs of samples ``index`` (B,) as this epoch shows them (jittered by ``shift``)."""
         inputs = self.images[index]
+        if self._epoch_warps is not None:
+            from kdistill.data.warp import warp_images
+
+            inputs = warp_images(inputs, self._epoch_warps.select(index))
         return shift_images(inputs, shift) if self.max_shift > 0 else inputs

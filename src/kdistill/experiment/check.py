@@ -64,6 +64,9 @@ def check_augment(section: ModelSection, where: str) -> None:
 
 def check_model_section(section: ModelSection, where: str) -> ModelSection:
     check_augment(section, where)
+    if section.warp.active and section.augment:
+        raise ConfigError(f"{where}.warp works on the in-memory image loader, which has no augment options; drop "
+                          f"{where}.augment or {where}.warp")
     builder = MODELS.get(section.model)
     model_args = validate_arguments(builder, section.model_args, f"{where}.model_args", skip=MODEL_CONTEXT,
                                     reserved_reason=" from the dataset (its input shape and class count)")
@@ -77,6 +80,10 @@ def check_teacher_fits_method(recipe: Recipe) -> None:
     """Refuse a feature method with an ensemble teacher (it has no single layer to tap), and a teacher cache for a
     method that uses no teacher (there is nothing to cache)."""
     spec = method_spec(recipe.distill.method)
+    if recipe.distill.cache.enabled and recipe.student.warp.active:
+        raise ConfigError("student.warp draws fresh warps every epoch, but a cached teacher answers only for its stored "
+                          "views; move the warp to distill.cache.warp (the views are warped once, when the cache is "
+                          "built) or set distill.cache.enabled: false")
     if recipe.distill.cache.enabled and recipe.student.augment:
         raise ConfigError("the teacher cache stores jitter views only; with student.augment (crop, flip) use a live "
                           "teacher: set distill.cache.enabled: false or drop student.augment")

@@ -21,6 +21,7 @@ from torch import nn
 
 from kdistill import distributed
 from kdistill.config import ModelSection, Recipe
+from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
 from kdistill.experiment.check import check_recipe, dry_run
 from kdistill.experiment.evaluate import build_report
@@ -162,11 +163,11 @@ def distill_inputs(
     ctx = distributed.context()
     if teacher is None:
         return None, train_loader(data, recipe.student.train.batch_size, recipe.student.jitter, recipe.seed,
-                                  recipe.student.augment), None
+                                  recipe.student.augment, recipe.student.warp), None
     teacher = distillation_view(teacher, recipe)
     if not recipe.distill.cache.enabled:
         return FrozenTeacher(teacher), train_loader(data, recipe.student.train.batch_size, recipe.student.jitter,
-                                                    recipe.seed, recipe.student.augment), None
+                                                    recipe.seed, recipe.student.augment, recipe.student.warp), None
     from kdistill.cache.recipe import build_recipe_cache, cached_training
 
     cache, stats = build_recipe_cache(recipe, teacher, data.train_images, data.train_labels, run_dir, ctx)
@@ -191,7 +192,7 @@ def teacher_cost(
                               **recipe.distill.method_args)
 
     live_batches = data.train_loader(recipe.student.train.batch_size, recipe.student.jitter, recipe.seed,
-                                     augment=recipe.student.augment)
+                                     augment=recipe.student.augment, warp=recipe.student.warp)
     cached = (strategy_with(distill_teacher, distill_batches), distill_batches) if cache_info is not None else None
     live_teacher = FrozenTeacher(distillation_view(teacher, recipe))
     seconds = [record["seconds"] for record in result.history]
@@ -208,10 +209,10 @@ def per_rank_batch_size(batch_size: int) -> int:
 
 
 def train_loader(data: ExperimentData, batch_size: int, jitter: int, seed: int,
-                 augment: dict[str, Any] | None = None) -> Any:
+                 augment: dict[str, Any] | None = None, warp: WarpOptions | None = None) -> Any:
     """This rank's shard of the training set (the whole set in a single process)."""
     ctx = distributed.context()
-    return data.train_loader(per_rank_batch_size(batch_size), jitter, seed, ctx.rank, ctx.world_size, augment)
+    return data.train_loader(per_rank_batch_size(batch_size), jitter, seed, ctx.rank, ctx.world_size, augment, warp)
 
 
 def teacher_stage(
@@ -256,7 +257,7 @@ def train_stage(
     seed = recipe.seed if seed is None else seed
     config = dataclasses.replace(config, seed=seed)
     if train_batches is None:
-        train_batches = train_loader(data, config.batch_size, section.jitter, seed, section.augment)
+        train_batches = train_loader(data, config.batch_size, section.jitter, seed, section.augment, section.warp)
     val_batches = data.eval_loader("val", recipe.data.eval_batch_size)
     result = train(model, strategy, train_batches, val_batches, config, stage_dir, resume, desc=name,
                    device=distributed.context().device, on_epoch=on_epoch)

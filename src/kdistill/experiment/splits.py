@@ -23,6 +23,7 @@ from torch.utils.data.dataloader import default_collate
 from kdistill.config import DataSection
 from kdistill.data import ArrayLoader, load_dataset, split_validation, subset
 from kdistill.data.splits import subset_indices
+from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
 from kdistill.text.padding import trim_padding
 
@@ -47,12 +48,16 @@ class ExperimentData:
         return self.streams is not None
 
     def train_loader(self, batch_size: int, jitter: int, seed: int, rank: int = 0, world_size: int = 1,
-                     augment: dict[str, Any] | None = None) -> Any:
-        """Shuffled training batches; ``jitter`` and ``augment`` (crop_padding, crop_fill, flip) are drawn per
-        (seed, epoch, sample). In-memory data without ``augment`` takes the ArrayLoader fast path."""
+                     augment: dict[str, Any] | None = None, warp: WarpOptions | None = None) -> Any:
+        """Shuffled training batches; ``jitter``, ``warp`` and ``augment`` (crop_padding, crop_fill, flip) are
+        drawn per (seed, epoch, sample). In-memory data without ``augment`` takes the ArrayLoader fast path, the only
+        one that warps (the recipe check refuses a warp elsewhere)."""
         if self.streams is None and not augment:
             return ArrayLoader(self.train_images, self.train_labels, batch_size, shuffle=True, max_shift=jitter,
-                               seed=seed, rank=rank, world_size=world_size)
+                               seed=seed, rank=rank, world_size=world_size, warp=warp)
+        if warp is not None and warp.active:
+            raise ConfigError("a training warp needs an in-memory image dataset without augment; drop the warp or "
+                              "the augment options")
         from kdistill.sources import AugmentOptions, source_loader
 
         options = AugmentOptions(jitter=jitter, **(augment or {})) if jitter or augment else None

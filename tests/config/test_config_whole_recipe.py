@@ -160,3 +160,15 @@ def test_a_teacher_warp_trains_on_warped_images_and_enters_only_the_teacher_keys
     plain = tmp_path.parent / "plain"
     assert main(["run", "quick", *FAST_DIGITS, "--run-dir", str(plain)]) == 0
     assert not any("warp" in key for key in json.loads((plain / "fingerprint.json").read_text())["stages"]["teacher"])
+
+
+def test_augment_and_warp_change_the_stage_keys_only_when_set():
+    """A stage trained with other augmentation must not be reused: before the fix, student.augment was not a key."""
+    from kdistill.experiment.fingerprint import stage_keys
+
+    plain = stage_keys(check_recipe(load_recipe("quick")))
+    flipped = stage_keys(check_recipe(load_recipe("quick", ["student.augment={flip: true}"])))
+    warped = stage_keys(check_recipe(load_recipe("quick", ["teacher.warp={rotation: 5}"])))
+    assert flipped["baseline"]["student.augment.flip"] is True and flipped["teacher"] == plain["teacher"]
+    assert warped["teacher"]["teacher.warp.rotation"] == 5 and warped["baseline"] == plain["baseline"]
+    assert not any("augment" in key or "warp" in key for keys in plain.values() for key in keys)

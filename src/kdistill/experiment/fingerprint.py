@@ -4,8 +4,8 @@ A stage folder is reused (``--run-dir``, ``--resume``) only while its keys are u
 stages trained under different settings. Keys are dotted recipe paths, so a refusal can name them::
 
     (every stage)       seed, threads, data (not data.eval_batch_size)
-    teacher, teacher-K  teacher.{model, model_args, jitter, warp, train}, teacher.member (K; 1 = "teacher")
-    baseline            student.{model, model_args, jitter, warp, train}
+    teacher, teacher-K  teacher.{model, model_args, jitter, augment, warp, train}, teacher.member (K; 1 = "teacher")
+    baseline            student.{model, model_args, jitter, augment, warp, train}
     distilled           the baseline's keys, distill.method and method_args, the cache settings that change what the
                         student sees (if the cache is on), and the teacher: its keys and teacher.members, or the
                         sha256 of teacher.weights (none for a method without a pre-trained teacher)
@@ -57,11 +57,12 @@ def stage_keys(recipe: Recipe) -> dict[str, dict[str, Any]]:
 
 
 def model_keys(section: ModelSection, prefix: str) -> dict[str, Any]:
-    """A trained network's keys: model, model_args, jitter, warp (only when active: runs from before the option
-    keep their fingerprints), train (not members/weights: see stage_keys)."""
+    """A trained network's keys: model, model_args, jitter, augment and warp (only when set: runs from before these
+    options keep their fingerprints), train (not members/weights: see stage_keys)."""
     warp = flatten(to_dict(section.warp), f"{prefix}.warp") if section.warp.active else {}
     return {f"{prefix}.model": section.model, **flatten(section.model_args, f"{prefix}.model_args"),
-            f"{prefix}.jitter": section.jitter, **warp, **flatten(to_dict(section.train), f"{prefix}.train")}
+            f"{prefix}.jitter": section.jitter, **flatten(section.augment, f"{prefix}.augment"), **warp,
+            **flatten(to_dict(section.train), f"{prefix}.train")}
 
 
 def teacher_identity(recipe: Recipe) -> dict[str, Any]:

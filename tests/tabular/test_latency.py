@@ -45,7 +45,7 @@ def test_budget_search_times_every_candidate_and_the_teacher(table):
 
 def test_boosting_student_reads_ordered_codes_without_a_categorical_preprocessor(table):
     """Ordinal codes flagged as categorical ran two ColumnTransformers per call (kdistill's and HistGradientBoosting's
-    own): 3/4 of the boosting student's prediction time on adult."""
+    own): most of the boosting student's prediction time on adult."""
     X, y = table
     model = DistilledClassifier(teacher="random_forest", student="boosting", student_params={"max_iter": 20},
                                 augmentation="noise", augmentation_multiplier=1.0, random_state=0).fit(X, y)

@@ -35,7 +35,7 @@ def kdistill_rows(suite: dict, name: str, seed: int, search: dict | None = None)
         student, other = cell["student"], cell["other_variant"]
         budget = f"max_latency_ms={cell['budget_ms_per_1k']:.2f}"
         rows.append({"model": f"kdistill budget search ({budget}) kept: {describe_student(student)}", **student,
-                     "fit_time": cell["fit_seconds"], "student": True})
+                     "fit_time": cell["fit_seconds"], "student": True, "kept": True})
         rows.append({"model": f"kdistill same search, best {other['variant']} student: {other['family']} "
                               f"{other['params']}", **other, "fit_time": None, "student": True})
         rows.append({"model": "kdistill teacher (LightGBM)", **cell["teacher"], "fit_time": None})
@@ -60,14 +60,19 @@ def row_text(row: dict, task: str) -> str:
 
 
 def verdict(ag: dict, kd_rows: list[dict], task: str) -> str:
+    """Compare with the student kdistill's budget search kept (chosen on validation rows) when it is within this
+    AutoGluon model's latency; without one, with the best fixed-size suite tree within it (picked here on test)."""
     main, _ = HEADLINE[task]
     limit = ag["latency_ms_per_1k"]
     within = [r for r in kd_rows if r.get("student") and r["latency_ms_per_1k"] <= limit]
+    kept = [r for r in within if r.get("kept")]
     if not within:
         return f"No kdistill student is within AutoGluon's distilled latency ({limit:.2f} ms per 1k rows)."
-    best = max(within, key=lambda r: r[main])
+    best = kept[0] if kept else max(within, key=lambda r: r[main])
+    how = ("the budget search kept (validation rows)" if kept else
+           "best of the suite's fixed-size trees on these test rows (no budget-search row within this latency)")
     outcome = "matches or beats" if best[main] >= ag[main] else "falls short of"
-    return (f"kdistill's best student within {limit:.2f} ms per 1k rows: {best['model']}, {main} {best[main]:.4f} at "
+    return (f"kdistill within {limit:.2f} ms per 1k rows, {how}: {best['model']}, {main} {best[main]:.4f} at "
             f"{best['latency_ms_per_1k']:.2f} ms - it {outcome} this AutoGluon student ({main} {ag[main]:.4f}, "
             f"difference {best[main] - ag[main]:+.4f}).")
 
@@ -88,7 +93,8 @@ def write_markdown(results: dict, suite: dict, path: Path, search: dict | None =
              "calls were preempted at random); the two sides ran in different processes, so compare across them "
              "as close but not exact. Size = bytes on disk: AutoGluon's `clone_for_deployment` for that model alone; kdistill's "
              "skops student file / LightGBM model file. Fit s = training wall-clock seconds (AutoGluon's leaderboard "
-             "fit_time per model)."), ""]
+             "fit_time per model; for kdistill's budget search the whole fit: teacher, Gibbs rows, every candidate "
+             "distilled and direct, timing - on a machine at load ~14)."), ""]
     for key, cell in sorted(results.get("cells", {}).items()):
         task = cell["task"]
         main, other = HEADLINE[task]

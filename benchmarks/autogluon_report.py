@@ -129,9 +129,9 @@ def write_text(path: Path, text: str) -> None:
     os.replace(tmp, path)
 
 
-def mean_std(values: list[float]) -> str:
+def mean_std(values: list[float], digits: int = 4) -> str:
     mean = statistics.fmean(values)
-    return f"{mean:.4f} ± {statistics.stdev(values):.4f}" if len(values) > 1 else f"{mean:.4f}"
+    return f"{mean:.{digits}f} ± {statistics.stdev(values):.{digits}f}" if len(values) > 1 else f"{mean:.{digits}f}"
 
 
 def write_search_markdown(search: dict, path: Path) -> None:
@@ -170,7 +170,7 @@ def write_search_markdown(search: dict, path: Path) -> None:
             lines += ["", (f"Over seeds {[c['seed'] for c in cells]}: kept student test {metric} "
                            f"{mean_std([c['student'][metric] for c in cells])}, teacher "
                            f"{mean_std([c['teacher'][metric] for c in cells])}, latency "
-                           f"{mean_std([c['student']['latency_ms_per_1k'] for c in cells])} ms per 1k rows.")]
+                           f"{mean_std([c['student']['latency_ms_per_1k'] for c in cells], 2)} ms per 1k rows.")]
         lines += ["", "Candidates of seed 0 (validation score, validation-batch CPU ms per 1k rows; * = kept):", "",
                   "| family | params | variant | val score | ms/1k | size KB | within budget |", "|---|---|---|---|---|---|---|"]
         for row in sorted(cells[0]["candidates"], key=lambda r: r["latency_ms_per_1k"]):

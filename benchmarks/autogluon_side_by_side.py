@@ -191,9 +191,9 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name} seed {seed}: chosen {cell['chosen_distilled']} "
                       f"{ {k: round(v, 4) for k, v in cell['models'][cell['chosen_distilled']].items()} }", flush=True)
     suite = RESULTS_DIR / "tabular_suite.json"
-    boosting = RESULTS_DIR / "tabular_autogluon_kdistill.json"
+    search = RESULTS_DIR / "tabular_autogluon_kdistill.json"
     write_markdown(results, json.loads(suite.read_text()) if suite.exists() else {"cells": {}},
-                   RESULTS.with_suffix(".md"), json.loads(boosting.read_text()) if boosting.exists() else None)
+                   RESULTS.with_suffix(".md"), json.loads(search.read_text()) if search.exists() else None)
     return 0
 
 

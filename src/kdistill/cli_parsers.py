@@ -141,8 +141,9 @@ def add_tabular_commands(subparsers: Any) -> None:
     fit.add_argument("--max-leaf-nodes", type=int, default=None,
                      help="tree student: maximum number of leaves (default: scaled to the training rows)")
     fit.add_argument("--max-latency", type=float, default=None, metavar="MS",
-                     help="budget: prediction latency in ms per 1,000 rows; searches student families and sizes, "
-                     "distilled and direct, and keeps the best validation score within it")
+                     help="budget: prediction CPU time in ms per 1,000-row batch (median of calls timed in turns); "
+                     "searches student families and sizes, distilled and direct, and keeps the best validation score "
+                     "within it")
     fit.add_argument("--max-size", type=int, default=None, metavar="BYTES",
                      help="budget: bytes of the saved student file (combines with --max-latency)")
     fit.add_argument("--prefer", choices=("better", "distilled", "direct"), default="better",

@@ -3,7 +3,7 @@
     kdistill tabular fit --data adult.parquet --target income --teacher lightgbm --student tree --out runs/adult
 
 Every fit also trains the same student directly on the labels and keeps the better on validation rows carved from
-the training rows (``--prefer`` overrides); ``--max-latency MS`` (per 1k rows) and/or ``--max-size BYTES`` search
+the training rows (``--prefer`` overrides); ``--max-latency MS`` (CPU ms per 1k-row batch) and/or ``--max-size BYTES`` search
 student families and sizes within the budget (``--student auto`` searches without one). The test rows are a
 stratified share (regression: by target quantile bins), or fixed with ``--split-column COLUMN`` / ``--test-data FILE``.
 

@@ -1,7 +1,7 @@
 """What a user wants to know about a student: test metric, inference latency per 1k rows, size, tree shape.
 
 Latency: ``predict_proba``/``predict`` on batches of 1,000 evaluation rows (drawn with replacement from smaller
-tables), median and 25th/75th percentiles over repeated calls, in milliseconds per 1,000 rows
+tables), median and 25th/75th percentiles of the CPU time of repeated calls, in milliseconds per 1,000 rows
 (:func:`kdistill.tabular.selection.latency_ms_per_1k`). Size is the byte count of the model (without its teacher)
 serialised as skops, the format ``save_student`` writes; callers that saved the file pass its real size instead.
 """

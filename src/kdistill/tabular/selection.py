@@ -4,15 +4,17 @@ Everything candidates share is computed once per estimator fit (:class:`SharedDa
 label targets, the transfer set (real + synthetic rows) with the teacher's targets - an in-memory cache of the teacher
 outputs, so ten candidates cost one labelling pass - and the real validation rows. A candidate is one student family
 and size, trained either on the teacher's targets ("distilled") or on the labels ("direct"). Its validation score is
-AUC (binary and multiclass with every class present), else accuracy, or R² for regression; its latency is the median
-over repeated ``predict_proba`` / ``predict`` calls on 1,000 validation rows (the whole path a user calls:
-checks, encoding, model); its size is the bytes of the skops file ``save_student`` would write.
+AUC (binary and multiclass with every class present), else accuracy, or R² for regression; its latency is the
+median CPU time of repeated ``predict_proba`` / ``predict`` calls on 1,000 validation rows (the whole path a user
+calls: checks, encoding, model), every candidate and the teacher timed in turns (:func:`interleaved_latency`); its
+size is the bytes of the skops file ``save_student`` would write.
 """
 
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -22,6 +24,7 @@ from kdistill.tabular.students import build_student
 
 VARIANTS = ("distilled", "direct")
 LATENCY_ROWS = 1000
+LATENCY_REPEATS = 9
 
 
 @dataclass
@@ -100,21 +103,38 @@ def latency_batch(X: Any, seed: int = 0) -> Any:
     return take_rows(X, rows)
 
 
-def latency_ms_per_1k(predict: Any, batch: Any, repeats: int = 7) -> dict[str, float]:
-    """Median, 25th and 75th percentile of ``predict(batch)`` wall time over ``repeats`` calls, ms per 1k rows.
+def interleaved_latency(predicts: dict[Any, Callable[[Any], Any]], batch: Any,
+                        repeats: int = LATENCY_REPEATS) -> dict[Any, dict[str, float]]:
+    """CPU ms per 1k rows of each ``predicts[name](batch)`` call: median, 25th and 75th percentile over ``repeats``.
 
-    One warm-up call first (first calls pay for imports and caches). Scaled by 1000 / len(batch).
+    CPU time of this process (``time.process_time``), not wall time: on a shared machine a wall-clock call is
+    preempted at random and its time says more about the neighbours than about the model (seen: the same student
+    timed 3 ms and 40 ms minutes apart at load 25). The functions take turns, in an order that rotates every round,
+    so a burst of load or a warm cache favours none of them; the first round warms caches and lazy imports and is not
+    counted. CPU time counts every thread of the process: a model predicting on 4 threads is charged for all 4.
+    Scaled by 1000 / len(batch).
     """
-    predict(batch)
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        predict(batch)
-        times.append(time.perf_counter() - started)
+    names = list(predicts)
+    times: dict[Any, list[float]] = {name: [] for name in names}
+    for repeat in range(repeats + 1):
+        shift = repeat % len(names)
+        for name in names[shift:] + names[:shift]:
+            started = time.process_time()
+            predicts[name](batch)
+            if repeat:
+                times[name].append(time.process_time() - started)
     scale = 1e3 * 1000.0 / max(len(batch), 1)
-    q25, median, q75 = np.percentile(np.asarray(times) * scale, [25, 50, 75])
-    return {"latency_ms_per_1k": float(median), "latency_ms_per_1k_q25": float(q25),
-            "latency_ms_per_1k_q75": float(q75)}
+    out = {}
+    for name in names:
+        q25, median, q75 = np.percentile(np.asarray(times[name]) * scale, [25, 50, 75])
+        out[name] = {"latency_ms_per_1k": float(median), "latency_ms_per_1k_q25": float(q25),
+                     "latency_ms_per_1k_q75": float(q75)}
+    return out
+
+
+def latency_ms_per_1k(predict: Callable[[Any], Any], batch: Any, repeats: int = LATENCY_REPEATS) -> dict[str, float]:
+    """:func:`interleaved_latency` of one prediction function (median, q25, q75 CPU ms per 1k rows)."""
+    return interleaved_latency({0: predict}, batch, repeats)[0]
 
 
 def saved_size_bytes(model: Any) -> int | None:

@@ -42,8 +42,11 @@ def candidate_grid(families: tuple[str, ...] = ("tree", "boosting", "mlp")) -> l
     """(family, params) pairs a budget search tries, small to large; each is fit distilled and direct."""
     grid: dict[str, list[dict[str, Any]]] = {
         "tree": [{"max_depth": None, "max_leaf_nodes": leaves} for leaves in (15, 63, 255, 1023, 4095)],
+        # Rounds are a cap: the student stops on the validation rows (BoostingStudent), so large caps cost only the
+        # rounds they use and a generous latency budget can buy accuracy with them (the candidates of
+        # results/tabular_autogluon_kdistill.md); the small caps give fast candidates.
         "boosting": [{"max_iter": rounds, "max_depth": None, "max_leaf_nodes": leaves}
-                     for rounds, leaves in ((30, 15), (100, 15), (100, 31), (300, 31))],
+                     for rounds, leaves in ((30, 15), (100, 15), (100, 31), (300, 31), (1000, 31), (1000, 63))],
         "mlp": [{"hidden": (width, width)} for width in (32, 128)],
     }
     return [(family, params) for family in families for params in grid.get(family, [])]

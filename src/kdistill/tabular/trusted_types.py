@@ -19,7 +19,6 @@ STUDENT_TYPES: frozenset[str] = frozenset({
     "kdistill.tabular.students.TreeStudent",
     "kdistill.tabular.students.BoostingStudent",
     "kdistill.tabular.students.LinearStudent",
-    "kdistill.tabular.students.check_float_array",  # boosting with categories (see students.name_numeric_check)
     "kdistill.tabular.mlp.MLPStudent",
     "numpy.dtype",  # linear and mlp students
     "sklearn.tree._tree.Tree",  # tree student

@@ -217,7 +217,7 @@ def mode_setup(mode: str, teacher, caches: dict[str, TeacherCache], data: Experi
         loader = ArrayLoader(images, labels, 128, max_shift=JITTER, seed=seed)
         return build_strategy("hinton", teacher=FrozenTeacher(teacher), temperature=TEMPERATURE), loader
     cache = caches[mode.removeprefix("cache-")]
-    loader = CachedViewLoader(images, labels, 128, seed=seed, cache=cache)
+    loader = CachedViewLoader(images, labels, 128, seed=seed, cache=cache, temperature=TEMPERATURE)
     return build_strategy("hinton", teacher=CachedTeacher(cache), temperature=TEMPERATURE), loader
 
 

@@ -23,7 +23,6 @@ from kdistill.data.warp import Warps, sample_warps, warp_images
 from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
 from kdistill.losses.soft_targets import tempered_log_probs
-from kdistill.losses.temperature import check_temperature
 
 
 def view_seed(seed: int, view: int, stream: str = "view") -> int:
@@ -100,8 +99,8 @@ class CachedViewLoader(ArrayLoader):
         self.view_seed = seed if view_seed is None else view_seed  # the cache's seed; ``seed`` drives the order
         self.cache = cache
         self.warp = warp
-        if temperature is not None:
-            check_temperature(temperature)
+        if temperature is not None and not temperature > 0:
+            raise ConfigError(f"CachedViewLoader temperature must be > 0 (the distillation T), got {temperature}")
         self.temperature = temperature
         self._shifts: dict[int, torch.Tensor] = {}
         self._warps: dict[int, Warps | None] = {}

@@ -39,10 +39,18 @@ def kd_kl_divergence(
     if mask is None and not teacher_logits.requires_grad:  # the usual case: a frozen teacher's targets
         check_temperature(temperature)
         return TemperedKL.apply(student_logits, teacher_logits, float(temperature))
+    return masked_kd_from_log_probs(student_logits, log_softmax_with_temperature(teacher_logits, temperature),
+                                    temperature, mask)
+
+
+def masked_kd_from_log_probs(
+    student_logits: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """T² · KL(p ‖ softmax(z_s/T)) averaged over the predictions ``mask`` keeps, for teacher log-probs log p (..., C)
+    at T (with or without grad)."""
     log_q = log_softmax_with_temperature(student_logits, temperature)
-    log_p = log_softmax_with_temperature(teacher_logits, temperature)
     # p·(log p − log q) with log-space targets: no log(0) even when p underflows.
-    per_prediction = F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(-1)  # (...)
+    per_prediction = F.kl_div(log_q, teacher_log_probs, reduction="none", log_target=True).sum(-1)  # (...)
     return masked_mean(per_prediction, mask) * temperature**2
 
 
@@ -174,19 +182,22 @@ def hinton_kd_loss_from_log_probs(
 ) -> dict[str, torch.Tensor]:
     """:func:`hinton_kd_loss` with ``soft_loss="kl"`` for a teacher given as log σ(z_t / T) (..., C), no grad.
 
-    (B, C) logits take the short path (``kd_kl_from_log_probs``: no teacher softmax, few autograd nodes).
-    Sequences go through the masked losses on ``T · log p``: logits whose tempered softmax is exactly p.
+    (B, C) logits take the short path (``kl_sum_from_log_probs``: no teacher softmax, few autograd nodes);
+    sequences (B, T, V) the masked mean over their labelled positions, as :func:`hinton_kd_loss`.
     """
-    if student_logits.dim() != 2:
-        return hinton_kd_loss(student_logits, teacher_log_probs * temperature, labels, temperature, alpha, beta)
     check_same_shape(student_logits, teacher_log_probs)
     check_temperature(temperature)
     if labels is None and alpha != 0:
         raise ValueError("alpha > 0 needs labels; pass labels or set alpha=0")
-    kl_sum = kl_sum_from_log_probs(student_logits, teacher_log_probs, temperature)
-    scale = temperature**2 / max(1, len(student_logits))  # T² and the batch mean
-    soft = kl_sum.detach() * scale
-    weighted_soft = kl_sum * (beta * scale)  # β · T² · KL in one node
+    if student_logits.dim() == 2:
+        kl_sum = kl_sum_from_log_probs(student_logits, teacher_log_probs, temperature)
+        scale = temperature**2 / max(1, len(student_logits))  # T² and the batch mean
+        soft = kl_sum.detach() * scale
+        weighted_soft = kl_sum * (beta * scale)  # β · T² · KL in one node
+    else:
+        mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
+        kd = masked_kd_from_log_probs(student_logits, teacher_log_probs, temperature, mask)
+        soft, weighted_soft = kd.detach(), beta * kd
     if labels is None:
         return {"loss": weighted_soft, "ce": torch.zeros((), device=soft.device), "kd": soft}
     hard = hard_label_cross_entropy(student_logits, labels)

@@ -6,9 +6,10 @@ A teacher's soft targets at temperature T are log p = log σ(z_t / T). A cache d
     T² · KL(p ‖ q) = T² / n · Σ_rows Σ_i p_i (log p_i − log q_i),    log q = log σ(z_s / T)
 
 For a small student the loss's per-call overhead, not its arithmetic, decides what distillation costs over a plain
-step. Measured in the training step (benchmarks/teacher_cache.py lockstep cells), the native composition below -
-one log-softmax and one ``kl_div`` recorded by autograd - beat a hand-written ``autograd.Function`` for the whole
-objective: that node's Python forward and backward run right after the student's matmuls, on cold caches.
+step. Timed right after the student's forward, as in training (benchmarks/teacher_cache_profile.py, results in
+``results/teacher_cache_profile.md``), the native composition below - one log-softmax and one ``kl_div`` recorded
+by autograd - was compared with a hand-written ``autograd.Function`` for the whole objective, whose Python forward
+and backward run on caches the student's matmuls have just evicted.
 Shapes: (..., C); float32 inside (float64 stays float64).
 """
 

@@ -85,11 +85,19 @@ def repeated_lockstep_lines(cells: dict[str, Any]) -> list[str]:
         lines.append(f"| {key.split('/', 1)[1]} | {cell['repeats']} x {cell['epochs']} | {plain['median']:.0f} "
                      f"[{plain['p10']:.0f}-{plain['p90']:.0f}] | {text['cache-full']} | {text['cache-topk']} "
                      f"| {text['recompute']} | {rounds} | {load['min']:.1f}-{load['max']:.1f} |")
-        lines += [f"| flag: {flag} | | | | | | | |" for flag in cell.get("flags", [])]
+        lines += [f"| flag: {flag} | | | | | | | |" for flag in cell.get("flags", []) + runs_below_one(cell)]
         if cell.get("machine_note"):
             notes.add(cell["machine_note"])
     lines += [""] + [f"Machine during these runs: {note}" for note in sorted(notes)] if notes else []
     return lines
+
+
+def runs_below_one(cell: dict[str, Any]) -> list[str]:
+    """Single runs whose ratio fell below 1.0: a distillation step cannot cost less than the plain one, so each is a
+    measurement error (flagged even when the median over runs is above 1.0)."""
+    return [f"run {number} {mode} ratio {ratio:.3f} < 1.0: measurement error"
+            for number, run in enumerate(cell["runs"], 1) for mode, ratio in run["ratio_of_medians"].items()
+            if ratio < 1.0]
 
 
 READERS = {"pread": "pread gather (current)", "release": "mmap + release every 64 MiB (previous)",

@@ -6,9 +6,11 @@ Two cells, thread CPU µs, torch threads 1, variants interleaved step by step in
   running means) of plain, cached-full and cached-top-k training split into its phases; median per phase;
 - ``loss``: the loss's forward + backward alone, timed right after the student's forward (as in training: the
   student's matmuls have just evicted the loss's code and data from the caches), for the plain cross-entropy and for
-  the Hinton objective written four ways - the composition before this change (fused T²KL node + ``F.cross_entropy``
-  on logits), one hand-written ``autograd.Function`` for CE + T²KL with the closed-form gradient, and the current
-  native composition from the teacher's log-probs (``hinton_kd_loss_from_log_probs``).
+  the Hinton objective written several ways - the composition before this change (fused T²KL node +
+  ``F.cross_entropy`` on logits), a lean hand-written ``autograd.Function`` for CE + T²KL with the closed-form
+  gradient, the native composition from the teacher's log-probs, and what the library runs now
+  (``hinton_kd_loss_from_log_probs``: the objective node behind its input checks). ``loss/`` kept the variants in
+  a fixed order (position-biased); the ``loss-rotated*`` cells rotate it every batch.
 
     python benchmarks/teacher_cache_profile.py      # needs teacher_cache.py's teacher and caches in .work/
 """
@@ -72,13 +74,21 @@ def before_this_change(logits, batch):
     return torch.add(BETA * soft, F.cross_entropy(logits, batch["labels"]), alpha=ALPHA)
 
 
+def native_composition(logits, batch):
+    """The composition of the intermediate version: log-softmax at T, kl_div, CE, a scale and a sum."""
+    log_q = F.log_softmax(logits.t() / T, dim=0)  # (C, B): the fast CPU kernel for few classes
+    kl_sum = F.kl_div(log_q, batch["cached_log_probs"].t(), reduction="sum", log_target=True)
+    return torch.add(kl_sum * (BETA * T * T / len(logits)), F.cross_entropy(logits, batch["labels"]), alpha=ALPHA)
+
+
 LOSSES = {
     "plain CE (current: log_softmax_last + nll_loss)": lambda z, b: hard_label_cross_entropy(z, b["labels"]),
     "plain CE (before: F.cross_entropy)": lambda z, b: F.cross_entropy(z, b["labels"]),
     "Hinton before (T²KL node + F.cross_entropy)": before_this_change,
     "Hinton, one autograd.Function": lambda z, b: FusedObjective.apply(z, b["cached_log_probs"], b["labels"]),
-    "Hinton current (native, from log-probs)": lambda z, b: hinton_kd_loss_from_log_probs(
-        z, b["cached_log_probs"], b["labels"], T, ALPHA, BETA)["loss"],
+    "Hinton, native composition from log-probs": native_composition,
+    "Hinton current (hinton_kd_loss_from_log_probs: the objective node + checks)":
+        lambda z, b: hinton_kd_loss_from_log_probs(z, b["cached_log_probs"], b["labels"], T, ALPHA, BETA)["loss"],
 }
 
 
@@ -132,17 +142,19 @@ def phases_cell(data, caches, epochs: int = 3) -> dict[str, Any]:
     return {"median_us": medians, "epochs": epochs, "steps_per_mode": len(times["plain"]["load"])}
 
 
-def loss_cell(data, caches, epochs: int = 3) -> dict[str, Any]:
+def loss_cell(data, caches, epochs: int = 4) -> dict[str, Any]:
     """Each variant has its own student; per batch, every variant: student forward (untimed), then loss + backward
-    timed; variants interleaved batch by batch."""
+    timed; variants interleaved batch by batch, their order rotated every batch (each takes every position)."""
     strategy, loader = bench.mode_setup("cache-full", None, caches, data, seed=1)
     students = {name: bench.build(STUDENT, data, seed=1).train() for name in LOSSES}
     micros: dict[str, list[float]] = {name: [] for name in LOSSES}
     for epoch in range(1, epochs + 1):
         loader.set_epoch(epoch)
-        for batch in loader:
+        for number, batch in enumerate(loader):
             batch = as_batch(batch)
-            for name, loss_fn in LOSSES.items():
+            names = list(LOSSES)
+            for name in names[number % len(names):] + names[: number % len(names)]:
+                loss_fn = LOSSES[name]
                 logits = forward_model(students[name], batch)
                 started = time.thread_time()
                 loss_fn(logits, batch).backward()
@@ -182,7 +194,7 @@ def main() -> int:
     data = bench.load_data(args, "mnist")
     caches = {fmt: TeacherCache(bench.WORK / f"cache-mnist-mlp-{fmt}", verify=False) for fmt in ("full", "topk")}
     results = load_results(OUTPUT)
-    for key, compute in (("phases/mnist/mlp-300", phases_cell), ("loss/mnist/mlp-300", loss_cell)):
+    for key, compute in (("phases/mnist/mlp-300", phases_cell), ("loss-rotated-v2/mnist/mlp-300", loss_cell)):
         if key not in results["cells"]:
             load = os.getloadavg()
             cell = compute(data, caches)

@@ -41,7 +41,8 @@ def step_cost_lines(cells: dict[str, Any]) -> list[str]:
                          f"| {load if clock == 'cpu' else ''} |")
         for flag in timing.get("flags", []):
             lines.append(f"| {dataset}/{student} | flag: {flag} | | | | | | | | |")
-    lines += repeated_lockstep_lines(cells)
+    for prefix, title in REPEATED_LOCKSTEP.items():
+        lines += repeated_lockstep_lines(cells, prefix, title)
     lines += ["", "### Lockstep, one run per student (earlier code: before the cache-step changes)", "",
               ("Each variant trains its own student through the loop's step; one step of every variant per round. "
               "Ratio of median step times, and median [IQR] of per-round ratios. Superseded by the repeated cells "
@@ -60,11 +61,18 @@ def step_cost_lines(cells: dict[str, Any]) -> list[str]:
     return lines
 
 
-def repeated_lockstep_lines(cells: dict[str, Any]) -> list[str]:
-    repeated = {key: cell for key, cell in cells.items() if key.startswith("lockstep-repeated/")}
+REPEATED_LOCKSTEP = {
+    "lockstep-repeated/": "Lockstep, repeated: the variants step in turn, each step timed alone (thread CPU)",
+    "lockstep-repeated-native/": ("Lockstep, repeated, intermediate version (commit b05a34f: the Hinton loss as a "
+                                  "native composition from the log-probs, CE through log_softmax_last)"),
+}
+
+
+def repeated_lockstep_lines(cells: dict[str, Any], prefix: str, title: str) -> list[str]:
+    repeated = {key: cell for key, cell in cells.items() if key.startswith(prefix)}
     if not repeated:
         return []
-    lines = ["", "### Lockstep, repeated: the variants step in turn, each step timed alone (thread CPU)", "",
+    lines = ["", f"### {title}", "",
              ("Each variant trains its own student through the loop's step (loader, strategy, finite check, "
              "backward, optimizer and scheduler step, running means); one step of every variant per round, each timed "
              "in thread CPU µs, 20 warm-up steps dropped. One run = every variant from a fresh student over the "

@@ -22,7 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdistill.losses.reduction import check_same_shape, masked_mean
-from kdistill.losses.soft_targets import at_least_float32, kl_sum_from_log_probs, log_softmax_last, tempered_log_probs
+from kdistill.losses.soft_targets import (
+    HintonObjective,
+    at_least_float32,
+    log_softmax_last,
+    objective_applies,
+    tempered_log_probs,
+)
 from kdistill.losses.temperature import check_temperature, log_softmax_with_temperature
 
 IGNORE_INDEX = -100
@@ -125,12 +131,13 @@ def logit_matching_loss(
 def hard_label_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
     """CE(y, softmax(z_s)) at T = 1, mean over labelled positions (label -100 = ignored).
 
-    Plain training and distillation both use it, so a step-cost ratio compares like with like; the log-softmax is
-    ``log_softmax_last`` (what ``F.cross_entropy`` computes, without the CPU kernel's slow path for C < 16).
+    ``F.cross_entropy`` as it is: timed right after a student's forward it beat ``log_softmax_last`` + ``nll_loss``
+    (results/teacher_cache_profile.md), and the plain step that distillation is compared with stays what it was.
     """
     num_classes = student_logits.shape[-1]
-    log_probs = log_softmax_last(at_least_float32(student_logits).reshape(-1, num_classes))  # (N, C)
-    return F.nll_loss(log_probs, labels.reshape(-1), ignore_index=IGNORE_INDEX)
+    return F.cross_entropy(
+        at_least_float32(student_logits).reshape(-1, num_classes), labels.reshape(-1), ignore_index=IGNORE_INDEX
+    )
 
 
 SOFT_LOSSES = {"kl": kd_kl_divergence, "soft_ce": soft_target_cross_entropy}
@@ -182,22 +189,21 @@ def hinton_kd_loss_from_log_probs(
 ) -> dict[str, torch.Tensor]:
     """:func:`hinton_kd_loss` with ``soft_loss="kl"`` for a teacher given as log σ(z_t / T) (..., C), no grad.
 
-    (B, C) logits take the short path (``kl_sum_from_log_probs``: no teacher softmax, few autograd nodes);
-    sequences (B, T, V) the masked mean over their labelled positions, as :func:`hinton_kd_loss`.
+    (B, C) logits with valid labels take one autograd node (:class:`~kdistill.losses.soft_targets.HintonObjective`:
+    no teacher softmax, the gradient written out); sequences (B, T, V) and ignored labels the composed losses, with
+    the masked mean over labelled positions as :func:`hinton_kd_loss`.
     """
     check_same_shape(student_logits, teacher_log_probs)
     check_temperature(temperature)
     if labels is None and alpha != 0:
         raise ValueError("alpha > 0 needs labels; pass labels or set alpha=0")
-    if student_logits.dim() == 2:
-        kl_sum = kl_sum_from_log_probs(student_logits, teacher_log_probs, temperature)
-        scale = temperature**2 / max(1, len(student_logits))  # T² and the batch mean
-        soft = kl_sum.detach() * scale
-        weighted_soft = kl_sum * (beta * scale)  # β · T² · KL in one node
-    else:
-        mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
-        kd = masked_kd_from_log_probs(student_logits, teacher_log_probs, temperature, mask)
-        soft, weighted_soft = kd.detach(), beta * kd
+    if objective_applies(student_logits, labels):
+        total, hard, soft = HintonObjective.apply(student_logits, teacher_log_probs, labels, float(temperature),
+                                                  float(alpha), float(beta))
+        return {"loss": total, "ce": hard, "kd": soft}
+    mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
+    kd = masked_kd_from_log_probs(student_logits, teacher_log_probs, temperature, mask)
+    soft, weighted_soft = kd.detach(), beta * kd
     if labels is None:
         return {"loss": weighted_soft, "ce": torch.zeros((), device=soft.device), "kd": soft}
     hard = hard_label_cross_entropy(student_logits, labels)

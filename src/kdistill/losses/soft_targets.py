@@ -1,16 +1,16 @@
-"""Soft targets as log-probabilities, and the tempered KL computed from them with the fewest autograd nodes.
+"""Soft targets as log-probabilities, and Hinton's objective on (B, C) logits as one autograd node.
 
 A teacher's soft targets at temperature T are log p = log σ(z_t / T). A cache decodes them once per epoch
-(``CachedViewLoader(temperature=...)``), so a distillation step needs only the student's side:
+(``CachedViewLoader(temperature=...)``), so a distillation step needs only the student's side of
 
-    T² · KL(p ‖ q) = T² / n · Σ_rows Σ_i p_i (log p_i − log q_i),    log q = log σ(z_s / T)
+    L = α · CE(y, σ(z_s)) + β · T² / n · Σ_rows Σ_i p_i (log p_i − log q_i),    log q = log σ(z_s / T)
 
 For a small student the loss's per-call overhead, not its arithmetic, decides what distillation costs over a plain
-step. Timed right after the student's forward, as in training (benchmarks/teacher_cache_profile.py, results in
-``results/teacher_cache_profile.md``), the native composition below - one log-softmax and one ``kl_div`` recorded
-by autograd - was compared with a hand-written ``autograd.Function`` for the whole objective, whose Python forward
-and backward run on caches the student's matmuls have just evicted.
-Shapes: (..., C); float32 inside (float64 stays float64).
+step. :class:`HintonObjective` computes the student's log-softmax at 1 and at T once each and writes the gradient
+out, ∂L/∂z_s = α (σ(z_s) − onehot(y)) / n + β T (q − p) / n: one node instead of the eight the composition adds to
+the plain step's graph. Timed right after the student's forward, as in training (benchmarks/teacher_cache_profile.py,
+results/teacher_cache_profile.md), it cost less than the native composition and the earlier T²KL node +
+cross-entropy. Shapes: (B, C); float32 inside (float64 stays float64), also under autocast.
 """
 
 from __future__ import annotations
@@ -43,16 +43,56 @@ def tempered_log_probs(logits: torch.Tensor, temperature: float) -> torch.Tensor
         return log_softmax_last(at_least_float32(logits) / temperature)
 
 
-def kl_sum_from_log_probs(student_logits: torch.Tensor, teacher_log_probs: torch.Tensor,
-                          temperature: float) -> torch.Tensor:
-    """Σ over the B rows of KL(p ‖ σ(z_s / T)), for student logits (B, C) and teacher log-probs (B, C) at T (no
-    grad); a scalar with gradient (q − p) / T. The caller scales it (T² / B for Hinton's batch mean) in the same
-    multiplication as its weight: every node counts on a small student.
-    """
-    student, teacher, dim = at_least_float32(student_logits), teacher_log_probs, -1
-    if student.dim() == 2 and student.shape[-1] < VECTORISED_CLASSES and student.device.type == "cpu":
-        # (C, B) views: the softmax over dim 0 is the fast CPU kernel for few classes (see log_softmax_last), and
-        # kl_div needs no layout of its own - no transpose node in the graph, the teacher's view is outside autograd
-        student, teacher, dim = student.t(), teacher.t(), 0
-    log_q = F.log_softmax(student / temperature, dim=dim)
-    return F.kl_div(log_q, teacher.to(log_q.dtype), reduction="sum", log_target=True)
+class HintonObjective(torch.autograd.Function):
+    """(α · CE + β · T² · KL, CE, T² · KL) for student logits (B, C), fixed teacher log-probs (B, C) at T and valid
+    (B,) class ids (or None: no CE term); the last two outputs are the detached terms for logging."""
+
+    @staticmethod
+    def forward(ctx, student_logits, teacher_log_probs, labels, temperature: float, alpha: float, beta: float):
+        device = student_logits.device.type
+        if torch.is_autocast_enabled(device):  # the check costs ~1 µs, the context ~3: enter it only when needed
+            with torch.autocast(device, enabled=False):
+                return _objective_forward(ctx, student_logits, teacher_log_probs, labels, temperature, alpha, beta)
+        return _objective_forward(ctx, student_logits, teacher_log_probs, labels, temperature, alpha, beta)
+
+    @staticmethod
+    def backward(ctx, grad_total, _grad_ce, _grad_kd):
+        if grad_total is None:  # only the logged terms were used (they are not differentiable)
+            return None, None, None, None, None, None
+        log_q, p, log_s, labels = ctx.saved_tensors
+        soft_weight, hard_weight = ctx.weights
+        grad = log_q.exp().sub_(p).mul_(soft_weight)  # β · T · (q − p) / n
+        if log_s is not None and hard_weight:
+            hard = log_s.exp()  # σ(z_s) − onehot(y)
+            hard.scatter_add_(1, labels.unsqueeze(1), hard.new_full((len(labels), 1), -1.0))
+            grad.add_(hard, alpha=hard_weight)  # + α · (σ(z_s) − onehot(y)) / n
+        return (grad * grad_total).to(ctx.dtype), None, None, None, None, None
+
+
+def _objective_forward(ctx, student_logits, teacher_log_probs, labels, temperature, alpha, beta):
+    logits = at_least_float32(student_logits)  # (B, C)
+    log_p = teacher_log_probs.to(logits.dtype)  # (B, C)
+    rows = len(logits)
+    log_q = log_softmax_last(logits / temperature)  # (B, C): the student at T
+    p = log_p.exp()
+    kd = (p * (log_p - log_q)).sum() * (temperature**2 / rows)
+    if labels is None:
+        log_s, ce, total = None, logits.new_zeros(()), kd * beta
+    else:
+        log_s = log_softmax_last(logits)  # (B, C): the student at 1
+        ce = F.nll_loss(log_s, labels)
+        total = torch.add(kd * beta, ce, alpha=alpha)
+    ctx.save_for_backward(log_q, p, log_s, labels)
+    ctx.weights = (beta * temperature / rows, alpha / rows)
+    ctx.dtype = student_logits.dtype
+    ctx.mark_non_differentiable(ce, kd)
+    ctx.set_materialize_grads(False)  # the logged terms get no zero gradient tensors
+    return total, ce, kd
+
+
+def objective_applies(student_logits: torch.Tensor, labels: torch.Tensor | None) -> bool:
+    """Whether :class:`HintonObjective` covers the case: (B, C) logits, B > 0, and (B,) labels without ignored
+    entries (the objective's CE has no ignore index), or no labels."""
+    if student_logits.dim() != 2 or len(student_logits) == 0:
+        return False
+    return labels is None or (labels.dim() == 1 and not labels.is_floating_point() and int(labels.min()) >= 0)

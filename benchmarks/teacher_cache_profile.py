@@ -82,8 +82,8 @@ def native_composition(logits, batch):
 
 
 LOSSES = {
-    "plain CE (current: log_softmax_last + nll_loss)": lambda z, b: hard_label_cross_entropy(z, b["labels"]),
-    "plain CE (before: F.cross_entropy)": lambda z, b: F.cross_entropy(z, b["labels"]),
+    "plain CE (hard_label_cross_entropy)": lambda z, b: hard_label_cross_entropy(z, b["labels"]),
+    "plain CE (log_softmax_last + nll_loss)": lambda z, b: F.nll_loss(log_softmax_last(z), b["labels"]),
     "Hinton before (T²KL node + F.cross_entropy)": before_this_change,
     "Hinton, one autograd.Function": lambda z, b: FusedObjective.apply(z, b["cached_log_probs"], b["labels"]),
     "Hinton, native composition from log-probs": native_composition,
@@ -171,7 +171,14 @@ def loss_cell(data, caches, epochs: int = 4) -> dict[str, Any]:
 def render(results: dict[str, Any]) -> str:
     lines = ["# Teacher cache: where the cached step's extra time goes (small MLP student, thread CPU µs)", "",
              "Written by benchmarks/teacher_cache_profile.py; torch threads 1; variants interleaved in one process; "
-             "load average recorded per cell. See the script's docstring for what each cell times.", ""]
+             "load average recorded per cell (1-min load 13-16 here: the machine was shared, see teacher_cache.md). "
+             "See the script's docstring for what each cell times; each cell's code commit is in the JSON. Row names "
+             "are as each run labelled them: in `loss/` and `loss-rotated/` the first row was the CE through "
+             "log_softmax_last + nll_loss, in `loss-rotated-v2/` F.cross_entropy (the library had switched back).",
+             "", "Reading: between runs the same variant moves by up to ~100 µs, so only differences larger than "
+             "that count. Every run puts the earlier Hinton composition (T²KL node + cross-entropy on logits) above "
+             "all three newer ones; the one-node objective and the native composition from log-probs do not "
+             "separate (+214..+344 vs +244..+388 µs over the plain CE).", ""]
     for key, cell in results["cells"].items():
         load = cell.get("load_average", ["?"])
         lines += [f"## {key} (load average {load[0]:.1f} before)", ""]
@@ -181,7 +188,8 @@ def render(results: dict[str, Any]) -> str:
             for phase in [*PHASES, "sum of phase medians"]:
                 lines.append(f"| {phase} | " + " | ".join(f"{cell['median_us'][m][phase]:.0f}" for m in modes) + " |")
         else:
-            lines += ["| loss (forward + backward) | median µs | over plain CE (current) µs |", "|---|---|---|"]
+            lines += [("| loss (forward + backward) | median µs | over that run's plain CE (hard_label_cross_entropy at "
+                       "its commit) µs |"), "|---|---|---|"]
             for name, value in cell["median_us"].items():
                 lines.append(f"| {name} | {value:.0f} | {cell['over_plain_ce_us'][name]:+.0f} |")
         lines.append("")

@@ -10,8 +10,10 @@ jitter on the student's inputs:
   epoch, in process CPU seconds (robust to other jobs taking the core) and in wall seconds; the median, IQR and
   min-max of those ratios are reported, a median below 1.0 is flagged as a measurement error, and the load average
   is recorded before and after each cell;
-- step cost by lockstep (``lockstep`` cells, teacher_cache_lockstep.py): the four variants alternate step by step,
-  each step timed alone in thread CPU time - the most robust figure on a shared machine;
+- step cost by lockstep (``lockstep-repeated`` cells, teacher_cache_lockstep.py): the four variants alternate step
+  by step, each step timed alone in thread CPU time - the most robust figure on a shared machine; the whole cell is
+  run ``--lockstep-repeats`` times from fresh students (median and p10-p90 over runs, load average per run). The
+  ``lockstep`` cells (one run each) were measured with earlier code and stay as the "before";
 - accuracy: test accuracy of the plain, recomputed-teacher, cached-full and cached-top-k students (mean ± std);
 - bytes per sample of each cache format;
 - memory (``rss`` cells, child processes): RSS sampled every few steps while the small student trains for several
@@ -43,8 +45,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import machine, results_lock  # noqa: E402
-from teacher_cache_lockstep import lockstep_cell  # noqa: E402
+from common import machine, provenance, results_lock  # noqa: E402
+from teacher_cache_lockstep import lockstep_cell, repeated_lockstep  # noqa: E402
 from teacher_cache_memory import FeatureReadingHinton, RssSampler, plot_curves, summarise  # noqa: E402
 from teacher_cache_report import render_markdown  # noqa: E402
 
@@ -96,6 +98,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--skip-steptime", action="store_true")
     parser.add_argument("--skip-epochs", action="store_true", help="step cost: only the lockstep cells")
     parser.add_argument("--lockstep-epochs", type=int, default=3)
+    parser.add_argument("--lockstep-repeats", type=int, default=5, help="independent lockstep runs per student")
+    parser.add_argument("--machine-note", default="", help="what else ran on the machine, recorded per cell")
     parser.add_argument("--output", type=Path, default=RESULTS / "teacher_cache.json")
     parser.add_argument("--memory-child", default=None, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
@@ -217,7 +221,7 @@ def mode_setup(mode: str, teacher, caches: dict[str, TeacherCache], data: Experi
         loader = ArrayLoader(images, labels, 128, max_shift=JITTER, seed=seed)
         return build_strategy("hinton", teacher=FrozenTeacher(teacher), temperature=TEMPERATURE), loader
     cache = caches[mode.removeprefix("cache-")]
-    loader = CachedViewLoader(images, labels, 128, seed=seed, cache=cache)
+    loader = CachedViewLoader(images, labels, 128, seed=seed, cache=cache, temperature=TEMPERATURE)
     return build_strategy("hinton", teacher=CachedTeacher(cache), temperature=TEMPERATURE), loader
 
 
@@ -365,7 +369,8 @@ def step_cost_cells(args, results, data, teacher, caches: dict[str, TeacherCache
 
         if not args.skip_epochs:
             cell(args, results, f"steptime/{dataset}/{name}", timing)
-        cell(args, results, f"lockstep/{dataset}/{name}", lambda spec=spec: lockstep(args, data, teacher, folders, spec))
+        cell(args, results, f"lockstep-repeated/{dataset}/{name}",
+             lambda spec=spec: lockstep_repeated(args, data, teacher, folders, spec))
 
 
 def lockstep(args, data, teacher, cache_folders: dict[str, Path], student_spec) -> dict[str, Any]:
@@ -378,8 +383,26 @@ def lockstep(args, data, teacher, cache_folders: dict[str, Path], student_spec) 
     load_before = os.getloadavg()
     epochs = args.lockstep_epochs if student_spec[0] == "mlp" else 1  # a CNN epoch is ~40x an MLP one
     out = lockstep_cell(setups, student_config(args, epochs, 1), epochs)
+    out.pop("per_round")
     return {**out, "load_average_before": load_before, "load_average_after": os.getloadavg(),
             "student": {"name": student_spec[0], **student_spec[1]}, "environment": environment()}
+
+
+def lockstep_repeated(args, data, teacher, cache_folders: dict[str, Path], student_spec) -> dict[str, Any]:
+    """``--lockstep-repeats`` lockstep runs, each from fresh students and loaders (see repeated_lockstep)."""
+
+    def make_setups():
+        caches = {fmt: TeacherCache(folder, verify=False) for fmt, folder in cache_folders.items()}
+        setups = {}
+        for mode in MODES:
+            strategy, loader = mode_setup(mode, teacher, caches, data, seed=1)
+            setups[mode] = (build(student_spec, data, seed=1), strategy, loader)
+        return setups
+
+    epochs = args.lockstep_epochs if student_spec[0] == "mlp" else 1  # a CNN epoch is ~40x an MLP one
+    out = repeated_lockstep(make_setups, student_config(args, epochs, 1), epochs, args.lockstep_repeats)
+    return {**out, "student": {"name": student_spec[0], **student_spec[1]}, "machine_note": args.machine_note,
+            "environment": environment(), "provenance": provenance(seed=1)}
 
 
 def memory_cells(args, results, dataset: str) -> None:

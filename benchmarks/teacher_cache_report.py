@@ -41,9 +41,12 @@ def step_cost_lines(cells: dict[str, Any]) -> list[str]:
                          f"| {load if clock == 'cpu' else ''} |")
         for flag in timing.get("flags", []):
             lines.append(f"| {dataset}/{student} | flag: {flag} | | | | | | | | |")
-    lines += ["", "### Lockstep: the variants step in turn, each step timed alone (thread CPU)", "",
+    for prefix, title in REPEATED_LOCKSTEP.items():
+        lines += repeated_lockstep_lines(cells, prefix, title)
+    lines += ["", "### Lockstep, one run per student (earlier code: before the cache-step changes)", "",
               ("Each variant trains its own student through the loop's step; one step of every variant per round. "
-              "Ratio of median step times, and median [IQR] of per-round ratios."), "",
+              "Ratio of median step times, and median [IQR] of per-round ratios. Superseded by the repeated cells "
+              "above (same procedure, current code)."), "",
               ("| student | epochs | plain µs/step | cached full / plain | cached top-k / plain | recompute / plain "
               "| load avg before → after |"), "|---|---|---|---|---|---|---|"]
     for key, step in cells.items():
@@ -56,6 +59,53 @@ def step_cost_lines(cells: dict[str, Any]) -> list[str]:
                          f"| {step['load_average_before'][0]:.1f} → {step['load_average_after'][0]:.1f} |")
             lines += [f"| flag: {flag} | | | | | | |" for flag in step.get("flags", [])]
     return lines
+
+
+REPEATED_LOCKSTEP = {
+    "lockstep-repeated/": "Lockstep, repeated: the variants step in turn, each step timed alone (thread CPU)",
+    "lockstep-repeated-native/": ("Lockstep, repeated, intermediate version (commit b05a34f: the Hinton loss as a "
+                                  "native composition from the log-probs, CE through log_softmax_last)"),
+}
+
+
+def repeated_lockstep_lines(cells: dict[str, Any], prefix: str, title: str) -> list[str]:
+    repeated = {key: cell for key, cell in cells.items() if key.startswith(prefix)}
+    if not repeated:
+        return []
+    lines = ["", f"### {title}", "",
+             ("Each variant trains its own student through the loop's step (loader, strategy, finite check, "
+             "backward, optimizer and scheduler step, running means); one step of every variant per round, each timed "
+             "in thread CPU µs, 20 warm-up steps dropped. One run = every variant from a fresh student over the "
+             "epochs; ratio of a run = its variant's median step / its plain median step. Cells: median over runs "
+             "[p10-p90 over runs]; per-round: p10-median-p90 of the ratio of each round's two steps, pooled over "
+             "runs. ⚠ = median below 1.0, a measurement error. Torch threads 1."), "",
+             ("| student | runs x epochs | plain µs/step median [p10-p90] | cached full / plain | cached top-k / plain "
+             "| recompute / plain | per-round full; top-k | load avg (1 min) min-max |"),
+             "|---|---|---|---|---|---|---|---|"]
+    notes = set()
+    for key, cell in repeated.items():
+        r, plain = cell["ratios"], cell["plain_step_us"]
+        text = {m: f"{r[m]['median']:.3f}{' ⚠' if r[m]['median'] < 1.0 else ''} [{r[m]['p10']:.3f}-{r[m]['p90']:.3f}]"
+                for m in r}
+        rounds = "; ".join(f"{r[m]['per_round_p10']:.2f}-{r[m]['per_round_median']:.2f}-{r[m]['per_round_p90']:.2f}"
+                           for m in ("cache-full", "cache-topk"))
+        load = cell["load_average_1min"]
+        lines.append(f"| {key.split('/', 1)[1]} | {cell['repeats']} x {cell['epochs']} | {plain['median']:.0f} "
+                     f"[{plain['p10']:.0f}-{plain['p90']:.0f}] | {text['cache-full']} | {text['cache-topk']} "
+                     f"| {text['recompute']} | {rounds} | {load['min']:.1f}-{load['max']:.1f} |")
+        lines += [f"| flag: {flag} | | | | | | | |" for flag in cell.get("flags", []) + runs_below_one(cell)]
+        if cell.get("machine_note"):
+            notes.add(cell["machine_note"])
+    lines += [""] + [f"Machine during these runs: {note}" for note in sorted(notes)] if notes else []
+    return lines
+
+
+def runs_below_one(cell: dict[str, Any]) -> list[str]:
+    """Single runs whose ratio fell below 1.0: a distillation step cannot cost less than the plain one, so each is a
+    measurement error (flagged even when the median over runs is above 1.0)."""
+    return [f"run {number} {mode} ratio {ratio:.3f} < 1.0: measurement error"
+            for number, run in enumerate(cell["runs"], 1) for mode, ratio in run["ratio_of_medians"].items()
+            if ratio < 1.0]
 
 
 READERS = {"pread": "pread gather (current)", "release": "mmap + release every 64 MiB (previous)",

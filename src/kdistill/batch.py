@@ -47,6 +47,8 @@ BATCH_KEYS = frozenset({
     "shift",  # (B, 2) jitter offsets of ArrayLoader
     "view",  # (B,) augmented-view ids of CachedViewLoader
     "cached_logits",  # (B, C) teacher logits CachedViewLoader(cache=...) gathered for the epoch
+    "cached_log_probs",  # (B, C) log σ(z_t / T) of those logits, decoded for the epoch at "cached_temperature"
+    "cached_temperature",  # float: the T of "cached_log_probs"
     "cache_fingerprint",  # str: the teacher cache those logits came from
     "teacher_logits",  # PrecomputedTeacher's default key
 })

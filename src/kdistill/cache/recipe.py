@@ -50,6 +50,8 @@ def cached_training(
     ctx: DistributedContext,
 ) -> tuple[CachedTeacher, CachedViewLoader]:
     """The teacher and the loader a cached distillation stage trains with (the loader shows the stored views)."""
+    # the distillation T: the loader decodes the epoch's soft targets at it once, not the loss every batch
     loader = CachedViewLoader(train_images, train_labels, batch_size, seed=cache.manifest["seed"], rank=ctx.rank,
-                              world_size=ctx.world_size, cache=cache, warp=manifest_warp(cache.manifest))
+                              world_size=ctx.world_size, cache=cache, warp=manifest_warp(cache.manifest),
+                              temperature=cache_settings(recipe).temperature)
     return CachedTeacher(cache), loader

@@ -17,7 +17,8 @@ class CachedTeacher(Teacher):
     """Looks up the teacher's logits for each batch element's (``index``, ``view``) in a :class:`TeacherCache`.
 
     Batches come from a :class:`~kdistill.cache.CachedViewLoader` over the same training arrays; one built with
-    ``cache=`` (the same cache) brings each batch's logits along, so the step does no lookup at all. With
+    ``cache=`` (the same cache) brings each batch's logits along - and with ``temperature=`` its log-probabilities at
+    that temperature, which :meth:`log_probs` serves to a KD loss - so the step does no lookup at all. With
     ``check_views=True`` the batch's ``shift`` is compared with the stored view's offsets, so a target can never be
     served for a different augmentation than the one the student sees.
     """
@@ -73,6 +74,12 @@ class CachedTeacher(Teacher):
         view = self._views(batch)
         self._check(batch, view)
         return self.cache.logits(batch["index"], view).to(batch["index"].device)
+
+    def log_probs(self, batch: Batch, temperature: float) -> torch.Tensor:
+        if (batch.get("cache_fingerprint") == self.cache.fingerprint
+                and batch.get("cached_temperature") == temperature):
+            return batch["cached_log_probs"]  # decoded for the whole epoch by CachedViewLoader(temperature=...)
+        return super().log_probs(batch, temperature)
 
     def features(self, batch: Batch, names: Sequence[str] | None = None) -> dict[str, torch.Tensor]:
         """The stored intermediate outputs {module name: (B, ...) float32} for this batch's views (all stored

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator
+from typing import Any
 
 import torch
 
@@ -21,6 +22,7 @@ from kdistill.data.loader import ArrayLoader
 from kdistill.data.warp import Warps, sample_warps, warp_images
 from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
+from kdistill.losses.soft_targets import tempered_log_probs
 
 
 def view_seed(seed: int, view: int, stream: str = "view") -> int:
@@ -65,7 +67,10 @@ class CachedViewLoader(ArrayLoader):
     Given the ``cache`` itself, the loader also gathers the epoch's teacher logits in one ``index_select`` when the
     epoch starts (the whole epoch's targets in batch order, (M, C) float32) and hands each batch its slice as
     ``"cached_logits"`` with the cache's ``"cache_fingerprint"``: a :class:`~kdistill.cache.CachedTeacher` on the same
-    cache then serves a batch without any per-step lookup. Views, jitter and seed are taken from the cache.
+    cache then serves a batch without any per-step lookup. Views, jitter and seed are taken from the cache. With
+    ``temperature`` (the distillation T) the epoch's log σ(z_t / T) are decoded in the same pass and handed out as
+    ``"cached_log_probs"`` (with ``"cached_temperature"``): a KD loss then needs no teacher softmax per batch. The
+    loader holds one view's table and two epoch-ordered tables of the same size.
     """
 
     def __init__(
@@ -83,6 +88,7 @@ class CachedViewLoader(ArrayLoader):
         view_seed: int | None = None,
         cache: TeacherCache | None = None,
         warp: WarpOptions | None = None,
+        temperature: float | None = None,
     ):
         if cache is not None:
             views, max_shift, view_seed = matching_view_settings(cache, len(labels), views, max_shift, view_seed)
@@ -93,9 +99,14 @@ class CachedViewLoader(ArrayLoader):
         self.view_seed = seed if view_seed is None else view_seed  # the cache's seed; ``seed`` drives the order
         self.cache = cache
         self.warp = warp
+        if temperature is not None and not temperature > 0:
+            raise ConfigError(f"CachedViewLoader temperature must be > 0 (the distillation T), got {temperature}")
+        self.temperature = temperature
         self._shifts: dict[int, torch.Tensor] = {}
         self._warps: dict[int, Warps | None] = {}
         self._targets: torch.Tensor | None = None  # (M, C) this epoch's teacher logits in batch order
+        self._log_probs: torch.Tensor | None = None  # (M, C) their log σ(z_t / T) at ``temperature``
+        self._batch_keys: list[dict[str, Any]] = []  # per batch of the epoch: what __iter__ adds
 
     @property
     def view(self) -> int:
@@ -105,27 +116,40 @@ class CachedViewLoader(ArrayLoader):
         order, _ = super().epoch_plan()
         if self.view not in self._shifts:
             self._shifts = {self.view: view_shifts(len(self.labels), self.max_shift, self.view_seed, self.view)}
-        self._targets = None
+        self._targets = self._log_probs = None
         if self.cache is not None and self.cache.table_fits():
             self._targets = self.cache.view_logits(self.view).index_select(0, order)  # (M, C), one gather
+            if self.temperature is not None:
+                self._log_probs = tempered_log_probs(self._targets, self.temperature)  # (M, C), once per epoch
+        self._batch_keys = self.batch_keys(len(order))
         return order, self._shifts[self.view]
 
     def view_inputs(self, index: torch.Tensor, shift: torch.Tensor) -> torch.Tensor:
+        if self.warp is None:  # jitter only: exactly what ArrayLoader does (apply_view would shift alike)
+            return super().view_inputs(index, shift)
         if self.view not in self._warps:  # one view's parameters at a time: (N, 2, 3) + (N, 2, g, g) floats
             self._warps = {self.view: view_warps(len(self.labels), self.warp, self.view_seed, self.view)}
         warps = self._warps[self.view]
         return apply_view(self.images[index], shift, None if warps is None else warps.select(index))
 
+    def batch_keys(self, count: int) -> list[dict[str, Any]]:
+        """The keys this loader adds to each of the epoch's batches over ``count`` samples: the view id (B,) and,
+        with the cache's table, the batch's teacher logits (B, C) and log-probs (B, C) - views into the epoch's
+        tables, cut once per epoch so that a step only merges a dict."""
+        sizes = [min(self.batch_size, count - start) for start in range(0, len(self) * self.batch_size, self.batch_size)]
+        views = torch.full((self.batch_size,), self.view, dtype=torch.int64)
+        keys: list[dict[str, Any]] = [{"view": views[:size]} for size in sizes]
+        if self._targets is not None:
+            for batch, logits in zip(keys, self._targets.split(self.batch_size)):
+                batch.update(cached_logits=logits, cache_fingerprint=self.cache.fingerprint)
+        if self._log_probs is not None:
+            for batch, log_probs in zip(keys, self._log_probs.split(self.batch_size)):
+                batch.update(cached_log_probs=log_probs, cached_temperature=self.temperature)
+        return keys
+
     def __iter__(self) -> Iterator[Batch]:
-        view = self.view
-        views = torch.full((self.batch_size,), view, dtype=torch.int64)
-        for number, batch in enumerate(super().__iter__()):
-            size = len(batch["index"])
-            batch["view"] = views[:size]
-            if self._targets is not None:
-                start = number * self.batch_size
-                batch["cached_logits"] = self._targets[start : start + size]  # (B, C), a view
-                batch["cache_fingerprint"] = self.cache.fingerprint
+        for number, batch in enumerate(super().__iter__()):  # the first step runs epoch_plan: the keys exist
+            batch.update(self._batch_keys[number])
             yield batch
 
 

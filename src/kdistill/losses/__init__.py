@@ -5,10 +5,12 @@ from kdistill.losses.hinton import (
     HintonKDLoss,
     hard_label_cross_entropy,
     hinton_kd_loss,
+    hinton_kd_loss_from_log_probs,
     kd_kl_divergence,
     logit_matching_loss,
     soft_target_cross_entropy,
 )
+from kdistill.losses.soft_targets import tempered_log_probs
 from kdistill.losses.reduction import masked_mean
 from kdistill.losses.temperature import (
     log_softmax_with_temperature,
@@ -31,6 +33,7 @@ __all__ = [
     "TopKLogProbs",
     "hard_label_cross_entropy",
     "hinton_kd_loss",
+    "hinton_kd_loss_from_log_probs",
     "kd_kl_divergence",
     "labels_mask",
     "log_softmax_with_temperature",
@@ -38,6 +41,7 @@ __all__ = [
     "masked_mean",
     "soft_target_cross_entropy",
     "softmax_with_temperature",
+    "tempered_log_probs",
     "token_divergence",
     "topk_log_probs",
 ]

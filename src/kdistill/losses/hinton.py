@@ -22,6 +22,13 @@ import torch.nn.functional as F
 from torch import nn
 
 from kdistill.losses.reduction import check_same_shape, masked_mean
+from kdistill.losses.soft_targets import (
+    HintonObjective,
+    at_least_float32,
+    log_softmax_last,
+    objective_applies,
+    tempered_log_probs,
+)
 from kdistill.losses.temperature import check_temperature, log_softmax_with_temperature
 
 IGNORE_INDEX = -100
@@ -38,27 +45,19 @@ def kd_kl_divergence(
     if mask is None and not teacher_logits.requires_grad:  # the usual case: a frozen teacher's targets
         check_temperature(temperature)
         return TemperedKL.apply(student_logits, teacher_logits, float(temperature))
+    return masked_kd_from_log_probs(student_logits, log_softmax_with_temperature(teacher_logits, temperature),
+                                    temperature, mask)
+
+
+def masked_kd_from_log_probs(
+    student_logits: torch.Tensor, teacher_log_probs: torch.Tensor, temperature: float, mask: torch.Tensor | None
+) -> torch.Tensor:
+    """T² · KL(p ‖ softmax(z_s/T)) averaged over the predictions ``mask`` keeps, for teacher log-probs log p (..., C)
+    at T (with or without grad)."""
     log_q = log_softmax_with_temperature(student_logits, temperature)
-    log_p = log_softmax_with_temperature(teacher_logits, temperature)
     # p·(log p − log q) with log-space targets: no log(0) even when p underflows.
-    per_prediction = F.kl_div(log_q, log_p, reduction="none", log_target=True).sum(-1)  # (...)
+    per_prediction = F.kl_div(log_q, teacher_log_probs, reduction="none", log_target=True).sum(-1)  # (...)
     return masked_mean(per_prediction, mask) * temperature**2
-
-
-VECTORISED_CLASSES = 16
-
-
-def log_softmax_last(logits: torch.Tensor) -> torch.Tensor:
-    """``log_softmax(logits, -1)`` for (B, C); with fewer than 16 classes it reduces over dim 0 of the transposed
-    view instead: torch's CPU kernel takes a scalar path for a last dim < 16 (128x10: ~25 µs, transposed ~7 µs on
-    the benchmark machine; at C >= 16 the direct call is faster)."""
-    if logits.dim() == 2 and logits.shape[-1] < VECTORISED_CLASSES and logits.device.type == "cpu":
-        return F.log_softmax(logits.t(), dim=0).t()
-    return F.log_softmax(logits, dim=-1)
-
-
-def at_least_float32(tensor: torch.Tensor) -> torch.Tensor:
-    return tensor if tensor.dtype == torch.float64 else tensor.float()
 
 
 def tempered_kl(
@@ -130,10 +129,15 @@ def logit_matching_loss(
 
 
 def hard_label_cross_entropy(student_logits: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
-    """CE(y, softmax(z_s)) at T = 1, mean over labelled positions (label -100 = ignored)."""
+    """CE(y, softmax(z_s)) at T = 1, mean over labelled positions (label -100 = ignored).
+
+    ``F.cross_entropy`` as it is: timed right after a student's forward it was faster than ``log_softmax_last`` +
+    ``nll_loss`` in two runs (results/teacher_cache_profile.md), and the plain step that distillation is compared
+    with stays what it was.
+    """
     num_classes = student_logits.shape[-1]
     return F.cross_entropy(
-        student_logits.float().reshape(-1, num_classes), labels.reshape(-1), ignore_index=IGNORE_INDEX
+        at_least_float32(student_logits).reshape(-1, num_classes), labels.reshape(-1), ignore_index=IGNORE_INDEX
     )
 
 
@@ -155,6 +159,10 @@ def hinton_kd_loss(
     ``labels`` may be None (pure soft targets, e.g. an unlabelled transfer set); then α must be 0.
     ``soft_loss``: "kl", "soft_ce" (same gradient) or "mse" (logit matching, the high-temperature limit).
     """
+    if soft_loss == "kl" and not teacher_logits.requires_grad and student_logits.dim() == 2:
+        check_same_shape(student_logits, teacher_logits)  # (B, C): the short path, from the teacher's log-probs
+        return hinton_kd_loss_from_log_probs(student_logits, tempered_log_probs(teacher_logits, temperature), labels,
+                                             temperature, alpha, beta)
     mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
     if soft_loss == "mse":
         soft = logit_matching_loss(student_logits, teacher_logits, mask)
@@ -170,6 +178,38 @@ def hinton_kd_loss(
         hard = hard_label_cross_entropy(student_logits, labels)
     total = beta * soft if alpha == 0 else torch.add(beta * soft, hard, alpha=alpha)  # α·CE + β·KD
     return {"loss": total, "ce": hard.detach(), "kd": soft.detach()}
+
+
+def hinton_kd_loss_from_log_probs(
+    student_logits: torch.Tensor,
+    teacher_log_probs: torch.Tensor,
+    labels: torch.Tensor | None,
+    temperature: float,
+    alpha: float,
+    beta: float,
+) -> dict[str, torch.Tensor]:
+    """:func:`hinton_kd_loss` with ``soft_loss="kl"`` for a teacher given as log σ(z_t / T) (..., C), no grad.
+
+    (B, C) logits with valid labels take one autograd node (:class:`~kdistill.losses.soft_targets.HintonObjective`:
+    no teacher softmax, the gradient written out); sequences (B, T, V) and ignored labels the composed losses, with
+    the masked mean over labelled positions as :func:`hinton_kd_loss`.
+    """
+    check_same_shape(student_logits, teacher_log_probs)
+    check_temperature(temperature)
+    if labels is None and alpha != 0:
+        raise ValueError("alpha > 0 needs labels; pass labels or set alpha=0")
+    if objective_applies(student_logits, labels):
+        total, hard, soft = HintonObjective.apply(student_logits, teacher_log_probs, labels, float(temperature),
+                                                  float(alpha), float(beta))
+        return {"loss": total, "ce": hard, "kd": soft}
+    mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
+    kd = masked_kd_from_log_probs(student_logits, teacher_log_probs, temperature, mask)
+    soft, weighted_soft = kd.detach(), beta * kd
+    if labels is None:
+        return {"loss": weighted_soft, "ce": torch.zeros((), device=soft.device), "kd": soft}
+    hard = hard_label_cross_entropy(student_logits, labels)
+    total = weighted_soft if alpha == 0 else torch.add(weighted_soft, hard, alpha=alpha)  # α·CE + β·KD
+    return {"loss": total, "ce": hard.detach(), "kd": soft}
 
 
 class HintonKDLoss(nn.Module):

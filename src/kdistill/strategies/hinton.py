@@ -13,7 +13,7 @@ from torch import nn
 from kdistill.arguments import OneOf, Temperature, Weight
 from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError
-from kdistill.losses import hinton_kd_loss
+from kdistill.losses import hinton_kd_loss, hinton_kd_loss_from_log_probs
 from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
@@ -27,14 +27,20 @@ class HintonStrategy(nn.Module):
         self.temperature, self.ce_weight, self.kd_weight, self.soft_loss = temperature, ce_weight, kd_weight, soft_loss
 
     def forward(self, batch: Batch, student: nn.Module) -> dict[str, torch.Tensor]:
-        teacher_logits = self.teacher(batch)
-        student_logits = forward_model(student, batch)
         labels = batch.get("labels")
         if not self.ce_weight and labels is not None and labels.dim() < 2:
             labels = None  # (B,) labels only feed the CE term; (B, T) labels also mask padding out of the KD term
-        terms = hinton_kd_loss(
-            student_logits, teacher_logits, labels, self.temperature, self.ce_weight, self.kd_weight, self.soft_loss
-        )
+        if self.soft_loss == "kl":  # the teacher's soft targets as log-probs: a cache serves them pre-decoded
+            teacher_log_probs = self.teacher.log_probs(batch, self.temperature)
+            student_logits = forward_model(student, batch)
+            terms = hinton_kd_loss_from_log_probs(
+                student_logits, teacher_log_probs, labels, self.temperature, self.ce_weight, self.kd_weight
+            )
+        else:
+            teacher_logits = self.teacher(batch)
+            student_logits = forward_model(student, batch)
+            terms = hinton_kd_loss(student_logits, teacher_logits, labels, self.temperature, self.ce_weight,
+                                   self.kd_weight, self.soft_loss)
         return {**terms, "output": student_logits}
 
 

@@ -12,6 +12,7 @@ import torch
 from torch import nn
 
 from kdistill.batch import Batch
+from kdistill.losses.soft_targets import tempered_log_probs
 from kdistill.outputs import logits_of
 
 
@@ -33,6 +34,11 @@ class Teacher(nn.Module):
         # and inference tensors cannot be saved for backward.
         with torch.no_grad():
             return logits_of(self.teacher_logits(batch)).detach()
+
+    def log_probs(self, batch: Batch, temperature: float) -> torch.Tensor:
+        """The soft targets log σ(z_t / T), (B, C) or (B, T, V) float32, no grad. A cached teacher serves them as its
+        loader decoded them for the epoch; every other teacher computes them from its logits."""
+        return tempered_log_probs(self(batch), temperature)
 
     def train(self, mode: bool = True) -> Teacher:
         # Ignore the request: a teacher with dropout active would give noisy, wrong soft targets.

@@ -116,3 +116,19 @@ def test_a_hinton_step_from_the_decoded_log_probs_equals_one_from_the_cached_log
             torch.testing.assert_close(fast_out[name], ref_out[name], rtol=1e-6, atol=1e-6)
         for fast_grad, ref_grad in zip(fast_grads, ref_grads):
             torch.testing.assert_close(fast_grad, ref_grad, rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize("temperature, tables", [(None, 2), (TEMPERATURE, 3)])
+def test_the_table_budget_covers_every_epoch_table_the_loader_holds(cache, images_labels, temperature, tables):
+    """The loader keeps the decoded view, its epoch-ordered copy and (with a temperature) the log-probs; a budget that
+    fits fewer tables than that reads per batch instead (it used to check one table and hold three)."""
+    images, labels = images_labels
+    one_table = cache.num_samples * cache.num_classes * 4
+    for budget, gathers in ((tables * one_table - 1, False), (tables * one_table, True)):
+        cache.table_budget_bytes = budget
+        loader = CachedViewLoader(images, labels, 16, seed=3, cache=cache, temperature=temperature)
+        loader.set_epoch(1)
+        batch = next(iter(loader))
+        assert ("cached_logits" in batch) is gathers
+        if gathers and temperature is not None:
+            assert "cached_log_probs" in batch

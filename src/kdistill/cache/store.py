@@ -183,9 +183,10 @@ class TeacherCache:
                   if not name.startswith("feature.")}
         return decode(arrays, self.format, self.num_classes)
 
-    def table_fits(self) -> bool:
-        """Whether one view's decoded (N, C) float32 logits fit ``table_budget_bytes``."""
-        return self.num_samples * self.num_classes * 4 <= self.table_budget_bytes
+    def table_fits(self, tables: int = 1) -> bool:
+        """Whether ``tables`` (N, C) float32 tables fit ``table_budget_bytes`` together: one view's decoded logits,
+        plus the copies a loader gathers from it for the epoch (CachedViewLoader asks for all it will hold)."""
+        return tables * self.num_samples * self.num_classes * 4 <= self.table_budget_bytes
 
     def single_view(self, view: torch.Tensor) -> int | torch.Tensor:
         """The one view id a non-empty (B,) ``view`` holds, else ``view`` itself; ids out of range are refused."""

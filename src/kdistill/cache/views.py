@@ -117,7 +117,8 @@ class CachedViewLoader(ArrayLoader):
         if self.view not in self._shifts:
             self._shifts = {self.view: view_shifts(len(self.labels), self.max_shift, self.view_seed, self.view)}
         self._targets = self._log_probs = None
-        if self.cache is not None and self.cache.table_fits():
+        # the decoded view, its epoch-ordered copy and (with a temperature) the log-probs: the budget covers all three
+        if self.cache is not None and self.cache.table_fits(2 if self.temperature is None else 3):
             self._targets = self.cache.view_logits(self.view).index_select(0, order)  # (M, C), one gather
             if self.temperature is not None:
                 self._log_probs = tempered_log_probs(self._targets, self.temperature)  # (M, C), once per epoch

@@ -10,6 +10,10 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
 - ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation and
   live-teacher distillation, interleaved in one process on the same batch, median and range; the teacher's share.
 - ``rss/<variant>``: peak RSS of a fresh process doing 3 such steps.
+- ``chunk-size``: the distillation objective alone (forward + backward on fixed student logits of one batch) per
+  ``chunk_tokens``, for the fused CE + KD path and the general ``token_divergence`` path, interleaved.
+- ``forward_kl-live/s{seed}``: as ``forward_kl/s{seed}`` but from the live teacher's full logits: does the k=64 cache
+  cost student quality?
 
 All on one torch thread, blocks of 128 tokens, 8 blocks per step, one epoch over ``steps x 8`` training blocks.
 
@@ -33,7 +37,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results
+from common import RESULTS_DIR, load_results, machine, record_cell, save_results
 from lm_report import write_markdown
 
 from kdistill.errors import CheckpointError
@@ -56,8 +60,9 @@ def cell_names(seeds: int) -> list[str]:
     names += [f"{kind}/s0" for kind in KINDS if kind != "forward_kl"]
     for seed in range(1, seeds):
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
-    return names + [f"bytes/k{k}" for k in ("8", "32", "64", "full")] + \
-        [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["timing-residual"]
+    names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
+    names += [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["timing-residual", "chunk-size"]
+    return names + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
 
 
 def splits(steps: int) -> dict[str, Any]:
@@ -132,12 +137,24 @@ def train_config(steps: int, seed: int) -> Any:
 
 
 def open_cache(data: dict[str, Any], steps: int) -> Any:
-    """The k=64 training cache (built by the cache-build cell)."""
+    """The k=64 training cache; built here (resumably, shard by shard) if the folder lacks a complete one - its
+    build figures are the ``cache-build`` cell's."""
     from kdistill.cache.sequences import SequenceCache
     from kdistill.lm.cached_teacher import CachedSequenceTeacher
 
-    return CachedSequenceTeacher(SequenceCache.open(RUNS / f"cache-k{SETTINGS['k']}-steps{steps}",
-                                                    expected_fingerprint=fingerprint(steps)))
+    folder = training_cache_folder(steps)
+    try:
+        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps)))
+    except CheckpointError:
+        if "train" not in data:  # a probe process: the main process builds the cache
+            raise
+        log.info("building the training cache %s", folder)
+        build_cache(data, steps, SETTINGS["k"], None, folder)
+        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps)))
+
+
+def training_cache_folder(steps: int) -> Path:
+    return RUNS / f"cache-k{SETTINGS['k']}-steps{steps}"
 
 
 def fingerprint(steps: int) -> dict[str, Any]:
@@ -157,7 +174,14 @@ def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict
     from kdistill.training import train
 
     model = student(data["vocab"], seed)
-    strategy = build_strategy("supervised") if name == "scratch" else distill_strategy(open_cache(data, steps), name)
+    if name == "scratch":
+        strategy = build_strategy("supervised")
+    elif name.endswith("-live"):  # full logits from the teacher network, no cache
+        from kdistill.teachers import FrozenTeacher
+
+        strategy = distill_strategy(FrozenTeacher(teacher_model(data["vocab"])), name.removesuffix("-live"))
+    else:
+        strategy = distill_strategy(open_cache(data, steps), name)
     result = train(model, strategy, loader(data["train"], seed), None, train_config(steps, seed), progress=False,
                    desc=f"{name}/s{seed}")
     rows = language_model_metrics({"teacher": stored_teacher(data), "student": model},
@@ -184,15 +208,23 @@ def build_cache(data: dict[str, Any], steps: int, k: int | None, blocks: int | N
 
 
 def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
-    """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch."""
+    """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch.
+
+    "cached" is the forward_kl rows' objective (k=64, residual uniform, no CE), which the strategy computes with the
+    fused one-softmax path; "cached, general path" is the same objective through ``token_divergence`` (chunk 1024,
+    the computation before the fused path existed); "+ CE" adds next-token CE with weight 1."""
     from kdistill.lm.evaluate import teacher_share
     from kdistill.strategies import build_strategy
     from kdistill.teachers import FrozenTeacher
 
     batch = next(iter(loader(data["train"], 0)))
     live = FrozenTeacher(teacher_model(data["vocab"]))
-    variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(open_cache(data, steps),
-                                                                                       "forward_kl"),
+    cached = open_cache(data, steps)
+    variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(cached, "forward_kl"),
+                "cached + CE": build_strategy("lm-distill", teacher=cached, residual="uniform", ce_weight=1.0),
+                "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
+                                                          ce_weight=1.0),
+                "cached, general path": general_path_objective(cached),
                 "live": distill_strategy(live, "forward_kl")}
     students, seconds = interleaved_steps(variants, batch, data, steps, SETTINGS["timing_repeats"])
     share = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
@@ -200,6 +232,18 @@ def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
             "tokens_per_second": {name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values)
                                   for name, values in seconds.items()},
             "live_teacher_share": share}
+
+
+def general_path_objective(cached: Any) -> Any:
+    """The cached forward-KL objective through ``token_divergence`` (chunk 1024): the step before the fused path."""
+    from kdistill.batch import forward_model
+    from kdistill.losses.token_divergence import labels_mask, token_divergence
+
+    def objective(batch: dict[str, Any], model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        logits = forward_model(model, batch)  # (B, T, V)
+        return {"loss": token_divergence(logits, cached(batch), labels_mask(batch["labels"]), kind="forward_kl",
+                                         residual="uniform", chunk_tokens=1024)}
+    return objective
 
 
 def interleaved_steps(variants: dict[str, Any], batch: dict[str, Any], data: dict[str, Any], steps: int,
@@ -287,11 +331,16 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         return language_model_metrics({"teacher": stored_teacher(data)},
                                       loader(data["test"], 0, shuffle=False))["teacher"]
     if name == "cache-build":
-        return build_cache(data, steps, SETTINGS["k"], None, RUNS / f"cache-k{SETTINGS['k']}-steps{steps}")
+        return build_cache(data, steps, SETTINGS["k"], None, training_cache_folder(steps))
     if name == "timing":
         return timing(data, steps)
     if name == "timing-residual":
         return timing_residual(data, steps)
+    if name == "chunk-size":
+        from lm_objective_timing import chunk_size_timing
+
+        return chunk_size_timing(next(iter(loader(data["train"], 0))), open_cache(data, steps), data["vocab"],
+                                 lambda: student(data["vocab"], 0), SETTINGS["timing_repeats"])
     if name.startswith("bytes/"):
         k = name.split("/k")[1]
         folder = RUNS / f"bytes-{k}"
@@ -348,10 +397,10 @@ def main() -> None:
             if all(other in waiting for other in names):
                 time.sleep(60)
             continue
+        seed = int(name.split("/s")[1]) if "/s" in name else None
         row.update(wall_seconds=time.perf_counter() - started, load_average=os.getloadavg(), machine=machine(),
-                   seed=int(name.split("/s")[1]) if "/s" in name else None, versions=versions(),
-                   finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-        results["cells"][key] = row
+                   seed=seed, versions=versions(), finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+        record_cell(results, key, row, seed)
         save_results(RESULTS, results)
         write_markdown(results)
         log.info("cell %s done in %.0fs: %s", key, row["wall_seconds"], summary(row))

@@ -209,3 +209,22 @@ def test_backward_keeps_nothing_vocabulary_wide_but_the_logits():
                                              divergence={"residual": "uniform"}))
     assert max(plain) == student.numel()  # the reference point: CE's saved log-softmax
     assert sum(fused) == 0  # ctx.save_for_backward(logits) only; the plan's per-row tensors are O(N·k)
+
+
+@pytest.mark.parametrize(("kind", "residual", "temperature"), [("forward_kl", "uniform", 1.0),
+                                                              ("forward_kl", "uniform", 2.0),
+                                                              ("forward_kl", "ignore", 1.0),
+                                                              ("tv", "renormalise", 1.0)])
+@pytest.mark.parametrize(("kd_weight", "ce_weight"), [(-0.5, 2.0), (1.5, -0.25), (0.0, 1.0), (1.0, 0.0)])
+def test_gradient_follows_any_term_weights_including_negative_and_zero(kind, residual, temperature, kd_weight,
+                                                                        ce_weight):
+    student, sparse, labels = random_logits(B, T, V, seed=14), topk_log_probs(random_logits(B, T, V, seed=15), K), \
+        example_labels(3)
+    arguments = divergence_of(kind, residual, temperature, chunk_tokens=4)
+    leaf = student.clone().requires_grad_(True)
+    terms = kd_and_ce(leaf, sparse, labels, with_kd=True, with_ce=True, divergence=arguments)
+    (kd_weight * terms["kd"] + ce_weight * terms["ce"]).backward()
+    z = student.double().requires_grad_(True)
+    kd, ce = float64_reference(z, sparse, labels, **arguments)
+    (kd_weight * kd + ce_weight * ce).backward()
+    torch.testing.assert_close(leaf.grad.double(), z.grad, rtol=1e-4, atol=1e-7)

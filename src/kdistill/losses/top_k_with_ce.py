@@ -219,11 +219,10 @@ def _fill_gradient(rows_view: torch.Tensor, gradient_rows: torch.Tensor, plan: _
         if not coefficients:
             out.zero_()
         for number_t, (t, coefficient) in enumerate(coefficients.items()):
-            lse, c = plan.log_normalisers[t][start:end, None], coefficient[start:end, None]
-            if number_t == 0:
-                torch.sub(block if t == 1.0 else block / t, lse, out=out).exp_().mul_(c)
-            else:
-                out.add_((block / t).sub_(lse).exp_().mul_(c))
+            target = out if number_t == 0 else torch.empty_like(block)
+            _scaled_softmax(block, t, plan.log_normalisers[t][start:end, None], coefficient[start:end, None], target)
+            if number_t:
+                out.add_(target)
         if constant is not None:
             out.sub_(constant[start:end, None])
         masked = (~plan.valid[start:end]).nonzero().squeeze(1)
@@ -235,6 +234,19 @@ def _fill_gradient(rows_view: torch.Tensor, gradient_rows: torch.Tensor, plan: _
             out.index_put_((local_rows, ids[first:last]), values[first:last], accumulate=True)
         if gradient_rows.dtype != torch.float32:
             gradient_rows[start:end] = out
+
+
+def _scaled_softmax(block: torch.Tensor, temperature: float, lse: torch.Tensor, coefficient: torch.Tensor,
+                    out: torch.Tensor) -> None:
+    """out = c · softmax(block / t) = sign(c) · exp((block − t · (lse − log|c|)) / t): (c, V), two passes at t = 1.
+    A zero c gives exp(−inf) = 0."""
+    shift = lse - coefficient.abs().log()  # (c, 1)
+    if temperature == 1.0:
+        torch.sub(block, shift, out=out).exp_()
+    else:
+        torch.sub(block, shift * temperature, out=out).div_(temperature).exp_()
+    if bool((coefficient < 0).any()):
+        out.mul_(coefficient.sign())
 
 
 def fused_top_k_with_ce(logits: torch.Tensor, teacher: TopKLogProbs, labels: torch.Tensor, *, kind: str = "forward_kl",

@@ -7,8 +7,10 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
   (k=64, fp16, residual spread uniformly), no cross-entropy. 3 seeds for scratch and forward KL, 1 for the others.
 - ``cache-build``: the k=64 cache over the training blocks (seconds, bytes/token); ``bytes/k{8,32,64,full}``: cache
   bytes per token over a few blocks.
-- ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation and
-  live-teacher distillation, interleaved in one process on the same batch, median and range; the teacher's share.
+- ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation (the
+  fused one-softmax objective: forward KL alone, + CE, renormalise + CE; and the same forward KL through the general
+  ``token_divergence`` path) and live-teacher distillation, interleaved in one process on the same batch, median and
+  range; the teacher's share.
 - ``rss/<variant>``: peak RSS of a fresh process doing 3 such steps.
 - ``chunk-size``: the distillation objective alone (forward + backward on fixed student logits of one batch) per
   ``chunk_tokens``, for the fused CE + KD path and the general ``token_divergence`` path, interleaved.
@@ -17,7 +19,7 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
 
 All on one torch thread, blocks of 128 tokens, 8 blocks per step, one epoch over ``steps x 8`` training blocks.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src nohup python benchmarks/lm.py --steps 60 > lm.log 2>&1 &
+    OMP_NUM_THREADS=1 PYTHONPATH=src nohup python benchmarks/lm.py --steps 30 > lm.log 2>&1 &
     PYTHONPATH=src python benchmarks/lm.py --only scratch      # a subset of the cells (prefix match)
 """
 
@@ -61,7 +63,7 @@ def cell_names(seeds: int) -> list[str]:
     for seed in range(1, seeds):
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
     names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
-    names += [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["timing-residual", "chunk-size"]
+    names += [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
     return names + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
 
 
@@ -278,21 +280,6 @@ def step_ratios(seconds: dict[str, list[float]]) -> dict[str, Any]:
             "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()}}
 
 
-def timing_residual(data: dict[str, Any], steps: int) -> dict[str, Any]:
-    """Like ``timing``, cached teacher only: the residual mode's cost - "uniform" completes the teacher over all V
-    tokens per position, "renormalise" (+ next-token CE for the tail) touches only the k stored ones."""
-    from kdistill.strategies import build_strategy
-
-    batch = next(iter(loader(data["train"], 0)))
-    cached = open_cache(data, steps)
-    variants = {"next-token": build_strategy("supervised"),
-                "cached uniform": build_strategy("lm-distill", teacher=cached, residual="uniform"),
-                "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
-                                                          ce_weight=1.0)}
-    _, seconds = interleaved_steps(variants, batch, data, steps, repeats=3)
-    return step_ratios(seconds)
-
-
 def rss_probe(variant: str, steps: int) -> dict[str, Any]:
     """3 steps of one variant in this (fresh) process; its peak RSS."""
     from safetensors.torch import load_file
@@ -334,8 +321,6 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         return build_cache(data, steps, SETTINGS["k"], None, training_cache_folder(steps))
     if name == "timing":
         return timing(data, steps)
-    if name == "timing-residual":
-        return timing_residual(data, steps)
     if name == "chunk-size":
         from lm_objective_timing import chunk_size_timing
 

@@ -9,8 +9,9 @@ from common import RESULTS_DIR, format_mean_std
 
 from kdistill.atomic import atomic_write_text
 
-ROWS = ("scratch", "forward_kl", "reverse_kl", "jsd", "skew_kl")
-LABELS = {"scratch": "student alone (next-token CE)", "forward_kl": "distilled: forward KL",
+ROWS = ("scratch", "forward_kl", "forward_kl-live", "reverse_kl", "jsd", "skew_kl")
+LABELS = {"scratch": "student alone (next-token CE)", "forward_kl": "distilled: forward KL (k=64 cache)",
+          "forward_kl-live": "distilled: forward KL (live teacher, full logits)",
           "reverse_kl": "distilled: reverse KL", "jsd": "distilled: JSD(0.5)", "skew_kl": "distilled: skew KL (0.1)"}
 
 
@@ -52,10 +53,14 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
         share = row["live_teacher_share"]
         lines.append(f"\nLive teacher: its forward pass takes {share['teacher_seconds']:.3f} s of a "
                      f"{share['step_seconds']:.3f} s distillation step ({100 * share['teacher_share']:.0f}%).")
-    for row in cells_of(results, "timing-residual"):
-        lines += ["", "Residual modes, cached teacher (interleaved, 3 repeats): " + ", ".join(
-            f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
-            for name in row["median_seconds"]) + "."]
+    for key, row in sorted(results.get("superseded", {}).items()):
+        if "ratio_to_next_token" in row:
+            lines += ["", f"Before the fused CE + top-k path (superseded `{key}`, load {row['load_average'][0]:.1f}): "
+                      + ", ".join(f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
+                                  for name in row["median_seconds"]) + "."]
+        elif "peak_rss_bytes" in row:
+            lines += ["", f"Before the fused path (superseded `{key}`): peak RSS {row['peak_rss_bytes'] / 1e9:.2f} GB."]
+    lines += chunk_lines(results)
     build = cells_of(results, "cache-build")
     sizes = cells_of(results, "bytes/")
     if build or sizes:
@@ -71,6 +76,20 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
     if rss:
         lines += ["", "## Peak RSS (fresh process, 3 steps)", "", "| variant | peak RSS GB |", "|:---|---:|"]
         lines += [f"| {name} | {row['peak_rss_bytes'] / 1e9:.2f} |" for name, row in rss.items()]
+    return lines
+
+
+def chunk_lines(results: dict[str, Any]) -> list[str]:
+    rows = cells_of(results, "chunk-size")
+    if not rows:
+        return []
+    row = rows[0]
+    lines = ["", "## Chunk size: the objective alone (forward + backward on one batch's fixed student logits, "
+             f"{row['logits_shape']}, interleaved, load {row['load_average'][0]:.1f})", "",
+             "| objective | median s | min-max | x next-token CE |", "|:---|---:|---:|---:|"]
+    for name, values in row["seconds"].items():
+        lines.append(f"| {name} | {row['median_seconds'][name]:.3f} | {min(values):.3f}-{max(values):.3f} | "
+                     f"{row['ratio_to_next_token_ce'][name]:.2f} |")
     return lines
 
 

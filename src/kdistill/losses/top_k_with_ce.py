@@ -122,7 +122,7 @@ def _plan(logits: torch.Tensor, teacher: TopKLogProbs, labels: torch.Tensor, ign
     at_ids = rows_view[rows, ids].float()  # (N, k) student logits at the stored ids
     scale_ce, scale_kd = 1.0 / max(count, 1), temperature**2 / max(count, 1)
     lse = log_normalisers[1.0][plan.positions] if 1.0 in log_normalisers else None  # (N,)
-    ce = torch.zeros((), dtype=torch.float32)
+    ce = torch.zeros((), dtype=torch.float32, device=logits.device)
     if with_ce:
         ce = (lse - rows_view[plan.positions, labels_kept].float()).sum() * scale_ce
         plan.ce_coefficient, plan.labels = scale_ce, labels_kept
@@ -188,20 +188,21 @@ class _FusedTopKWithCE(torch.autograd.Function):
         (logits,) = ctx.saved_tensors
         plan: _Plan = ctx.plan
         kd_weight, ce_weight = grad_values.float().unbind()
-        coefficients = {t: torch.zeros(plan.rows, dtype=torch.float32) for t in plan.log_normalisers}
+        device = logits.device
+        coefficients = {t: torch.zeros(plan.rows, dtype=torch.float32, device=device) for t in plan.log_normalisers}
         if plan.labels is not None:
             coefficients[1.0][plan.positions] = ce_weight * plan.ce_coefficient
         for t, values in plan.kd_coefficients.items():
             coefficients[t].index_add_(0, plan.positions, values * kd_weight)
         constant = None
         if plan.kd_constant is not None:
-            constant = torch.zeros(plan.rows, dtype=torch.float32).index_copy_(0, plan.positions,
-                                                                               plan.kd_constant * kd_weight)
+            constant = torch.zeros(plan.rows, dtype=torch.float32, device=device).index_copy_(
+                0, plan.positions, plan.kd_constant * kd_weight)
         ids, values = plan.kd_entries[0], plan.kd_entries[1] * kd_weight  # (N, k)
         if plan.labels is not None:  # CE's −onehot(y); the label may repeat a stored id (entries accumulate)
             ids = torch.cat([ids, plan.labels[:, None]], -1)
-            values = torch.cat([values, torch.full((len(ids), 1), -float(ce_weight) * plan.ce_coefficient)], -1)
-        gradient = torch.empty(logits.shape, dtype=logits.dtype)  # (B, T, V) contiguous
+            values = torch.cat([values, (-ce_weight * plan.ce_coefficient).expand(len(ids), 1)], -1)
+        gradient = torch.empty(logits.shape, dtype=logits.dtype, device=device)  # (B, T, V) contiguous
         _fill_gradient(_rows_view(logits), gradient.view(plan.rows, -1), plan, coefficients, constant, ids, values)
         return gradient, None
 
@@ -212,7 +213,8 @@ def _fill_gradient(rows_view: torch.Tensor, gradient_rows: torch.Tensor, plan: _
     (ids, values) (N, ·) of the unmasked rows; masked rows exactly 0 (their logits may be garbage)."""
     chunks = _chunks(plan.rows, plan.chunk_tokens)
     # unmasked rows of chunk i: plan.positions[bounds[i]:bounds[i + 1]]
-    bounds = torch.searchsorted(plan.positions, torch.tensor([start for start, _ in chunks] + [plan.rows])).tolist()
+    starts = torch.tensor([start for start, _ in chunks] + [plan.rows], device=plan.positions.device)
+    bounds = torch.searchsorted(plan.positions, starts).tolist()
     for number, (start, end) in enumerate(chunks):
         block = rows_view[start:end].float()  # (c, V), a view for float32 logits
         out = gradient_rows[start:end] if gradient_rows.dtype == torch.float32 else torch.empty_like(block)

@@ -46,6 +46,7 @@ from kdistill.errors import CheckpointError
 from kdistill.lm.evaluate import language_model_metrics, median, peak_rss_bytes
 
 RESULTS = RESULTS_DIR / "lm.json"
+TIMING_LIVE = False  # --timing-live
 RUNS = Path(__file__).resolve().parent / "runs" / "lm"
 SETTINGS = {"corpus": "news-articles", "block_length": 128, "batch_size": 8, "lr": 3e-3, "warmup_steps": 3,
             "weight_decay": 0.01, "grad_clip": 1.0, "test_blocks": 32, "k": 64, "residual": "uniform",
@@ -213,27 +214,29 @@ def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
     """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch.
 
     "cached" is the forward_kl rows' objective (k=64, residual uniform, no CE), which the strategy computes with the
-    fused one-softmax path; "cached, general path" is the same objective through ``token_divergence`` (chunk 1024,
-    the computation before the fused path existed); "+ CE" adds next-token CE with weight 1."""
+    fused one-softmax path; "+ CE" adds next-token CE with weight 1. With ``--timing-live`` also the live teacher and
+    the same cached objective through the general ``token_divergence`` path (the step before the fused path): on a
+    crowded machine they cost most of the cell's time, and neither changed with the fused path."""
     from kdistill.lm.evaluate import teacher_share
     from kdistill.strategies import build_strategy
     from kdistill.teachers import FrozenTeacher
 
     batch = next(iter(loader(data["train"], 0)))
-    live = FrozenTeacher(teacher_model(data["vocab"]))
     cached = open_cache(data, steps)
     variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(cached, "forward_kl"),
                 "cached + CE": build_strategy("lm-distill", teacher=cached, residual="uniform", ce_weight=1.0),
                 "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
-                                                          ce_weight=1.0),
-                "cached, general path": general_path_objective(cached),
-                "live": distill_strategy(live, "forward_kl")}
+                                                          ce_weight=1.0)}
+    live = FrozenTeacher(teacher_model(data["vocab"])) if TIMING_LIVE else None
+    if live is not None:
+        variants |= {"cached, general path": general_path_objective(cached), "live": distill_strategy(live,
+                                                                                                     "forward_kl")}
     students, seconds = interleaved_steps(variants, batch, data, steps, SETTINGS["timing_repeats"])
-    share = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
-    return {**step_ratios(seconds),
-            "tokens_per_second": {name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values)
-                                  for name, values in seconds.items()},
-            "live_teacher_share": share}
+    row = {**step_ratios(seconds), "tokens_per_second": {
+        name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values) for name, values in seconds.items()}}
+    if live is not None:
+        row["live_teacher_share"] = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
+    return row
 
 
 def general_path_objective(cached: Any) -> Any:
@@ -325,7 +328,7 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         from lm_objective_timing import chunk_size_timing
 
         return chunk_size_timing(next(iter(loader(data["train"], 0))), open_cache(data, steps), data["vocab"],
-                                 lambda: student(data["vocab"], 0), SETTINGS["timing_repeats"])
+                                 lambda: student(data["vocab"], 0), repeats=3)
     if name.startswith("bytes/"):
         k = name.split("/k")[1]
         folder = RUNS / f"bytes-{k}"
@@ -352,7 +355,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None, help="run only cells whose name starts with these")
     parser.add_argument("--rss-probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--timing-live", action="store_true",
+                        help="the timing cell also times the live teacher and the general (unfused) cached path")
     args = parser.parse_args()
+    global TIMING_LIVE
+    TIMING_LIVE = args.timing_live
     torch.set_num_threads(1)
     if args.rss_probe:
         print(json.dumps(rss_probe(args.rss_probe, args.steps)))

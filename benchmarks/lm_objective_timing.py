@@ -17,8 +17,8 @@ from kdistill.lm.evaluate import median, timed
 from kdistill.losses.lm_objective import kd_and_ce
 from kdistill.losses.token_divergence import labels_mask, token_divergence
 
-FUSED_CHUNKS = (4, 8, 16, 32, 64, 128, 1024)
-GENERAL_CHUNKS = (16, 64, 128, 1024)
+FUSED_CHUNKS = (8, 16, 64, 1024)
+GENERAL_CHUNKS = (64, 1024)
 
 
 def objective_variants(logits: torch.Tensor, teacher_output: Any, labels: torch.Tensor) -> dict[str, Callable]:

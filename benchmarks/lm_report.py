@@ -42,15 +42,18 @@ def quality_table(results: dict[str, Any]) -> list[str]:
 
 def cost_lines(results: dict[str, Any]) -> list[str]:
     lines = []
-    timing = [row for row in cells_of(results, "timing") if "live_teacher_share" in row]
+    timing = [row for row in cells_of(results, "timing") if "ratio_to_next_token" in row]
     if timing:
         row = timing[0]
         lines += ["", "## Step time (interleaved, same batch of 8 x 128 tokens, forward + backward + AdamW)", "",
+                  f"{len(next(iter(row['seconds'].values())))} interleaved repeats after a warm-up, one thread, "
+                  f"load average {row['load_average'][0]:.1f} when the cell finished.", "",
                   "| variant | median s/step | min-max | x next-token | tokens/s |", "|:---|---:|---:|---:|---:|"]
         for name, values in row["seconds"].items():
             lines.append(f"| {name} | {row['median_seconds'][name]:.3f} | {min(values):.3f}-{max(values):.3f} | "
                          f"{row['ratio_to_next_token'][name]:.2f} | {row['tokens_per_second'][name]:.0f} |")
-        share = row["live_teacher_share"]
+    if timing and "live_teacher_share" in timing[0]:
+        share = timing[0]["live_teacher_share"]
         lines.append(f"\nLive teacher: its forward pass takes {share['teacher_seconds']:.3f} s of a "
                      f"{share['step_seconds']:.3f} s distillation step ({100 * share['teacher_share']:.0f}%).")
     for key, row in sorted(results.get("superseded", {}).items()):
@@ -58,6 +61,10 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
             lines += ["", f"Before the fused CE + top-k path (superseded `{key}`, load {row['load_average'][0]:.1f}): "
                       + ", ".join(f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
                                   for name in row["median_seconds"]) + "."]
+            if "live_teacher_share" in row:
+                share = row["live_teacher_share"]
+                lines[-1] += (f" Live teacher: its forward pass took {share['teacher_seconds']:.3f} s of a "
+                              f"{share['step_seconds']:.3f} s step ({100 * share['teacher_share']:.0f}%).")
         elif "peak_rss_bytes" in row:
             lines += ["", f"Before the fused path (superseded `{key}`): peak RSS {row['peak_rss_bytes'] / 1e9:.2f} GB."]
     lines += chunk_lines(results)

@@ -14,6 +14,8 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
 - ``rss/<variant>``: peak RSS of a fresh process doing 3 such steps.
 - ``chunk-size``: the distillation objective alone (forward + backward on fixed student logits of one batch) per
   ``chunk_tokens``, for the fused CE + KD path and the general ``token_divergence`` path, interleaved.
+- ``cache-fidelity``: on one training batch, the teacher's residual mass beyond the top 64, KL(full ‖ cached and
+  completed uniformly) per token, and how close the forward-KL gradient from the cache is to the full logits' one.
 - ``forward_kl-live/s{seed}``: as ``forward_kl/s{seed}`` but from the live teacher's full logits: does the k=64 cache
   cost student quality?
 
@@ -65,7 +67,7 @@ def cell_names(seeds: int) -> list[str]:
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
     names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
     names += [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
-    return names + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
+    return names + ["cache-fidelity"] + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
 
 
 def splits(steps: int) -> dict[str, Any]:
@@ -324,6 +326,13 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         return build_cache(data, steps, SETTINGS["k"], None, training_cache_folder(steps))
     if name == "timing":
         return timing(data, steps)
+    if name == "cache-fidelity":
+        from lm_cache_fidelity import cache_fidelity
+        from kdistill.teachers import FrozenTeacher
+
+        live = FrozenTeacher(teacher_model(data["vocab"]))
+        return cache_fidelity(next(iter(loader(data["train"], 0))), open_cache(data, steps),
+                              lambda ids: live({"inputs": {"input_ids": ids}}), lambda: student(data["vocab"], 0))
     if name == "chunk-size":
         from lm_objective_timing import chunk_size_timing
 

@@ -67,7 +67,7 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
                               f"{share['step_seconds']:.3f} s step ({100 * share['teacher_share']:.0f}%).")
         elif "peak_rss_bytes" in row:
             lines += ["", f"Before the fused path (superseded `{key}`): peak RSS {row['peak_rss_bytes'] / 1e9:.2f} GB."]
-    lines += chunk_lines(results)
+    lines += chunk_lines(results) + fidelity_lines(results)
     build = cells_of(results, "cache-build")
     sizes = cells_of(results, "bytes/")
     if build or sizes:
@@ -97,6 +97,23 @@ def chunk_lines(results: dict[str, Any]) -> list[str]:
     for name, values in row["seconds"].items():
         lines.append(f"| {name} | {row['median_seconds'][name]:.3f} | {min(values):.3f}-{max(values):.3f} | "
                      f"{row['ratio_to_next_token_ce'][name]:.2f} |")
+    return lines
+
+
+def fidelity_lines(results: dict[str, Any]) -> list[str]:
+    rows = cells_of(results, "cache-fidelity")
+    if not rows:
+        return []
+    row = rows[0]
+    lines = ["", f"## What the k={row['k']} cache loses (one training batch, {row['tokens']} tokens)", "",
+             f"Teacher mass beyond the top {row['k']}: mean {row['residual_mass_mean']:.4f}, max "
+             f"{row['residual_mass_max']:.4f}. KL(full teacher ‖ cached top-k completed uniformly) per token: mean "
+             f"{row['kl_full_to_uniform_completed_mean']:.4f}, max {row['kl_full_to_uniform_completed_max']:.4f} nats.",
+             "", "| residual | cosine(gradient from cache, from full logits) | relative L2 difference |",
+             "|:---|---:|---:|"]
+    for mode, values in row["gradient"].items():
+        lines.append(f"| {mode} | {values['cosine_to_full_logits_gradient']:.5f} | "
+                     f"{values['relative_l2_difference']:.4f} |")
     return lines
 
 

@@ -11,7 +11,8 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
   fused one-softmax objective: forward KL alone, + CE, renormalise + CE; and the same forward KL through the general
   ``token_divergence`` path) and live-teacher distillation, interleaved in one process on the same batch, median and
   range; the teacher's share.
-- ``rss/<variant>``: peak RSS of a fresh process doing 3 such steps.
+- ``rss-hwm/<variant>``: peak RSS (VmHWM) of a fresh process doing 3 such steps. (The older ``rss/<variant>``
+  cells read getrusage's ru_maxrss, which Linux carries over from the parent process: they are overstated.)
 - ``chunk-size``: the distillation objective alone (forward + backward on fixed student logits of one batch) per
   ``chunk_tokens``, for the fused CE + KD path and the general ``token_divergence`` path, interleaved.
 - ``cache-fidelity``: on one training batch, the teacher's residual mass beyond the top 64, KL(full ‖ cached and
@@ -66,7 +67,7 @@ def cell_names(seeds: int) -> list[str]:
     for seed in range(1, seeds):
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
     names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
-    names += [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
+    names += [f"rss-hwm/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
     return names + ["cache-fidelity"] + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
 
 
@@ -344,7 +345,7 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         row = build_cache(data, steps, None if k == "full" else int(k), SETTINGS["bytes_blocks"], folder)
         subprocess.run(["rm", "-rf", str(folder)], check=False)  # only the size is kept
         return row
-    if name.startswith("rss/"):
+    if name.startswith(("rss/", "rss-hwm/")):
         from safetensors.torch import save_file
 
         batch = next(iter(loader(data["train"], 0)))

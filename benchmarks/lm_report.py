@@ -79,10 +79,15 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
             k = "full" if row["format"] == "full" else row["k"]
             lines.append(f"| k={k} ({row['format']}) | {row['bytes_per_token']:.1f} | {row['sequences']} | "
                          f"{row['seconds']:.0f} |")
-    rss = {key.split("@")[0].split("/")[1]: row for key, row in results["cells"].items() if key.startswith("rss/")}
-    if rss:
-        lines += ["", "## Peak RSS (fresh process, 3 steps)", "", "| variant | peak RSS GB |", "|:---|---:|"]
-        lines += [f"| {name} | {row['peak_rss_bytes'] / 1e9:.2f} |" for name, row in rss.items()]
+    for prefix, title in (("rss-hwm/", "Peak RSS (fresh process, 3 steps; VmHWM)"),
+                          ("rss/", "Peak RSS as first recorded (getrusage ru_maxrss: includes the peak of the "
+                                   "benchmark process that spawned the probe, so overstated - superseded by VmHWM)")):
+        rss = {key.split("@")[0].split("/")[1]: row for key, row in sorted(results["cells"].items())
+               if key.startswith(prefix)}
+        if rss:
+            lines += ["", f"## {title}", "", "| variant | peak RSS GB | recorded |", "|:---|---:|---:|"]
+            lines += [f"| {name} | {row['peak_rss_bytes'] / 1e9:.2f} | {row.get('finished', '?')} |"
+                      for name, row in rss.items()]
     return lines
 
 

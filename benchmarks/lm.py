@@ -7,13 +7,22 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
   (k=64, fp16, residual spread uniformly), no cross-entropy. 3 seeds for scratch and forward KL, 1 for the others.
 - ``cache-build``: the k=64 cache over the training blocks (seconds, bytes/token); ``bytes/k{8,32,64,full}``: cache
   bytes per token over a few blocks.
-- ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation and
-  live-teacher distillation, interleaved in one process on the same batch, median and range; the teacher's share.
-- ``rss/<variant>``: peak RSS of a fresh process doing 3 such steps.
+- ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation (the
+  fused one-softmax objective: forward KL alone, + CE, renormalise + CE; and the same forward KL through the general
+  ``token_divergence`` path) and live-teacher distillation, interleaved in one process on the same batch, median and
+  range; the teacher's share.
+- ``rss-hwm/<variant>``: peak RSS (VmHWM) of a fresh process doing 3 such steps. (The older ``rss/<variant>``
+  cells read getrusage's ru_maxrss, which Linux carries over from the parent process: they are overstated.)
+- ``chunk-size``: the distillation objective alone (forward + backward on fixed student logits of one batch) per
+  ``chunk_tokens``, for the fused CE + KD path and the general ``token_divergence`` path, interleaved.
+- ``cache-fidelity``: on one training batch, the teacher's residual mass beyond the top 64, KL(full ‖ cached and
+  completed uniformly) per token, and how close the forward-KL gradient from the cache is to the full logits' one.
+- ``forward_kl-live/s{seed}``: as ``forward_kl/s{seed}`` but from the live teacher's full logits: does the k=64 cache
+  cost student quality?
 
 All on one torch thread, blocks of 128 tokens, 8 blocks per step, one epoch over ``steps x 8`` training blocks.
 
-    OMP_NUM_THREADS=1 PYTHONPATH=src nohup python benchmarks/lm.py --steps 60 > lm.log 2>&1 &
+    OMP_NUM_THREADS=1 PYTHONPATH=src nohup python benchmarks/lm.py --steps 30 > lm.log 2>&1 &
     PYTHONPATH=src python benchmarks/lm.py --only scratch      # a subset of the cells (prefix match)
 """
 
@@ -33,13 +42,14 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from common import RESULTS_DIR, load_results, machine, save_results
+from common import RESULTS_DIR, load_results, machine, record_cell, save_results
 from lm_report import write_markdown
 
 from kdistill.errors import CheckpointError
 from kdistill.lm.evaluate import language_model_metrics, median, peak_rss_bytes
 
 RESULTS = RESULTS_DIR / "lm.json"
+TIMING_LIVE = False  # --timing-live
 RUNS = Path(__file__).resolve().parent / "runs" / "lm"
 SETTINGS = {"corpus": "news-articles", "block_length": 128, "batch_size": 8, "lr": 3e-3, "warmup_steps": 3,
             "weight_decay": 0.01, "grad_clip": 1.0, "test_blocks": 32, "k": 64, "residual": "uniform",
@@ -56,8 +66,9 @@ def cell_names(seeds: int) -> list[str]:
     names += [f"{kind}/s0" for kind in KINDS if kind != "forward_kl"]
     for seed in range(1, seeds):
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
-    return names + [f"bytes/k{k}" for k in ("8", "32", "64", "full")] + \
-        [f"rss/{variant}" for variant in ("next-token", "cached", "live")] + ["timing-residual"]
+    names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
+    names += [f"rss-hwm/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
+    return names + ["cache-fidelity"] + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
 
 
 def splits(steps: int) -> dict[str, Any]:
@@ -132,12 +143,24 @@ def train_config(steps: int, seed: int) -> Any:
 
 
 def open_cache(data: dict[str, Any], steps: int) -> Any:
-    """The k=64 training cache (built by the cache-build cell)."""
+    """The k=64 training cache; built here (resumably, shard by shard) if the folder lacks a complete one - its
+    build figures are the ``cache-build`` cell's."""
     from kdistill.cache.sequences import SequenceCache
     from kdistill.lm.cached_teacher import CachedSequenceTeacher
 
-    return CachedSequenceTeacher(SequenceCache.open(RUNS / f"cache-k{SETTINGS['k']}-steps{steps}",
-                                                    expected_fingerprint=fingerprint(steps)))
+    folder = training_cache_folder(steps)
+    try:
+        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps)))
+    except CheckpointError:
+        if "train" not in data:  # a probe process: the main process builds the cache
+            raise
+        log.info("building the training cache %s", folder)
+        build_cache(data, steps, SETTINGS["k"], None, folder)
+        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps)))
+
+
+def training_cache_folder(steps: int) -> Path:
+    return RUNS / f"cache-k{SETTINGS['k']}-steps{steps}"
 
 
 def fingerprint(steps: int) -> dict[str, Any]:
@@ -157,7 +180,14 @@ def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict
     from kdistill.training import train
 
     model = student(data["vocab"], seed)
-    strategy = build_strategy("supervised") if name == "scratch" else distill_strategy(open_cache(data, steps), name)
+    if name == "scratch":
+        strategy = build_strategy("supervised")
+    elif name.endswith("-live"):  # full logits from the teacher network, no cache
+        from kdistill.teachers import FrozenTeacher
+
+        strategy = distill_strategy(FrozenTeacher(teacher_model(data["vocab"])), name.removesuffix("-live"))
+    else:
+        strategy = distill_strategy(open_cache(data, steps), name)
     result = train(model, strategy, loader(data["train"], seed), None, train_config(steps, seed), progress=False,
                    desc=f"{name}/s{seed}")
     rows = language_model_metrics({"teacher": stored_teacher(data), "student": model},
@@ -184,22 +214,44 @@ def build_cache(data: dict[str, Any], steps: int, k: int | None, blocks: int | N
 
 
 def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
-    """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch."""
+    """One full step (forward, backward, AdamW) of each variant per round, rounds interleaved, same batch.
+
+    "cached" is the forward_kl rows' objective (k=64, residual uniform, no CE), which the strategy computes with the
+    fused one-softmax path; "+ CE" adds next-token CE with weight 1. With ``--timing-live`` also the live teacher and
+    the same cached objective through the general ``token_divergence`` path (the step before the fused path): on a
+    crowded machine they cost most of the cell's time, and neither changed with the fused path."""
     from kdistill.lm.evaluate import teacher_share
     from kdistill.strategies import build_strategy
     from kdistill.teachers import FrozenTeacher
 
     batch = next(iter(loader(data["train"], 0)))
-    live = FrozenTeacher(teacher_model(data["vocab"]))
-    variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(open_cache(data, steps),
-                                                                                       "forward_kl"),
-                "live": distill_strategy(live, "forward_kl")}
+    cached = open_cache(data, steps)
+    variants = {"next-token": build_strategy("supervised"), "cached": distill_strategy(cached, "forward_kl"),
+                "cached + CE": build_strategy("lm-distill", teacher=cached, residual="uniform", ce_weight=1.0),
+                "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
+                                                          ce_weight=1.0)}
+    live = FrozenTeacher(teacher_model(data["vocab"])) if TIMING_LIVE else None
+    if live is not None:
+        variants |= {"cached, general path": general_path_objective(cached), "live": distill_strategy(live,
+                                                                                                     "forward_kl")}
     students, seconds = interleaved_steps(variants, batch, data, steps, SETTINGS["timing_repeats"])
-    share = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
-    return {**step_ratios(seconds),
-            "tokens_per_second": {name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values)
-                                  for name, values in seconds.items()},
-            "live_teacher_share": share}
+    row = {**step_ratios(seconds), "tokens_per_second": {
+        name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values) for name, values in seconds.items()}}
+    if live is not None:
+        row["live_teacher_share"] = teacher_share(variants["live"], live, students["live"], batch, repeats=3)
+    return row
+
+
+def general_path_objective(cached: Any) -> Any:
+    """The cached forward-KL objective through ``token_divergence`` (chunk 1024): the step before the fused path."""
+    from kdistill.batch import forward_model
+    from kdistill.losses.token_divergence import labels_mask, token_divergence
+
+    def objective(batch: dict[str, Any], model: torch.nn.Module) -> dict[str, torch.Tensor]:
+        logits = forward_model(model, batch)  # (B, T, V)
+        return {"loss": token_divergence(logits, cached(batch), labels_mask(batch["labels"]), kind="forward_kl",
+                                         residual="uniform", chunk_tokens=1024)}
+    return objective
 
 
 def interleaved_steps(variants: dict[str, Any], batch: dict[str, Any], data: dict[str, Any], steps: int,
@@ -232,21 +284,6 @@ def step_ratios(seconds: dict[str, list[float]]) -> dict[str, Any]:
     base = median(seconds["next-token"])
     return {"seconds": seconds, "median_seconds": {name: median(values) for name, values in seconds.items()},
             "ratio_to_next_token": {name: median(values) / base for name, values in seconds.items()}}
-
-
-def timing_residual(data: dict[str, Any], steps: int) -> dict[str, Any]:
-    """Like ``timing``, cached teacher only: the residual mode's cost - "uniform" completes the teacher over all V
-    tokens per position, "renormalise" (+ next-token CE for the tail) touches only the k stored ones."""
-    from kdistill.strategies import build_strategy
-
-    batch = next(iter(loader(data["train"], 0)))
-    cached = open_cache(data, steps)
-    variants = {"next-token": build_strategy("supervised"),
-                "cached uniform": build_strategy("lm-distill", teacher=cached, residual="uniform"),
-                "cached renormalise + CE": build_strategy("lm-distill", teacher=cached, residual="renormalise",
-                                                          ce_weight=1.0)}
-    _, seconds = interleaved_steps(variants, batch, data, steps, repeats=3)
-    return step_ratios(seconds)
 
 
 def rss_probe(variant: str, steps: int) -> dict[str, Any]:
@@ -287,18 +324,28 @@ def run_cell(name: str, data: dict[str, Any], steps: int) -> dict[str, Any]:
         return language_model_metrics({"teacher": stored_teacher(data)},
                                       loader(data["test"], 0, shuffle=False))["teacher"]
     if name == "cache-build":
-        return build_cache(data, steps, SETTINGS["k"], None, RUNS / f"cache-k{SETTINGS['k']}-steps{steps}")
+        return build_cache(data, steps, SETTINGS["k"], None, training_cache_folder(steps))
     if name == "timing":
         return timing(data, steps)
-    if name == "timing-residual":
-        return timing_residual(data, steps)
+    if name == "cache-fidelity":
+        from lm_cache_fidelity import cache_fidelity
+        from kdistill.teachers import FrozenTeacher
+
+        live = FrozenTeacher(teacher_model(data["vocab"]))
+        return cache_fidelity(next(iter(loader(data["train"], 0))), open_cache(data, steps),
+                              lambda ids: live({"inputs": {"input_ids": ids}}), lambda: student(data["vocab"], 0))
+    if name == "chunk-size":
+        from lm_objective_timing import chunk_size_timing
+
+        return chunk_size_timing(next(iter(loader(data["train"], 0))), open_cache(data, steps), data["vocab"],
+                                 lambda: student(data["vocab"], 0), repeats=3)
     if name.startswith("bytes/"):
         k = name.split("/k")[1]
         folder = RUNS / f"bytes-{k}"
         row = build_cache(data, steps, None if k == "full" else int(k), SETTINGS["bytes_blocks"], folder)
         subprocess.run(["rm", "-rf", str(folder)], check=False)  # only the size is kept
         return row
-    if name.startswith("rss/"):
+    if name.startswith(("rss/", "rss-hwm/")):
         from safetensors.torch import save_file
 
         batch = next(iter(loader(data["train"], 0)))
@@ -318,7 +365,11 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--only", nargs="*", default=None, help="run only cells whose name starts with these")
     parser.add_argument("--rss-probe", default=None, help=argparse.SUPPRESS)
+    parser.add_argument("--timing-live", action="store_true",
+                        help="the timing cell also times the live teacher and the general (unfused) cached path")
     args = parser.parse_args()
+    global TIMING_LIVE
+    TIMING_LIVE = args.timing_live
     torch.set_num_threads(1)
     if args.rss_probe:
         print(json.dumps(rss_probe(args.rss_probe, args.steps)))
@@ -348,10 +399,10 @@ def main() -> None:
             if all(other in waiting for other in names):
                 time.sleep(60)
             continue
+        seed = int(name.split("/s")[1]) if "/s" in name else None
         row.update(wall_seconds=time.perf_counter() - started, load_average=os.getloadavg(), machine=machine(),
-                   seed=int(name.split("/s")[1]) if "/s" in name else None, versions=versions(),
-                   finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
-        results["cells"][key] = row
+                   seed=seed, versions=versions(), finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+        record_cell(results, key, row, seed)
         save_results(RESULTS, results)
         write_markdown(results)
         log.info("cell %s done in %.0fs: %s", key, row["wall_seconds"], summary(row))

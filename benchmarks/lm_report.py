@@ -9,8 +9,9 @@ from common import RESULTS_DIR, format_mean_std
 
 from kdistill.atomic import atomic_write_text
 
-ROWS = ("scratch", "forward_kl", "reverse_kl", "jsd", "skew_kl")
-LABELS = {"scratch": "student alone (next-token CE)", "forward_kl": "distilled: forward KL",
+ROWS = ("scratch", "forward_kl", "forward_kl-live", "reverse_kl", "jsd", "skew_kl")
+LABELS = {"scratch": "student alone (next-token CE)", "forward_kl": "distilled: forward KL (k=64 cache)",
+          "forward_kl-live": "distilled: forward KL (live teacher, full logits)",
           "reverse_kl": "distilled: reverse KL", "jsd": "distilled: JSD(0.5)", "skew_kl": "distilled: skew KL (0.1)"}
 
 
@@ -36,26 +37,52 @@ def quality_table(results: dict[str, Any]) -> list[str]:
                      f"{format_mean_std([r['kl_to_teacher'] for r in rows], 4)} | "
                      f"{format_mean_std([100 * r['accuracy'] for r in rows], 2)} | "
                      f"{format_mean_std([r['train_tokens_per_second'] for r in rows], 0)} |")
-    return lines
+    return lines + cache_versus_full_lines(results)
+
+
+def cache_versus_full_lines(results: dict[str, Any]) -> list[str]:
+    """Paired by seed (same initialisation and batch order): NLL of the cached-teacher student minus the live one's."""
+    cells = results["cells"]
+    pairs = [(cells[key]["nll"], cells[key.replace("forward_kl/", "forward_kl-live/")]["nll"])
+             for key in sorted(cells) if key.startswith("forward_kl/")
+             and key.replace("forward_kl/", "forward_kl-live/") in cells]
+    if not pairs:
+        return []
+    differences = [cached - live for cached, live in pairs]
+    return ["", f"k=64 cache vs the live teacher's full logits, paired by seed ({len(pairs)} seeds): the cached "
+            f"student's test NLL is higher by {format_mean_std(differences, 4)} nats/token (perplexity x"
+            f"{math.exp(sum(differences) / len(differences)):.3f}). The forward_kl (k=64 cache) rows were trained "
+            "before the fused objective existed (token_divergence, same math)."]
 
 
 def cost_lines(results: dict[str, Any]) -> list[str]:
     lines = []
-    timing = [row for row in cells_of(results, "timing") if "live_teacher_share" in row]
+    timing = [row for row in cells_of(results, "timing") if "ratio_to_next_token" in row]
     if timing:
         row = timing[0]
         lines += ["", "## Step time (interleaved, same batch of 8 x 128 tokens, forward + backward + AdamW)", "",
+                  f"{len(next(iter(row['seconds'].values())))} interleaved repeats after a warm-up, one thread, "
+                  f"load average {row['load_average'][0]:.1f} when the cell finished.", "",
                   "| variant | median s/step | min-max | x next-token | tokens/s |", "|:---|---:|---:|---:|---:|"]
         for name, values in row["seconds"].items():
             lines.append(f"| {name} | {row['median_seconds'][name]:.3f} | {min(values):.3f}-{max(values):.3f} | "
                          f"{row['ratio_to_next_token'][name]:.2f} | {row['tokens_per_second'][name]:.0f} |")
-        share = row["live_teacher_share"]
+    if timing and "live_teacher_share" in timing[0]:
+        share = timing[0]["live_teacher_share"]
         lines.append(f"\nLive teacher: its forward pass takes {share['teacher_seconds']:.3f} s of a "
                      f"{share['step_seconds']:.3f} s distillation step ({100 * share['teacher_share']:.0f}%).")
-    for row in cells_of(results, "timing-residual"):
-        lines += ["", "Residual modes, cached teacher (interleaved, 3 repeats): " + ", ".join(
-            f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
-            for name in row["median_seconds"]) + "."]
+    for key, row in sorted(results.get("superseded", {}).items()):
+        if "ratio_to_next_token" in row:
+            lines += ["", f"Before the fused CE + top-k path (superseded `{key}`, load {row['load_average'][0]:.1f}): "
+                      + ", ".join(f"{name} {row['median_seconds'][name]:.2f} s ({row['ratio_to_next_token'][name]:.2f}x)"
+                                  for name in row["median_seconds"]) + "."]
+            if "live_teacher_share" in row:
+                share = row["live_teacher_share"]
+                lines[-1] += (f" Live teacher: its forward pass took {share['teacher_seconds']:.3f} s of a "
+                              f"{share['step_seconds']:.3f} s step ({100 * share['teacher_share']:.0f}%).")
+        elif "peak_rss_bytes" in row:
+            lines += ["", f"Before the fused path (superseded `{key}`): peak RSS {row['peak_rss_bytes'] / 1e9:.2f} GB."]
+    lines += chunk_lines(results) + fidelity_lines(results)
     build = cells_of(results, "cache-build")
     sizes = cells_of(results, "bytes/")
     if build or sizes:
@@ -67,10 +94,46 @@ def cost_lines(results: dict[str, Any]) -> list[str]:
             k = "full" if row["format"] == "full" else row["k"]
             lines.append(f"| k={k} ({row['format']}) | {row['bytes_per_token']:.1f} | {row['sequences']} | "
                          f"{row['seconds']:.0f} |")
-    rss = {key.split("@")[0].split("/")[1]: row for key, row in results["cells"].items() if key.startswith("rss/")}
-    if rss:
-        lines += ["", "## Peak RSS (fresh process, 3 steps)", "", "| variant | peak RSS GB |", "|:---|---:|"]
-        lines += [f"| {name} | {row['peak_rss_bytes'] / 1e9:.2f} |" for name, row in rss.items()]
+    for prefix, title in (("rss-hwm/", "Peak RSS (fresh process, 3 steps; VmHWM)"),
+                          ("rss/", "Peak RSS as first recorded (getrusage ru_maxrss: includes the peak of the "
+                                   "benchmark process that spawned the probe, so overstated - superseded by VmHWM)")):
+        rss = {key.split("@")[0].split("/")[1]: row for key, row in sorted(results["cells"].items())
+               if key.startswith(prefix)}
+        if rss:
+            lines += ["", f"## {title}", "", "| variant | peak RSS GB | recorded |", "|:---|---:|---:|"]
+            lines += [f"| {name} | {row['peak_rss_bytes'] / 1e9:.2f} | {row.get('finished', '?')} |"
+                      for name, row in rss.items()]
+    return lines
+
+
+def chunk_lines(results: dict[str, Any]) -> list[str]:
+    rows = cells_of(results, "chunk-size")
+    if not rows:
+        return []
+    row = rows[0]
+    lines = ["", "## Chunk size: the objective alone (forward + backward on one batch's fixed student logits, "
+             f"{row['logits_shape']}, interleaved, load {row['load_average'][0]:.1f})", "",
+             "| objective | median s | min-max | x next-token CE |", "|:---|---:|---:|---:|"]
+    for name, values in row["seconds"].items():
+        lines.append(f"| {name} | {row['median_seconds'][name]:.3f} | {min(values):.3f}-{max(values):.3f} | "
+                     f"{row['ratio_to_next_token_ce'][name]:.2f} |")
+    return lines
+
+
+def fidelity_lines(results: dict[str, Any]) -> list[str]:
+    rows = cells_of(results, "cache-fidelity")
+    if not rows:
+        return []
+    row = rows[0]
+    lines = ["", f"## What the k={row['k']} cache loses (one training batch, {row['tokens']} tokens)", "",
+             f"Teacher mass beyond the top {row['k']}: mean {row['residual_mass_mean']:.4f}, max "
+             f"{row['residual_mass_max']:.4f}. KL(full teacher ‖ cached top-k completed uniformly) per token: mean "
+             f"{row['kl_full_to_uniform_completed_mean']:.4f}, max {row['kl_full_to_uniform_completed_max']:.4f} nats.",
+             "", "| residual | cosine(gradient from cache, from full logits) | relative L2 difference |",
+             "|:---|---:|---:|"]
+    for mode, values in row["gradient"].items():
+        lines.append(f"| {mode} | {values['cosine_to_full_logits_gradient']:.5f} | "
+                     f"{values['relative_l2_difference']:.4f} |")
     return lines
 
 

@@ -45,6 +45,23 @@ def test_kdistill_run_distils_a_tiny_llama_in_two_steps(tiny_corpus, tmp_path, m
     ids = torch.tensor([[2, 3, 4, 5]])
     assert reloaded(input_ids=ids).logits.shape == (1, 4, vocab)
     assert "perplexity" in (run_dir / "report.md").read_text()
+    check_run_dir_tools(run_dir, reloaded, ids, capsys)
+
+
+def check_run_dir_tools(run_dir, distilled, ids, capsys):
+    """load_student reads a stage's save_pretrained folder; the classification tools refuse the run in one line."""
+    from kdistill import load_student
+
+    with torch.no_grad():
+        torch.testing.assert_close(load_student(run_dir)(input_ids=ids).logits, distilled(input_ids=ids).logits)
+        assert not torch.equal(load_student(run_dir, "baseline")(input_ids=ids).logits,
+                               distilled(input_ids=ids).logits)
+    capsys.readouterr()
+    for command in (["predict", str(run_dir), str(run_dir / "report.md")], ["profile", str(run_dir)],
+                    ["export", str(run_dir)]):
+        assert main(command) != 0
+        error = capsys.readouterr().err
+        assert "is a language-model run" in error and "kdistill.load_student" in error, (command, error)
 
 
 @pytest.mark.slow

@@ -36,17 +36,23 @@ def test_smollm2_converts_to_a_verified_safetensors_folder():
     assert sum(p.numel() for p in teacher.parameters()) == 134_515_008
 
 
-def test_kdistill_run_distils_from_the_sequence_cache(tiny_corpus, tmp_path):
+@pytest.mark.parametrize(("values", "arrays"), [("fp16", {"indices": "uint16", "values": "float16"}),
+                                               ("int8", {"indices": "uint16", "codes": "uint8", "quant": "float32"})])
+def test_kdistill_run_distils_from_the_sequence_cache(tiny_corpus, tmp_path, values, arrays):
     from test_lm_pipeline import TINY, options
 
     documents, tokenizer, _ = tiny_corpus
     run_dir = tmp_path / "run"
     cache = ["distill.cache.enabled=true", "distill.cache.format=topk", "distill.cache.topk=4",
-             "distill.method_args={kind: forward_kl, residual: uniform}"]
+             f"distill.cache.topk_values={values}", "distill.method_args={kind: forward_kl, residual: uniform}"]
     assert main(["run", "lm-news", options(documents, tokenizer), *TINY, *cache, "--run-dir", str(run_dir)]) == 0
     report = json.loads((run_dir / "report.json").read_text())
     cost = report["teacher_cost"]
-    assert cost["cache_k"] == 4 and 0 < cost["cache_bytes_per_token"] < 100
+    assert cost["cache_k"] == 4 and cost["cache_format"] == values
+    assert 0 < cost["cache_bytes_per_token"] < 100
+    manifest = json.loads((run_dir / "teacher-cache" / "manifest.json").read_text())
+    assert manifest["value_format"] == values
+    assert {name: dtype for name, (dtype, _) in manifest["arrays"].items()} == arrays
     assert (run_dir / "teacher-cache" / "manifest.json").is_file()
     assert report["models"]["distilled"]["kl_to_teacher"] > 0
 
@@ -80,3 +86,24 @@ def test_data_tokenised_with_another_vocabulary_than_the_teachers_is_refused(tmp
     recipe = load_recipe("lm-news", [f"data.options={{tokenizer: {other}}}"])
     with pytest.raises(ConfigError, match="cat"):
         check_teacher_tokenizer(recipe, vocab)
+
+
+@pytest.mark.parametrize(("recipe", "overrides", "message"), [
+    ("lm-news", ["distill.cache.format=full"], "format=full stores every logit; set format: topk"),
+    ("quick", ["distill.cache.format=topk"], "is for language-model sequence caches"),
+])
+def test_int8_cache_values_are_refused_where_they_do_not_apply(recipe, overrides, message):
+    from kdistill.config import load_recipe
+    from kdistill.experiment.check import check_cache_values
+
+    loaded = load_recipe(recipe, ["distill.cache.enabled=true", "distill.cache.topk_values=int8", *overrides])
+    with pytest.raises(ConfigError, match=message):
+        check_cache_values(loaded)
+    check_cache_values(load_recipe(recipe, ["distill.cache.enabled=true", *overrides]))  # fp16: accepted
+
+
+def test_unknown_cache_values_name_the_choices():
+    from kdistill.config import load_recipe
+
+    with pytest.raises(ConfigError, match="int8"):
+        load_recipe("lm-news", ["distill.cache.topk_values=int4"])

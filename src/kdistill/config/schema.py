@@ -62,6 +62,9 @@ class CacheSection:
     warp: WarpOptions = field(default_factory=WarpOptions)
     format: Literal["full", "topk"] = "full"  # full (fp16 logits) | topk (top-k fp16 logits + one fill logit for the rest)
     topk: PositiveInt = 10
+    # language-model (sequence) caches: how the top-k log-probs are stored - fp16 (4k bytes/token) | int8 (3k + 8
+    # bytes/token, each log-prob within span/510 of the teacher's; kdistill.cache.sequence_codec)
+    topk_values: Literal["fp16", "int8"] = "fp16"
     temperature: Temperature | None = None  # where the top-k fill is exact; None = distill.method_args.temperature or 1
     features: list[str] = field(default_factory=list)  # teacher module names whose outputs are stored too
     dir: str | None = None  # cache folder; None = RUN_DIR/teacher-cache

@@ -90,10 +90,28 @@ def check_teacher_fits_method(recipe: Recipe) -> None:
     if not spec.uses_teacher and recipe.distill.cache.enabled:
         raise ConfigError(f"method '{spec.name}' takes no pre-trained teacher, so distill.cache has nothing to "
                           "store; set distill.cache.enabled: false (or pick a method that uses a teacher)")
+    check_cache_values(recipe)
     if recipe.teacher.members > 1 and spec.reads_features:
         raise ConfigError(f"method '{spec.name}' reads one teacher network's intermediate layers, but "
                           f"teacher.members={recipe.teacher.members} makes an ensemble; use teacher.members=1, or a "
                           "logit method with the ensemble (hinton, dkd)")
+
+
+def check_cache_values(recipe: Recipe) -> None:
+    """``distill.cache.topk_values: int8`` quantises a language model's top-k sequence cache; nothing else has it."""
+    cache = recipe.distill.cache
+    if not cache.enabled or cache.topk_values == "fp16":
+        return
+    if cache.format != "topk":
+        raise ConfigError(f"distill.cache.topk_values={cache.topk_values} quantises the stored top-k log-probs, but "
+                          f"distill.cache.format={cache.format} stores every logit; set format: topk or topk_values: "
+                          "fp16")
+    from kdistill.lm.pipeline import is_language_model_data
+
+    if not is_language_model_data(recipe):
+        raise ConfigError(f"distill.cache.topk_values={cache.topk_values} is for language-model sequence caches; "
+                          f"the classification cache of data '{recipe.data.dataset}' stores fp16 logits: set "
+                          "topk_values: fp16")
 
 
 def dry_run(recipe: Recipe, data: ExperimentData) -> None:

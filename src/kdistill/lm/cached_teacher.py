@@ -85,7 +85,7 @@ def sequence_cache_teacher(recipe: Recipe, data: Any, teacher: nn.Module,
 
     section = recipe.distill.cache
     folder = Path(section.dir).expanduser() if section.dir else run_dir / "teacher-cache"
-    value_format, k = ("full", 1) if section.format == "full" else ("fp16", section.topk)
+    value_format, k = ("full", 1) if section.format == "full" else (section.topk_values, section.topk)
     live = FrozenTeacher(teacher)
     identity = teacher_identity(recipe)
     if distributed.context().is_main:

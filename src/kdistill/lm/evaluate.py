@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import math
 import resource
+import sys
 import time
 from collections.abc import Callable, Iterable
 from typing import Any
@@ -61,8 +62,18 @@ def language_model_metrics(models: dict[str, nn.Module], batches: Iterable[Any],
 
 
 def peak_rss_bytes() -> int:
-    """This process's peak resident set size so far (Linux reports kilobytes)."""
-    return int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss) * 1024
+    """This process's peak resident set size so far: Linux's VmHWM (/proc/self/status). Not getrusage's ru_maxrss:
+    Linux carries that across fork and exec, so a fresh child process of a 2 GB parent reports >= 2 GB; it is the
+    fallback where /proc is missing (kilobytes on Linux, bytes on macOS - the latter only there)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # "VmHWM:   123456 kB"
+    except OSError:
+        pass
+    maxrss = int(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss)
+    return maxrss if sys.platform == "darwin" else maxrss * 1024
 
 
 def median(values: list[float]) -> float:

@@ -36,6 +36,7 @@ from kdistill.experiment.pretrained_export import export_pretrained
 from kdistill.experiment.run import train_loader, train_stage
 from kdistill.experiment.rundir import claim_run_dir
 from kdistill.experiment.splits import ExperimentData, prepare_data
+from kdistill.experiment.student import write_language_model_description
 from kdistill.lm.evaluate import language_model_metrics, peak_rss_bytes, teacher_share
 from kdistill.strategies import build_strategy, uses_teacher
 from kdistill.teachers import FrozenTeacher
@@ -68,6 +69,8 @@ def run_language_model(recipe: Recipe, run_dir: Path, resume: bool = False) -> d
 
         build_strategy(recipe.distill.method, teacher=PendingCache(), **recipe.distill.method_args)
     claim_run_dir(run_dir, recipe, resume)
+    if distributed.context().is_main:
+        write_language_model_description(run_dir, recipe)  # load_student reads it; predict/profile refuse clearly
     teacher = build_seeded(recipe.teacher.model, recipe.teacher.model_args, data.input_shape, data.num_classes,
                            recipe.seed)
     if recipe.teacher.weights:

@@ -64,6 +64,10 @@ from kdistill.losses.hinton import IGNORE_INDEX
 DIVERGENCES = ("forward_kl", "reverse_kl", "jsd", "skew_kl", "skew_reverse_kl", "tv")
 RESIDUAL_MODES = ("ignore", "uniform", "renormalise")
 
+# Positions per V-wide pass. 64 x 49,152 floats (12 MB) beat 1024 (200 MB) by 1.5-1.7x on the LM benchmark's batch
+# (forward + reverse KL, benchmarks/results/lm.md "chunk size"): the few passes per chunk re-read it from cache.
+DEFAULT_CHUNK_TOKENS = 64
+
 # log of float32's smallest normal number: the floor of a "uniform" tail token's log-probability.
 _LOG_TINY = math.log(torch.finfo(torch.float32).tiny)
 
@@ -253,7 +257,7 @@ class _ChunkedDivergence(torch.autograd.Function):
 
 def token_divergence(student_logits: torch.Tensor, teacher: torch.Tensor | TopKLogProbs, mask: torch.Tensor, *,
                      kind: str = "forward_kl", beta: float = 0.5, skew: float = 0.1, temperature: float = 1.0,
-                     residual: str = "renormalise", chunk_tokens: int = 1024) -> torch.Tensor:
+                     residual: str = "renormalise", chunk_tokens: int = DEFAULT_CHUNK_TOKENS) -> torch.Tensor:
     """T² · mean over unmasked positions of the per-token ``kind`` divergence (module docstring has the formulas).
 
     student_logits (B, T, V) any float dtype; teacher (B, T, V) logits or a ``TopKLogProbs`` (B, T, k); mask (B, T)

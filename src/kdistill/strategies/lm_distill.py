@@ -3,7 +3,9 @@
     loss = kd_weight · D(p_teacher ‖ q_student)  +  ce_weight · CE(next token)        averaged over scored tokens
 
 D is one of ``kdistill.losses.token_divergence``'s kinds: forward KL (Hinton / supervised KD), reverse KL (MiniLLM),
-generalised JSD(beta) (GKD), skew KL / skew reverse KL (DistiLLM), total variation.
+generalised JSD(beta) (GKD), skew KL / skew reverse KL (DistiLLM), total variation. Both terms come from
+``kdistill.losses.lm_objective.kd_and_ce``, which shares one softmax of the student between them when the teacher is a
+top-k cache and the divergence allows it (``chunk_tokens`` None: that computation's measured default chunk).
 
 Which sequences the loss is computed on (Agarwal et al. 2024, "On-Policy Distillation of Language Models: Learning
 from Self-Generated Mistakes"): with probability ``on_policy`` (GKD's lambda) per batch, the student continues the
@@ -22,7 +24,6 @@ from __future__ import annotations
 from typing import Annotated
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from kdistill.arguments import Fraction, NonNegative, OneOf, PositiveInt, Range, Temperature, Weight
@@ -30,7 +31,8 @@ from kdistill.batch import Batch, forward_model
 from kdistill.errors import ConfigError, ShapeError
 from kdistill.lm.blocks import IGNORE_INDEX, next_token_labels
 from kdistill.lm.sampling import continue_prefix, step_generator
-from kdistill.losses.token_divergence import DIVERGENCES, RESIDUAL_MODES, labels_mask, token_divergence
+from kdistill.losses.lm_objective import kd_and_ce
+from kdistill.losses.token_divergence import DIVERGENCES, RESIDUAL_MODES
 from kdistill.strategies.spec import register_method
 from kdistill.teachers import Teacher
 
@@ -72,16 +74,13 @@ class LanguageModelDistillation(nn.Module):
         sequences, origin = self.training_sequences(batch, student)
         labels = sequences["labels"]  # (B, T), -100 where nothing is predicted
         student_logits = forward_model(student, sequences)  # (B, T, V)
-        terms: dict[str, torch.Tensor] = {}
+        teacher_output = self.teacher(sequences) if self.kd_weight else None  # (B, T, V) logits or TopKLogProbs
+        terms = kd_and_ce(student_logits, teacher_output, labels, with_kd=bool(self.kd_weight),
+                          with_ce=bool(self.ce_weight), divergence=self.divergence)
         total = student_logits.new_zeros((), dtype=torch.float32)
-        if self.kd_weight:
-            teacher_output = self.teacher(sequences)  # (B, T, V) logits, or TopKLogProbs from a cache
-            terms["kd"] = token_divergence(student_logits, teacher_output, labels_mask(labels), **self.divergence)
-            total = total + self.kd_weight * terms["kd"]
-        if self.ce_weight:
-            terms["ce"] = F.cross_entropy(student_logits.flatten(0, 1).float(), labels.flatten(),
-                                          ignore_index=IGNORE_INDEX)
-            total = total + self.ce_weight * terms["ce"]
+        for name, weight in (("kd", self.kd_weight), ("ce", self.ce_weight)):
+            if name in terms:
+                total = total + weight * terms[name]
         terms["generated"] = torch.tensor(float(origin != "corpus"))  # share of steps on generated sequences
         return {"loss": total, "output": student_logits, **{k: v.detach() for k, v in terms.items()}}
 
@@ -108,7 +107,7 @@ def lm_distill(
     prompt_length: PositiveInt = 64,
     sample_temperature: NonNegative = 1.0,
     sample_seed: int = 0,
-    chunk_tokens: PositiveInt = 1024,
+    chunk_tokens: PositiveInt | None = None,
 ) -> LanguageModelDistillation:
     """Token-level LM distillation (forward/reverse KL, JSD, skew KL, TV) + next-token CE; on-policy GKD, SeqKD."""
     if teacher is None:
@@ -121,7 +120,8 @@ def lm_distill(
     if targets == "teacher" and getattr(teacher, "model", None) is None:
         raise ConfigError("targets: teacher (sequence-level KD) needs the teacher network to write continuations; "
                           "use a live teacher")
-    divergence = {"kind": kind, "beta": beta, "skew": skew, "temperature": temperature, "residual": residual,
-                  "chunk_tokens": chunk_tokens}
+    divergence = {"kind": kind, "beta": beta, "skew": skew, "temperature": temperature, "residual": residual}
+    if chunk_tokens is not None:  # else each computation's own measured default (kdistill.losses.lm_objective)
+        divergence["chunk_tokens"] = chunk_tokens
     return LanguageModelDistillation(teacher, divergence, kd_weight, ce_weight, on_policy, targets, prompt_length,
                                      sample_temperature, sample_seed)

@@ -172,3 +172,12 @@ def test_augment_and_warp_change_the_stage_keys_only_when_set():
     assert flipped["baseline"]["student.augment.flip"] is True and flipped["teacher"] == plain["teacher"]
     assert warped["teacher"]["teacher.warp.rotation"] == 5 and warped["baseline"] == plain["baseline"]
     assert not any("augment" in key or "warp" in key for keys in plain.values() for key in keys)
+
+
+def test_int8_cache_values_change_the_distilled_stage_keys_and_fp16_keeps_the_older_keys():
+    from kdistill.experiment.fingerprint import stage_keys
+
+    cached = ["distill.cache.enabled=true", "distill.cache.format=topk"]
+    fp16 = stage_keys(load_recipe("quick", cached))["distilled"]
+    int8 = stage_keys(load_recipe("quick", [*cached, "distill.cache.topk_values=int8"]))["distilled"]
+    assert "distill.cache.topk_values" not in fp16 and int8["distill.cache.topk_values"] == "int8"

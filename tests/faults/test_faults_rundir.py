@@ -165,6 +165,27 @@ def test_hand_edited_config_is_refused_on_resume(run_copy, capsys):
     assert "config.yaml was edited" in line and "teacher.train.lr: 0.05 -> 0.07" in line
 
 
+def test_a_run_written_before_a_new_recipe_option_still_resumes(run_copy, capsys, no_training):
+    """A run folder from before the schema gained an option (here: distill.cache.topk_values, teacher.warp) reads
+    those options as their defaults today; that is not an edit (it was refused as one before the fix)."""
+    from kdistill.experiment.fingerprint import digest
+
+    record_path = run_copy / "fingerprint.json"
+    record = json.loads(record_path.read_text())
+    older = {key: value for key, value in record["config"].items()
+             if key != "distill.cache.topk_values" and not key.startswith("teacher.warp.")}
+    assert len(older) < len(record["config"])
+    record.update(config=older, config_sha256=digest(older))
+    record_path.write_text(json.dumps(record))
+    config = run_copy / "config.yaml"
+    lines = [line for line in config.read_text().splitlines() if "topk_values" not in line]
+    config.write_text("\n".join(lines) + "\n")
+    assert main(["run", "--resume", str(run_copy)]) == 0
+    config.write_text(config.read_text().replace("lr: 0.05", "lr: 0.07", 1))  # a real edit is still refused
+    assert main(["run", "--resume", str(run_copy)]) == 2
+    assert "teacher.train.lr: 0.05 -> 0.07" in error_line(capsys)
+
+
 # --- 2. exported and best weights are verified ----------------------------------------------------------------
 
 def test_altered_export_is_refused_on_resume_and_the_named_fix_works(run_copy, finished_run, capsys, no_training):

@@ -86,6 +86,8 @@ def cache_keys(recipe: Recipe) -> dict[str, Any]:
     keys = {f"distill.cache.{name}": getattr(section, name) for name in CACHE_KEYS_THAT_CHANGE_TRAINING}
     if section.warp.active:  # only then: stages trained without a warp keep their keys
         keys.update(flatten(section.warp, "distill.cache.warp"))
+    if section.topk_values != "fp16":  # int8 targets differ from fp16 ones; fp16 stages keep their older keys
+        keys["distill.cache.topk_values"] = section.topk_values
     return keys
 
 
@@ -120,6 +122,13 @@ def digest(value: Any) -> str:
 def config_keys(recipe: Recipe) -> dict[str, Any]:
     """The whole resolved recipe as {dotted key: canonical value}."""
     return canonical(flatten(to_dict(recipe), ""))
+
+
+def keys_added_since(recorded: dict[str, Any], current: dict[str, Any]) -> set[str]:
+    """Keys of ``current`` a recorded config lacks because the schema gained them later, at their default value: a
+    run written before a new option must still resume (its yaml, read today, resolves the option to the default)."""
+    defaults = config_keys(Recipe())
+    return {key for key in current.keys() - recorded.keys() if key in defaults and current[key] == defaults[key]}
 
 
 def describe_changes(old: dict[str, Any], new: dict[str, Any], limit: int = 4) -> str:

@@ -28,7 +28,7 @@ from kdistill.atomic import atomic_write_text, is_temporary, remove_stale_tempor
 from kdistill.config import Recipe, from_dict, to_dict
 from kdistill.config.load import read_yaml
 from kdistill.errors import ConfigError
-from kdistill.experiment.fingerprint import config_keys, describe_changes, digest, stage_keys
+from kdistill.experiment.fingerprint import config_keys, describe_changes, digest, keys_added_since, stage_keys
 
 log = logging.getLogger("kdistill")
 
@@ -105,6 +105,9 @@ def recorded_stages(run_dir: Path) -> dict[str, dict[str, Any]] | None:
         return None
     if config_path.is_file():
         current = config_keys(read_config(run_dir))
+        # options the schema gained since the run was written read as their defaults: not an edit
+        added = keys_added_since(record["config"], current)
+        current = {key: value for key, value in current.items() if key not in added}
         # the previous config is accepted too: a run killed while claiming the folder wrote the record, not the yaml
         if digest(current) not in (record["config_sha256"], record.get("previous_config_sha256")):
             changes = describe_changes(record["config"], current)

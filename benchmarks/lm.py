@@ -44,6 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from common import RESULTS_DIR, load_results, machine, record_cell, save_results
 from lm_report import write_markdown
+from lm_steps import interleaved_steps
 
 from kdistill.errors import CheckpointError
 from kdistill.lm.evaluate import language_model_metrics, median, peak_rss_bytes
@@ -234,7 +235,8 @@ def timing(data: dict[str, Any], steps: int) -> dict[str, Any]:
     if live is not None:
         variants |= {"cached, general path": general_path_objective(cached), "live": distill_strategy(live,
                                                                                                      "forward_kl")}
-    students, seconds = interleaved_steps(variants, batch, data, steps, SETTINGS["timing_repeats"])
+    students = {name: student(data["vocab"], 0) for name in variants}
+    seconds = interleaved_steps(variants, batch, students, train_config(steps, 0), SETTINGS["timing_repeats"])
     row = {**step_ratios(seconds), "tokens_per_second": {
         name: SETTINGS["batch_size"] * SETTINGS["block_length"] / median(values) for name, values in seconds.items()}}
     if live is not None:
@@ -252,32 +254,6 @@ def general_path_objective(cached: Any) -> Any:
         return {"loss": token_divergence(logits, cached(batch), labels_mask(batch["labels"]), kind="forward_kl",
                                          residual="uniform", chunk_tokens=1024)}
     return objective
-
-
-def interleaved_steps(variants: dict[str, Any], batch: dict[str, Any], data: dict[str, Any], steps: int,
-                      repeats: int) -> tuple[dict[str, Any], dict[str, list[float]]]:
-    """Each variant trains its own student on ``batch``: one untimed warm-up step each, then ``repeats`` rounds of
-    one timed step (forward, backward, AdamW) per variant in turn. Returns (students, seconds per variant)."""
-    from kdistill.lm.evaluate import timed
-    from kdistill.training.optim import build_optimizer
-
-    students = {name: student(data["vocab"], 0) for name in variants}
-    optimizers = {name: build_optimizer(list(model.parameters()), train_config(steps, 0))
-                  for name, model in students.items()}
-
-    def step(name: str) -> None:
-        loss = variants[name](batch, students[name])["loss"]
-        optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers[name].step()
-
-    for name in variants:
-        step(name)  # warm-up
-    seconds: dict[str, list[float]] = {name: [] for name in variants}
-    for _ in range(repeats):
-        for name in variants:
-            seconds[name].append(timed(lambda name=name: step(name)))
-    return students, seconds
 
 
 def step_ratios(seconds: dict[str, list[float]]) -> dict[str, Any]:

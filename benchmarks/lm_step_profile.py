@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 import lm
 from common import RESULTS_DIR, load_results, record_cell, save_results
+from lm_steps import variant_steps
 
 from kdistill.atomic import atomic_write_text
 
@@ -34,20 +35,8 @@ def profiled_steps(variants: dict[str, Any], batch: dict[str, Any], vocab: int, 
                    repeats: int) -> dict[str, Any]:
     from torch.profiler import ProfilerActivity, profile
 
-    from kdistill.training.optim import build_optimizer
-
     students = {name: lm.student(vocab, 0) for name in variants}
-    optimizers = {name: build_optimizer(list(model.parameters()), lm.train_config(steps, 0))
-                  for name, model in students.items()}
-
-    def step(name: str) -> None:
-        loss = variants[name](batch, students[name])["loss"]
-        optimizers[name].zero_grad(set_to_none=True)
-        loss.backward()
-        optimizers[name].step()
-
-    for name in variants:
-        step(name)
+    step = variant_steps(variants, batch, students, lm.train_config(steps, 0))
     ops: dict[str, dict[str, float]] = {name: {} for name in variants}
     wall: dict[str, list[float]] = {name: [] for name in variants}
     for _ in range(repeats):

@@ -13,6 +13,8 @@ from kdistill.losses.token_divergence import (
     token_divergence,
     topk_log_probs,
 )
+from divergence_definitions import divergence as naive_divergence  # noqa: E402
+from divergence_definitions import log_softmax as naive_log_softmax  # noqa: E402
 
 B, T, V = 3, 5, 11
 
@@ -31,34 +33,6 @@ def example_labels(seed=0):
 def example_inputs(student_seed, teacher_seed):
     return random_logits(B, T, V, seed=student_seed), random_logits(B, T, V, seed=teacher_seed), labels_mask(
         example_labels())
-
-
-def naive_log_softmax(row, temperature=1.0):
-    scaled = [float(z) / temperature for z in row]
-    top = max(scaled)
-    log_total = top + math.log(sum(math.exp(s - top) for s in scaled))
-    return [s - log_total for s in scaled]
-
-
-def kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q) if pi > 0)
-
-
-def naive_divergence(kind, p, q, beta=0.5, skew=0.1):
-    """One token's divergence from two probability lists, in Python floats."""
-    if kind == "forward_kl" or (kind == "jsd" and beta == 0):
-        return kl(p, q)
-    if kind == "reverse_kl" or (kind == "jsd" and beta == 1):
-        return kl(q, p)
-    if kind == "jsd":
-        m = [beta * pi + (1 - beta) * qi for pi, qi in zip(p, q)]
-        return beta * kl(p, m) + (1 - beta) * kl(q, m)
-    if kind == "skew_kl":
-        return kl(p, [skew * pi + (1 - skew) * qi for pi, qi in zip(p, q)])
-    if kind == "skew_reverse_kl":
-        return kl(q, [(1 - skew) * pi + skew * qi for pi, qi in zip(p, q)])
-    assert kind == "tv"
-    return 0.5 * sum(abs(pi - qi) for pi, qi in zip(p, q))
 
 
 def naive_mean(kind, student, teacher, mask, temperature=1.0, **kwargs):

@@ -13,6 +13,8 @@ from kdistill.losses.token_divergence import (
     token_divergence,
     topk_log_probs,
 )
+from divergence_definitions import divergence, log_softmax  # noqa: E402
+from divergence_definitions import torch_divergence as textbook  # noqa: E402
 
 B, T, V, K = 2, 4, 9, 3
 LOG_TINY = math.log(torch.finfo(torch.float32).tiny)
@@ -26,32 +28,6 @@ def mask():
     labels = torch.arange(B * T).reshape(B, T)
     labels[1, 2:] = -100
     return labels_mask(labels)
-
-
-def log_softmax(values, temperature=1.0):
-    scaled = [v / temperature for v in values]
-    top = max(scaled)
-    log_total = top + math.log(sum(math.exp(s - top) for s in scaled))
-    return [s - log_total for s in scaled]
-
-
-def kl(p, q):
-    return sum(pi * math.log(pi / qi) for pi, qi in zip(p, q) if pi > 0)
-
-
-def divergence(kind, p, q, beta, skew):
-    if kind == "forward_kl" or (kind == "jsd" and beta == 0):
-        return kl(p, q)
-    if kind == "reverse_kl":
-        return kl(q, p)
-    if kind == "jsd":
-        m = [beta * a + (1 - beta) * b for a, b in zip(p, q)]
-        return beta * kl(p, m) + (1 - beta) * kl(q, m)
-    if kind == "skew_kl":
-        return kl(p, [skew * a + (1 - skew) * b for a, b in zip(p, q)])
-    if kind == "skew_reverse_kl":
-        return kl(q, [(1 - skew) * a + skew * b for a, b in zip(p, q)])
-    return 0.5 * sum(abs(a - b) for a, b in zip(p, q))
 
 
 def reference(kind, residual, student, sparse, valid, temperature=1.0, beta=0.4, skew=0.2):
@@ -99,27 +75,6 @@ def test_each_mode_matches_its_hand_computed_definition(kind, residual, temperat
     result = token_divergence(student, sparse, mask(), kind=kind, residual=residual, temperature=temperature,
                               beta=0.4, skew=0.2, chunk_tokens=3)
     assert float(result) == pytest.approx(expected, rel=1e-5, abs=1e-6)
-
-
-def textbook(kind, log_p, log_q, beta=0.4, skew=0.2):
-    """Per-token divergence in float64 torch, straight from the definitions (for autograd gradients)."""
-    p, q = log_p.exp(), log_q.exp()
-
-    def kl(a, log_a, log_b):
-        return (a * (log_a - log_b)).sum(-1)
-
-    if kind == "forward_kl":
-        return kl(p, log_p, log_q)
-    if kind == "reverse_kl":
-        return kl(q, log_q, log_p)
-    if kind == "jsd":
-        log_m = (beta * p + (1 - beta) * q).log()
-        return beta * kl(p, log_p, log_m) + (1 - beta) * kl(q, log_q, log_m)
-    if kind == "skew_kl":
-        return kl(p, log_p, (skew * p + (1 - skew) * q).log())
-    if kind == "skew_reverse_kl":
-        return kl(q, log_q, ((1 - skew) * p + skew * q).log())
-    return 0.5 * (p - q).abs().sum(-1)
 
 
 @pytest.mark.parametrize(("kind", "residual"), CASES)

@@ -131,3 +131,13 @@ def test_a_streamed_source_refuses_the_teacher_cache_before_training(tmp_path, f
                    "--run-dir", str(tmp_path / "run")])
     assert status == 2 and "streamed from disk" in capsys.readouterr().err
     assert not (tmp_path / "run").exists()
+
+
+def test_a_streamed_source_refuses_a_training_warp_before_anything_is_written(tmp_path, fashion_subset, capsys):
+    images, labels, _ = fashion_subset
+    np.savez(tmp_path / "a.npz", x_train=images, y_train=labels, x_test=images[:20], y_test=labels[:20])
+    status = main(["run", "quick", f"data.dataset={tmp_path / 'a.npz'}", *FAST, "teacher.warp={rotation: 5}",
+                   "--run-dir", str(tmp_path / "run")])
+    err = capsys.readouterr().err
+    assert status == 2 and "teacher.warp works on in-memory image datasets" in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

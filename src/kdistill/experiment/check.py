@@ -114,6 +114,19 @@ def check_cache_values(recipe: Recipe) -> None:
                           "topk_values: fp16")
 
 
+def check_streamed_data(recipe: Recipe, data: ExperimentData) -> None:
+    """What needs the training images in memory - the teacher cache, training warps - refused for a streamed source."""
+    if not data.streaming:
+        return
+    if recipe.distill.cache.enabled:
+        raise ConfigError(f"distill.cache stores teacher outputs for in-memory datasets; data.dataset "
+                          f"{recipe.data.dataset} is streamed from disk - set distill.cache.enabled: false")
+    warped = [name for name in ("teacher", "student") if getattr(recipe, name).warp.active]
+    if warped:
+        raise ConfigError(f"{warped[0]}.warp works on in-memory image datasets; data.dataset {recipe.data.dataset} "
+                          f"is streamed from disk - drop {warped[0]}.warp (crop and flip: {warped[0]}.augment)")
+
+
 def dry_run(recipe: Recipe, data: ExperimentData) -> None:
     """One training step of the recipe's method on untrained networks and four real samples (see module doc).
 

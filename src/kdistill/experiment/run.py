@@ -23,7 +23,7 @@ from kdistill import distributed
 from kdistill.config import ModelSection, Recipe
 from kdistill.data.warp_options import WarpOptions
 from kdistill.errors import ConfigError
-from kdistill.experiment.check import check_recipe, dry_run
+from kdistill.experiment.check import check_recipe, check_streamed_data, dry_run
 from kdistill.experiment.evaluate import build_report
 from kdistill.experiment.models import build_seeded, load_teacher_weights
 from kdistill.experiment.rundir import claim_run_dir
@@ -92,9 +92,7 @@ def prepare_run(recipe: Recipe, run_dir: Path, resume: bool) -> tuple[Recipe, Ex
     torch.set_num_threads(recipe.threads)  # the same numbers on any machine: results depend on the thread count
     recipe = check_recipe(recipe)
     data = prepare_data(recipe.data, recipe.seed)
-    if data.streaming and recipe.distill.cache.enabled:
-        raise ConfigError(f"distill.cache stores teacher outputs for in-memory datasets; data.dataset "
-                          f"{recipe.data.dataset} is streamed from disk - set distill.cache.enabled: false")
+    check_streamed_data(recipe, data)
     dry_run(recipe, data)
     claim_run_dir(run_dir, recipe, resume)  # checks the folder, then (rank 0) writes config.yaml + fingerprint.json
     if distributed.context().is_main:

@@ -266,3 +266,15 @@ def test_latency_budget_picks_a_student_within_it(csv_file, tmp_path, capsys):
 ])
 def test_bad_split_and_budget_flags_are_one_line(csv_file, capsys, flags, words):
     assert_one_error_line(*run_main(fit_argv(csv_file, "label", None, *flags), capsys), words)
+
+
+@pytest.mark.parametrize("flag", [[], ["--no-refit"]])
+def test_report_says_whether_the_students_were_refit_on_all_rows(csv_file, tmp_path, capsys, flag):
+    out = tmp_path / "run"
+    assert run_main(fit_argv(csv_file, "label", out, *flag), capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    markdown = (out / "report.md").read_text()
+    if flag:
+        assert report["refit"] is None and "no refit" in markdown
+    else:
+        assert report["refit"]["rows"] == report["n_train"] and "trained again on all" in markdown

@@ -33,7 +33,8 @@ def test_every_student_distils_a_mixed_table(student, table):
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0)
     assert set(model.predict(X)) <= {"no", "yes"}
     assert model.score(X, y) > 0.6
-    assert model.n_transfer_rows_ == 2 * (len(X) - 60)  # 20% of the rows are validation rows
+    assert model.n_transfer_rows_ == 2 * len(X)  # refit: transfer rows drawn again from every training row
+    assert model.refit_["rows"] == len(X)
 
 
 @pytest.mark.parametrize("student", STUDENTS.names())

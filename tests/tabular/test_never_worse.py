@@ -89,7 +89,8 @@ def test_lightgbm_teacher_stops_early_on_the_validation_rows():
     rng = np.random.default_rng(0)
     X = pd.DataFrame({"x": rng.normal(size=600), "noise": rng.normal(size=600)})
     y = np.where(X["x"] + rng.normal(0, 1.0, 600) > 0, "yes", "no")
-    model = DistilledClassifier(teacher="lightgbm", augmentation=None, random_state=0).fit(X, y)
+    model = DistilledClassifier(teacher="lightgbm", augmentation=None, refit=False,
+                                random_state=0).fit(X, y)
     assert 0 < model.teacher_.best_iteration_ < 1000
 
 
@@ -109,16 +110,18 @@ def test_auto_searches_families_and_sizes_within_a_size_budget(table):
     assert any(not row["within_budget"] for row in model.candidates_)  # the budget did exclude something
 
 
-def test_the_saved_student_is_the_size_the_budget_search_measured(table, tmp_path):
+@pytest.mark.parametrize("refit", [False, True])
+def test_the_saved_student_is_the_size_the_budget_search_measured(table, tmp_path, refit):
     from kdistill.tabular.export import save_student
 
     X, y = table
     model = DistilledClassifier(teacher="random_forest", student="auto", augmentation=None, max_size_bytes=100_000,
-                                random_state=0).fit(X, y)
-    chosen = next(row for row in model.candidates_ if row["chosen"])
+                                refit=refit, random_state=0).fit(X, y)
+    # the student refit on all rows is measured again (same size arguments, more rows), and kept only within budget
+    measured = model.refit_ if refit else next(row for row in model.candidates_ if row["chosen"])
     saved = save_student(model, tmp_path / "student.skops")
     # the search log is not shipped: the file is what was measured, give or take the fitted scalars (scores, metric)
-    assert abs(saved.stat().st_size - chosen["size_bytes"]) < 2_000 and chosen["size_bytes"] <= 100_000
+    assert abs(saved.stat().st_size - measured["size_bytes"]) < 2_000 and measured["size_bytes"] <= 100_000
 
 
 def test_a_budget_nothing_meets_is_one_clear_error(table):

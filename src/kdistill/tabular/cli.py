@@ -3,7 +3,8 @@
     kdistill tabular fit --data adult.parquet --target income --teacher lightgbm --student tree --out runs/adult
 
 Every fit also trains the same student directly on the labels and keeps the better on validation rows carved from
-the training rows (``--prefer`` overrides); ``--max-latency MS`` (CPU ms per 1k-row batch) and/or ``--max-size BYTES`` search
+the training rows (``--prefer`` overrides), then trains the teacher and the kept student again on all training rows
+(``--no-refit`` keeps the compared ones); ``--max-latency MS`` (CPU ms per 1k-row batch) and/or ``--max-size BYTES`` search
 student families and sizes within the budget (``--student auto`` searches without one). The test rows are a
 stratified share (regression: by target quantile bins), or fixed with ``--split-column COLUMN`` / ``--test-data FILE``.
 
@@ -129,7 +130,7 @@ def build_estimator(args: argparse.Namespace, task: str) -> Any:
         augmentation=None if args.augmentation == "none" else args.augmentation,
         augmentation_multiplier=args.multiplier, label_weight=args.label_weight, prefer=args.prefer,
         validation_size=args.validation_size, max_latency_ms=args.max_latency, max_size_bytes=args.max_size,
-        progress=True, random_state=args.seed, **extra)
+        refit=args.refit, progress=True, random_state=args.seed, **extra)
 
 
 def run_tabular_command(args: argparse.Namespace) -> int:

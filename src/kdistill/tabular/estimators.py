@@ -11,14 +11,17 @@ bin of a regression target), (2) resolve the teacher on the other rows (a named 
 validation rows), (3) draw ``augmentation_multiplier * n`` synthetic rows (FAST-DAD Gibbs, MUNGE, noise, or none) and
 label real + synthetic rows with the teacher once (:mod:`kdistill.tabular.selection` shares them between candidates),
 (4) train each candidate student twice - on the teacher's soft targets ("distilled") and on the labels ("direct") -
-and score both on the validation rows, (5) keep the better (``prefer="better"``), or the variant ``prefer`` names.
+and score both on the validation rows, (5) keep the better (``prefer="better"``), or the variant ``prefer`` names,
+(6) with ``refit=True`` (default) train the teacher, the transfer rows and the kept students again on all training
+rows, validation rows included, at the sizes the validation rows chose (:mod:`kdistill.tabular.refit`).
 ``student="auto"`` (or a budget) searches families and sizes (:func:`kdistill.tabular.sizing.candidate_grid`) and keeps
 the best validation score whose CPU time per 1k-row batch is at most ``max_latency_ms`` and whose saved file is at most
 ``max_size_bytes``. Without ``student_params`` a student's size scales with the rows
-(:func:`kdistill.tabular.sizing.default_student_params`). The kept student was trained on the fitting rows (not the
-validation rows). Learned: ``student_``, ``encoder_``, ``teacher_``, ``chosen_``, ``distilled_score_``,
+(:func:`kdistill.tabular.sizing.default_student_params`). The validation scores and latencies describe the students
+of the search; with ``refit=False`` the kept student is that one (trained on the fitting rows only). Learned: ``student_``, ``encoder_``, ``teacher_``, ``chosen_``, ``distilled_score_``,
 ``direct_score_``, ``validation_metric_``, ``candidates_`` (one dict per candidate and variant: family, params,
-variant, score, latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``.
+variant, score, latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``, ``refit_``
+(None, or what the refit did: rows, teacher rounds, the kept student's rounds and its latency when a budget is set).
 With ``validation_size=0`` (or fewer than ``MIN_VALIDATION_ROWS`` rows) nothing is compared: the ``prefer`` variant
 ("better" = distilled) is trained on all rows and the scores are None.
 """
@@ -37,6 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.errors import ConfigError
 from kdistill.tabular.codes import CategoryCodeEncoder
+from kdistill.tabular.refit import fixed_size_params, refit_candidate, refit_teacher
 from kdistill.tabular.selection import (
     VARIANTS,
     Fitted,
@@ -62,7 +66,7 @@ from kdistill.tabular.validation import TargetError, stack_rows, validate_table
 PREFER = ("better", "distilled", "direct")
 MIN_VALIDATION_ROWS = 20  # fewer training rows: no validation split, nothing compared
 # Fitted attributes prediction does not need: dropped from the copies that are scored, timed, sized and shipped.
-SEARCH_LOG = ("teacher_", "teacher_validation_", "candidates_", "variant_fits_")
+SEARCH_LOG = ("teacher_", "teacher_validation_", "candidates_", "variant_fits_", "kept_fit_", "refit_")
 
 
 class _Distilled(BaseEstimator):
@@ -77,6 +81,8 @@ class _Distilled(BaseEstimator):
     def _check_common(self) -> None:
         if self.prefer not in PREFER:
             raise ConfigError(f"prefer must be one of {', '.join(PREFER)}; got {self.prefer!r}")
+        if not isinstance(self.refit, bool):
+            raise ConfigError(f"refit must be True or False; got {self.refit!r}")
         if not 0 <= self.validation_size < 1:
             raise ConfigError(f"validation_size must be in [0, 1); got {self.validation_size}")
         if self.student_params is not None and not isinstance(self.student_params, dict):
@@ -129,12 +135,41 @@ class _Distilled(BaseEstimator):
         for index, row in enumerate(rows):
             row["chosen"] = index == best
         self.candidates_ = rows
+        self.kept_fit_ = fits[best]
         self._install(fits[best])
         # The best of each variant (within budget), to report both on test rows: ``variant_model(name)``.
         # A variant with no candidate within the budget is still reported, by its best candidate (within_budget False).
         ranked = sorted(enumerate(rows), key=lambda item: (item[1].get("within_budget", True), item[1].get("score", 0)))
         best_of = {row["variant"]: i for i, row in ranked}
         self.variant_fits_ = {variant: fits[index] for variant, index in best_of.items()}
+
+    def _refit_on_all_rows(self, X: Any, y: np.ndarray, X_val: Any, augment_seed: int, student_seed: int) -> None:
+        """Step (6): teacher, transfer rows and kept students trained again on every training row."""
+        self.teacher_, done = refit_teacher(self.teacher, self.teacher_, X, y)
+        if self._task == "classification" and not np.array_equal(np.asarray(self.teacher_.classes_), self.classes_):
+            raise TargetError(f"the teacher refit on all rows has classes {list(self.teacher_.classes_)}, not "
+                              f"{self.classes_.tolist()}; pass refit=False")
+        data = self._shared_data(X, y, None, None, augment_seed)
+        searched = self.kept_fit_
+        kept = refit_candidate(searched, data, student_seed)
+        done.update(rows=len(y), transfer_rows=len(data.X_transfer), student_params=fixed_size_params(searched))
+        if self.max_latency_ms is not None or self.max_size_bytes is not None:
+            # Same sizes on more rows: the refit student is timed beside the searched one, and must keep the budget.
+            light, searched_light = self._holding(kept), self._holding(searched)
+            timed = interleaved_latency({"refit": self._predict_function(light),
+                                         "searched": self._predict_function(searched_light)},
+                                        latency_batch(X_val, student_seed))
+            row = {**timed["refit"], "size_bytes": saved_size_bytes(light)}
+            done.update(row, searched_latency_ms_per_1k=timed["searched"]["latency_ms_per_1k"],
+                        within_budget=within_budget(row, self.max_latency_ms, self.max_size_bytes))
+            if not done["within_budget"]:
+                done["kept"] = "searched student (the refit one is over the budget)"
+                kept = searched
+        self.refit_ = done
+        self.n_transfer_rows_ = len(data.X_transfer)
+        self._install(kept)
+        self.variant_fits_ = {variant: kept if fitted is searched else refit_candidate(fitted, data, student_seed)
+                              for variant, fitted in self.variant_fits_.items()}
 
     def _measure_latency(self, rows: list[dict[str, Any]], lights: list[_Distilled], data: SharedData,
                          seed: int) -> None:
@@ -227,7 +262,8 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
     ``augmentation_multiplier`` (synthetic rows per real row) and ``augmentation_params``, ``temperature`` T,
     ``label_weight`` w (weight of true labels on real rows), ``prefer`` ("better" | "distilled" | "direct"),
     ``validation_size`` (share of the training rows held out to compare), ``max_latency_ms`` (per 1k rows) and
-    ``max_size_bytes`` (saved file) budgets, ``teacher_batch_size`` and ``progress``, ``random_state``.
+    ``max_size_bytes`` (saved file) budgets, ``refit`` (train teacher and kept students again on all rows once chosen),
+    ``teacher_batch_size`` and ``progress``, ``random_state``.
     """
 
     _task = "classification"
@@ -236,8 +272,8 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
                  augmentation: str | None = "gibbs", augmentation_multiplier: float = 5.0,
                  augmentation_params: dict | None = None, temperature: float = 1.0, label_weight: float = 0.0,
                  prefer: str = "better", validation_size: float = 0.2, max_latency_ms: float | None = None,
-                 max_size_bytes: int | None = None, teacher_batch_size: int = 8192, progress: bool = False,
-                 random_state: Any = None):
+                 max_size_bytes: int | None = None, refit: bool = True, teacher_batch_size: int = 8192,
+                 progress: bool = False, random_state: Any = None):
         self.teacher = teacher
         self.student = student
         self.student_params = student_params
@@ -250,6 +286,7 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         self.validation_size = validation_size
         self.max_latency_ms = max_latency_ms
         self.max_size_bytes = max_size_bytes
+        self.refit = refit
         self.teacher_batch_size = teacher_batch_size
         self.progress = progress
         self.random_state = random_state
@@ -270,18 +307,24 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise TargetError(f"labels {unknown[:5].tolist()} are not among the teacher's classes {self.classes_.tolist()}")
+        data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
+        self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
+        self._fit_students(data, student_seed)
+        if self.refit and X_val is not None:
+            self._refit_on_all_rows(X, y, X_val, augment_seed, student_seed)
+        return self
+
+    def _shared_data(self, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: Any, augment_seed: int) -> SharedData:
+        """Transfer rows drawn from ``X_fit`` and labelled by ``teacher_``, with everything candidates share."""
         X_transfer = self._transfer_set(X_fit, augment_seed)
-        self.n_transfer_rows_ = len(X_transfer)
         probabilities = teacher_labels(self.teacher_, X_transfer, "classification", self.teacher_batch_size, self.progress)
         fit_index = np.searchsorted(self.classes_, y_fit)
         n_classes = len(self.classes_)
-        data = SharedData(
+        return SharedData(
             "classification", X_fit, one_hot(fit_index, n_classes), X_transfer,
             classification_targets(probabilities, fit_index, self.temperature, self.label_weight), self.temperature,
             X_val, y_val, None if X_val is None else one_hot(np.searchsorted(self.classes_, y_val), n_classes),
             n_real_rows=len(y_fit))
-        self._fit_students(data, student_seed)
-        return self
 
     def predict_proba(self, X: Any) -> np.ndarray:
         """(n, C) class probabilities, columns in ``classes_`` order."""
@@ -304,8 +347,8 @@ class DistilledRegressor(RegressorMixin, _Distilled):
                  augmentation: str | None = "gibbs", augmentation_multiplier: float = 5.0,
                  augmentation_params: dict | None = None, label_weight: float = 0.0, prefer: str = "better",
                  validation_size: float = 0.2, max_latency_ms: float | None = None,
-                 max_size_bytes: int | None = None, teacher_batch_size: int = 8192, progress: bool = False,
-                 random_state: Any = None):
+                 max_size_bytes: int | None = None, refit: bool = True, teacher_batch_size: int = 8192,
+                 progress: bool = False, random_state: Any = None):
         self.teacher = teacher
         self.student = student
         self.student_params = student_params
@@ -317,6 +360,7 @@ class DistilledRegressor(RegressorMixin, _Distilled):
         self.validation_size = validation_size
         self.max_latency_ms = max_latency_ms
         self.max_size_bytes = max_size_bytes
+        self.refit = refit
         self.teacher_batch_size = teacher_batch_size
         self.progress = progress
         self.random_state = random_state
@@ -327,16 +371,23 @@ class DistilledRegressor(RegressorMixin, _Distilled):
             raise ConfigError(f"need 0 <= label_weight <= 1; got {self.label_weight}")
         self._check_common()
         teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
-        X_fit, y_fit, X_val, y_val = self._split(X, np.asarray(y, dtype=np.float64), split_seed)
+        y = np.asarray(y, dtype=np.float64)
+        X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
         validation = None if X_val is None else (X_val, y_val)
         self.teacher_ = resolve_teacher(self.teacher, "regression", X_fit, y_fit, teacher_seed, validation)
-        X_transfer = self._transfer_set(X_fit, augment_seed)
-        self.n_transfer_rows_ = len(X_transfer)
-        predictions = teacher_labels(self.teacher_, X_transfer, "regression", self.teacher_batch_size, self.progress)
-        data = SharedData("regression", X_fit, y_fit, X_transfer, regression_targets(predictions, y_fit, self.label_weight),
-                          1.0, X_val, y_val, y_val, n_real_rows=len(y_fit))
+        data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
+        self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
         self._fit_students(data, student_seed)
+        if self.refit and X_val is not None:
+            self._refit_on_all_rows(X, y, X_val, augment_seed, student_seed)
         return self
+
+    def _shared_data(self, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: Any, augment_seed: int) -> SharedData:
+        """Transfer rows drawn from ``X_fit`` and labelled by ``teacher_``, with everything candidates share."""
+        X_transfer = self._transfer_set(X_fit, augment_seed)
+        predictions = teacher_labels(self.teacher_, X_transfer, "regression", self.teacher_batch_size, self.progress)
+        return SharedData("regression", X_fit, y_fit, X_transfer, regression_targets(predictions, y_fit, self.label_weight),
+                          1.0, X_val, y_val, y_val, n_real_rows=len(y_fit))
 
     def predict(self, X: Any) -> np.ndarray:
         return np.asarray(self._student_output(X), dtype=np.float64).reshape(-1)

@@ -89,6 +89,7 @@ def comparison_report(model: Any, X_test: Any, y_test: Any, task: str, saved_byt
                        "direct": model.direct_score_, "teacher": getattr(model, "teacher_validation_", None)},
         "teacher_report": student_report(model.teacher_, X_test, y_test, task, size_bytes=model_size_bytes(model.teacher_)),
         "student_report": student_report(model, X_test, y_test, task, size_bytes=saved_bytes),
+        "refit": model.refit_,
     }
     for variant in getattr(model, "variant_fits_", {}):
         chosen = variant == model.chosen_
@@ -103,12 +104,21 @@ def comparison_report(model: Any, X_test: Any, y_test: Any, task: str, saved_byt
     return report
 
 
+def refit_sentence(refit: dict[str, Any] | None) -> str:
+    """How the reported students were trained after the validation rows chose them (kdistill.tabular.refit)."""
+    if not refit:
+        return "; students trained without the validation rows (no refit)"
+    return (f"; teacher and students then trained again on all {refit['rows']} training rows (teacher: "
+            f"{refit['teacher']}, student sizes {refit['student_params']})")
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """The report's rows as a small markdown table: teacher, distilled and direct on the test rows."""
     metric = "auc" if "auc" in report["teacher_report"] else ("accuracy" if report["task"] == "classification" else "r2")
     lines = [f"# kdistill tabular fit: {report['data']} -> {report['target']} ({report['task']})", "",
              f"split: {report['split']}; {report['n_train']} training rows, {report['n_test']} test rows; "
-             f"kept: **{report['chosen']}** {report['student_family']} {report['student_params']}", "",
+             f"kept: **{report['chosen']}** {report['student_family']} {report['student_params']}"
+             + refit_sentence(report.get("refit")), "",
              f"| model | test {metric} | latency ms/1k (q25-q75) | size KB | validation {report['validation']['metric']} |",
              "|---|---|---|---|---|"]
     validation = report["validation"]

@@ -159,5 +159,10 @@ def fit_teacher(model: Any, X: Any, y: np.ndarray, validation: tuple[Any, Any] |
     return model.fit(X, y)
 
 
+def unwrap_model(teacher: Any) -> Any:
+    """The model inside a named teacher's Pipeline (the teacher itself when it is not a Pipeline)."""
+    return teacher.steps[-1][1] if isinstance(teacher, Pipeline) else teacher
+
+
 def _is_lightgbm(model: Any) -> bool:
     return any(cls.__module__.startswith("lightgbm") for cls in type(model).__mro__)

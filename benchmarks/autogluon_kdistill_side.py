@@ -4,7 +4,9 @@ What a user does to match AutoGluon's distilled student within its latency: ``Di
 teacher="lightgbm", student="auto", max_latency_ms=<AutoGluon's latency>)``. The search tries every student family and
 size of :func:`kdistill.tabular.sizing.candidate_grid` (trees, boosting, MLP), each distilled and direct, scores them
 on 20% validation rows carved from the training rows, times them on a 1k-row validation batch (CPU ms, interleaved),
-and keeps the best validation score within the budget - no test row informs the choice. The chosen student is then
+and keeps the best validation score within the budget - no test row informs the choice - then trains the teacher and
+the kept students again on all training rows at the chosen sizes (``refit=True``, the default since session 7; the
+session-6 cells were fit without it and stay in the file as the "no refit" rows). The chosen student is then
 scored on the test rows AutoGluon was scored on (results/tabular_splits, written by tabular_suite.py) and timed beside
 kdistill's teacher the way AutoGluon's models were (tabular_suite_cells.interleaved_latency: CPU ms per 1k-row test
 batch, median and p10-p90 of 9 interleaved calls). The budget is the latency of AutoGluon's distilled LightGBM
@@ -47,7 +49,7 @@ AUTOGLUON_MODEL = "LightGBM_DSTL"  # the budget: this AutoGluon distilled studen
 RESULTS = RESULTS_DIR / "tabular_autogluon_kdistill.json"
 AUTOGLUON_RESULTS = RESULTS_DIR / "tabular_autogluon.json"
 SEARCH = {"teacher": "lightgbm", "student": "auto", "augmentation": "gibbs", "augmentation_multiplier": 5.0,
-          "augmentation_params": {"n_rounds": 1}}  # everything else: the estimators' defaults
+          "augmentation_params": {"n_rounds": 1}, "refit": True}  # everything else: the estimators' defaults
 
 
 def autogluon_budget(autogluon: dict, name: str) -> dict:
@@ -92,7 +94,13 @@ def run_cell(name: str, seed: int, budget_ms: float) -> dict:
                               "family": runner_up.student_family_, "params": runner_up.student_params_},
             "teacher": {**describe(model.teacher_, X_test, y_test, task), **latency["teacher"],
                         "validation": model.teacher_validation_},
-            "candidates": candidate_summary(model), "n_transfer_rows": int(model.n_transfer_rows_)}
+            "candidates": candidate_summary(model), "n_transfer_rows": int(model.n_transfer_rows_),
+            "refit": model.refit_}
+
+
+def cell_key(name: str, seed: int, search: dict) -> str:
+    """Cells of the search with refit carry ``|refit``; the session-6 cells (no refit) keep their ``name|seed``."""
+    return f"{name}|{seed}" + ("|refit" if search.get("refit") else "")
 
 
 def main() -> int:
@@ -106,7 +114,7 @@ def main() -> int:
     for name in args.datasets:
         target = autogluon_budget(autogluon, name)
         for seed in args.seeds:
-            key = f"{name}|{seed}"
+            key = cell_key(name, seed, SEARCH)
             if key in results["cells"]:
                 continue
             cell = run_cell(name, seed, target["latency_ms_per_1k"])

@@ -30,7 +30,8 @@ def kdistill_rows(suite: dict, name: str, seed: int, search: dict | None = None)
     """kdistill's rows on this table and seed: the budget search of autogluon_kdistill_side.py when it has run (the
     kept student, the best student of the other variant, the teacher), then the suite's fixed-size trees."""
     rows = []
-    cell = (search or {}).get("cells", {}).get(f"{name}|{seed}")
+    cells = (search or {}).get("cells", {})
+    cell = cells.get(f"{name}|{seed}|refit") or cells.get(f"{name}|{seed}")  # refit cells supersede the session-6 ones
     if cell:
         student, other = cell["student"], cell["other_variant"]
         budget = f"max_latency_ms={cell['budget_ms_per_1k']:.2f}"
@@ -145,40 +146,59 @@ def write_search_markdown(search: dict, path: Path) -> None:
               "seed 0 only (6-20 min per table on 2 shared cores), so only seed 0 is compared; seeds 1 and 2 show "
               "kdistill's spread on other splits. AutoGluon's latencies were measured in another process, under load "
               "~25: close but not the same conditions."), ""]
-    by_dataset: dict[str, list[dict]] = {}
+    by_dataset: dict[str, dict[bool, list[dict]]] = {}
     for cell in search.get("cells", {}).values():
-        by_dataset.setdefault(cell["dataset"], []).append(cell)
-    for name, cells in by_dataset.items():
-        cells.sort(key=lambda c: c["seed"])
-        target = cells[0]["autogluon_target"]
-        metric = target["metric"]
-        lines += [f"## {name}", "", (f"AutoGluon {target['model']} (seed 0, cell `{target['cell']}`): {metric} "
-                                     f"{target['score']:.4f} at {target['latency_ms_per_1k']:.2f} ms per 1k rows."), "",
-                  f"| seed | kept student | val {metric} | test {metric} | ms/1k (p10-p90) | size KB | other variant test "
-                  f"{metric} | teacher test {metric} / ms | load | meets the bar |", "|---|---|---|---|---|---|---|---|---|---|"]
-        for cell in cells:
-            student, other, teacher = cell["student"], cell["other_variant"], cell["teacher"]
-            chosen_val = next(row["score"] for row in cell["candidates"] if row["chosen"])
-            meets = student[metric] >= target["score"] and student["latency_ms_per_1k"] <= target["latency_ms_per_1k"]
-            verdict = ("yes" if meets else "no") if cell["seed"] == 0 else f"({'yes' if meets else 'no'} vs seed-0 AutoGluon)"
-            lines.append(f"| {cell['seed']} | {describe_student(student)} | {chosen_val:.4f} | {student[metric]:.4f} | "
-                         f"{student['latency_ms_per_1k']:.2f} ({student['latency_p10']:.2f}-{student['latency_p90']:.2f})"
-                         f" | {student['size_bytes'] / 1024:.0f} | {other[metric]:.4f} ({other['family']}) | "
-                         f"{teacher[metric]:.4f} / {teacher['latency_ms_per_1k']:.1f} | "
-                         f"{cell['provenance']['load_average_1min']:.1f} | {verdict} |")
-        if len(cells) > 1:
-            lines += ["", (f"Over seeds {[c['seed'] for c in cells]}: kept student test {metric} "
-                           f"{mean_std([c['student'][metric] for c in cells])}, teacher "
-                           f"{mean_std([c['teacher'][metric] for c in cells])}, latency "
-                           f"{mean_std([c['student']['latency_ms_per_1k'] for c in cells], 2)} ms per 1k rows.")]
-        lines += ["", "Candidates of seed 0 (validation score, validation-batch CPU ms per 1k rows; * = kept):", "",
-                  "| family | params | variant | val score | ms/1k | size KB | within budget |", "|---|---|---|---|---|---|---|"]
-        for row in sorted(cells[0]["candidates"], key=lambda r: r["latency_ms_per_1k"]):
-            lines.append(f"| {row['family']} | {row['params']} | {row['variant']}{' *' if row['chosen'] else ''} | "
-                         f"{row['score']:.4f} | {row['latency_ms_per_1k']:.2f} | {row['size_bytes'] / 1024:.0f} | "
-                         f"{row['within_budget']} |")
-        lines.append("")
+        refit = bool(cell["search"].get("refit"))
+        by_dataset.setdefault(cell["dataset"], {}).setdefault(refit, []).append(cell)
+    for name, groups in by_dataset.items():
+        target = next(iter(groups.values()))[0]["autogluon_target"]
+        lines += [f"## {name}", "", (f"AutoGluon {target['model']} (seed 0, cell `{target['cell']}`): {target['metric']} "
+                                     f"{target['score']:.4f} at {target['latency_ms_per_1k']:.2f} ms per 1k rows."), ""]
+        for refit in sorted(groups, reverse=True):
+            lines += search_rows(groups[refit], target, refit)
+        lines += candidate_rows(groups[max(groups)])
     write_text(path, "\n".join(lines))
+
+
+def search_rows(cells: list[dict], target: dict, refit: bool) -> list[str]:
+    """One table row per seed (kept student, other variant, teacher) and the mean +- std over seeds."""
+    cells = sorted(cells, key=lambda c: c["seed"])
+    metric = target["metric"]
+    heading = ("With refit (default): teacher and kept students trained again on all training rows once the "
+               "validation rows chose" if refit else "Without refit (session-6 cells): students and teacher "
+               "trained on the 80 % fitting rows only")
+    lines = [f"{heading}:", "",
+             f"| seed | kept student | val {metric} | test {metric} | ms/1k (p10-p90) | size KB | other variant test "
+             f"{metric} | teacher test {metric} / ms | load | meets the bar |", "|---|---|---|---|---|---|---|---|---|---|"]
+    for cell in cells:
+        student, other, teacher = cell["student"], cell["other_variant"], cell["teacher"]
+        chosen_val = next(row["score"] for row in cell["candidates"] if row["chosen"])
+        meets = student[metric] >= target["score"] and student["latency_ms_per_1k"] <= target["latency_ms_per_1k"]
+        verdict = ("yes" if meets else "no") if cell["seed"] == 0 else f"({'yes' if meets else 'no'} vs seed-0 AutoGluon)"
+        lines.append(f"| {cell['seed']} | {describe_student(student)} | {chosen_val:.4f} | {student[metric]:.4f} | "
+                     f"{student['latency_ms_per_1k']:.2f} ({student['latency_p10']:.2f}-{student['latency_p90']:.2f})"
+                     f" | {student['size_bytes'] / 1024:.0f} | {other[metric]:.4f} ({other['family']}) | "
+                     f"{teacher[metric]:.4f} / {teacher['latency_ms_per_1k']:.1f} | "
+                     f"{cell['provenance']['load_average_1min']:.1f} | {verdict} |")
+    if len(cells) > 1:
+        lines += ["", (f"Over seeds {[c['seed'] for c in cells]}: kept student test {metric} "
+                       f"{mean_std([c['student'][metric] for c in cells])}, teacher "
+                       f"{mean_std([c['teacher'][metric] for c in cells])}, latency "
+                       f"{mean_std([c['student']['latency_ms_per_1k'] for c in cells], 2)} ms per 1k rows.")]
+    return lines + [""]
+
+
+def candidate_rows(cells: list[dict]) -> list[str]:
+    """The candidates the search compared on the lowest seed (scores are of the students before any refit)."""
+    cell = min(cells, key=lambda c: c["seed"])
+    lines = [f"Candidates of seed {cell['seed']} (validation score, validation-batch CPU ms per 1k rows, before the "
+             "refit; * = kept):", "",
+             "| family | params | variant | val score | ms/1k | size KB | within budget |", "|---|---|---|---|---|---|---|"]
+    for row in sorted(cell["candidates"], key=lambda r: r["latency_ms_per_1k"]):
+        lines.append(f"| {row['family']} | {row['params']} | {row['variant']}{' *' if row['chosen'] else ''} | "
+                     f"{row['score']:.4f} | {row['latency_ms_per_1k']:.2f} | {row['size_bytes'] / 1024:.0f} | "
+                     f"{row['within_budget']} |")
+    return lines + [""]
 
 
 def main() -> int:

@@ -136,6 +136,7 @@ def fit_within_budget(X_train, y_train, task: str, seed: int, teacher: Any, stud
     model = estimator_class(task)(teacher=teacher, student=student, augmentation=augmentation,
                                   augmentation_multiplier=multiplier, augmentation_params=augmentation_params,
                                   label_weight=0.0, prefer=variant, validation_size=0.2, random_state=seed,
+                                  refit=False,  # as the recorded cells were fit (before refit existed)
                                   **budget).fit(X_train, y_train)
     chosen = next(row for row in model.candidates_ if row["chosen"])
     return model, {"student": student, "budget": budget, "params": chosen["params"], "chosen_variant": model.chosen_,

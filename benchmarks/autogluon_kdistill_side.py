@@ -36,6 +36,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from autogluon_report import AUTOGLUON_MODEL, autogluon_target
 from autogluon_report import main as write_reports
 from common import RESULTS_DIR, load_results, record_cell, save_results
 from tabular_suite import SPLITS_DIR
@@ -45,24 +46,10 @@ from tabular_suite_tables import TABLES
 from kdistill.tabular.suite_tables import load_suite_table
 
 DATASETS, SEEDS = ("adult", "california_housing"), (0, 1, 2)
-AUTOGLUON_MODEL = "LightGBM_DSTL"  # the budget: this AutoGluon distilled student's latency
 RESULTS = RESULTS_DIR / "tabular_autogluon_kdistill.json"
 AUTOGLUON_RESULTS = RESULTS_DIR / "tabular_autogluon.json"
 SEARCH = {"teacher": "lightgbm", "student": "auto", "augmentation": "gibbs", "augmentation_multiplier": 5.0,
           "augmentation_params": {"n_rounds": 1}, "refit": True}  # everything else: the estimators' defaults
-
-
-def autogluon_budget(autogluon: dict, name: str) -> dict:
-    """AutoGluon's best measurement of ``AUTOGLUON_MODEL`` on ``name``: highest test score, then lowest latency."""
-    found = []
-    for key, cell in autogluon["cells"].items():
-        row = cell["models"].get(AUTOGLUON_MODEL) if cell["dataset"] == name and cell["seed"] == 0 else None
-        if row:
-            metric = "auc" if cell["task"] == "classification" else "r2"
-            found.append({"cell": key, "metric": metric, "score": row[metric], **row})
-    if not found:
-        raise SystemExit(f"results/tabular_autogluon.json has no {AUTOGLUON_MODEL} on {name}: run autogluon_side_by_side.py")
-    return max(found, key=lambda row: (round(row["score"], 6), -row["latency_ms_per_1k"]))
 
 
 def candidate_summary(model) -> list[dict]:
@@ -112,7 +99,9 @@ def main() -> int:
     autogluon = json.loads(AUTOGLUON_RESULTS.read_text())
     results = load_results(RESULTS)
     for name in args.datasets:
-        target = autogluon_budget(autogluon, name)
+        target = autogluon_target(autogluon, name, 0)  # the budget: seed 0's, for every seed (AutoGluon ran it first)
+        if target is None:
+            raise SystemExit(f"results/tabular_autogluon.json has no {AUTOGLUON_MODEL} on {name}: run autogluon_side_by_side.py")
         for seed in args.seeds:
             key = cell_key(name, seed, SEARCH)
             if key in results["cells"]:

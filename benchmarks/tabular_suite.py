@@ -74,14 +74,16 @@ SEARCH_BUDGETS = {
     "size_64KB": {"student": "tree", "limit": {"max_size_bytes": 64_000}},  # a 15-leaf tree saves to ~50 KB
     "size_256KB": {"student": "tree", "limit": {"max_size_bytes": 256_000}},
 }
-MODES = ("fixed", "search")
+MODES = ("fixed", "search", "full")
 SPLIT_EXPORT = ("adult", "california_housing")  # splits the AutoGluon side-by-side reads (autogluon_side_by_side.py)
-RESULTS = {"fixed": RESULTS_DIR / "tabular_suite.json", "search": RESULTS_DIR / "tabular_suite_search.json"}
+RESULTS = {"fixed": RESULTS_DIR / "tabular_suite.json", "search": RESULTS_DIR / "tabular_suite_search.json",
+           "full": RESULTS_DIR / "tabular_suite_full.json"}
 SPLITS_DIR = RESULTS_DIR / "tabular_splits"
 
 
 def settings(mode: str = "fixed") -> dict:
-    """The fixed-size settings (their hash keys the main results); the search mode swaps in the size budgets."""
+    """The fixed-size settings (their hash keys the main results); the search mode swaps in the size budgets, the
+    full mode keeps every row of the tables larger than ``MAX_ROWS`` (the others are the fixed mode's cells)."""
     fixed = {"seeds": list(SEEDS), "max_rows": MAX_ROWS, "test_size": TEST_SIZE, "validation_share": VALIDATION_SHARE,
             "direct_min_samples_leaf": list(DIRECT_MIN_SAMPLES_LEAF),
             "distilled_min_samples_leaf": DISTILLED_MIN_SAMPLES_LEAF, "multiplier": MULTIPLIER,
@@ -89,6 +91,8 @@ def settings(mode: str = "fixed") -> dict:
             "teacher": "kdistill TEACHERS['lightgbm'] (63 leaves, lr 0.05, up to 1000 trees, early stopping on 20% "
                        "of the training rows), n_jobs=1",
             "latency": "CPU time (process_time) per 1k-row batch, 9 interleaved repeats"}
+    if mode == "full":
+        return {**fixed, "mode": mode, "max_rows": None, "seeds": [0]}  # one seed: ~1 CPU hour for the 15 tables
     return fixed if mode == "fixed" else {**fixed, "mode": mode, "budgets": SEARCH_BUDGETS}
 
 
@@ -156,8 +160,12 @@ def fit_pair(mode: str, budget: str, X_train, y_train, task: str, seed: int, tea
 def run_seed(name: str, seed: int, budgets: list[str], results: dict, mode: str) -> None:
     table = TABLES[name]
     X, y, task = load_suite_table(table)
-    train, test = split_indices(y, task, seed, MAX_ROWS, TEST_SIZE)
-    if name in SPLIT_EXPORT:
+    max_rows = settings(mode)["max_rows"]
+    if max_rows is None and len(y) <= MAX_ROWS:
+        print(f"{name}: {len(y):,} rows - the fixed mode's cells already use every row", flush=True)
+        return
+    train, test = split_indices(y, task, seed, max_rows, TEST_SIZE)
+    if name in SPLIT_EXPORT and max_rows == MAX_ROWS:  # the AutoGluon side-by-side reads the subsampled splits
         export_split(name, seed, train, test)
     X_train, X_test, y_train, y_test = X.iloc[train], X.iloc[test], y.iloc[train], y.iloc[test]
     started = time.perf_counter()
@@ -200,17 +208,19 @@ def cell_key(name: str, seed: int, budget: str) -> str:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--tables", nargs="+", default=list(TABLES), choices=list(TABLES))
-    parser.add_argument("--seeds", nargs="+", type=int, default=list(SEEDS))
+    parser.add_argument("--seeds", nargs="+", type=int, default=None, help="default: the mode's seeds (full: 0)")
     parser.add_argument("--mode", choices=MODES, default="fixed",
                         help="fixed: two fixed tree sizes (results/tabular_suite.*); search: the estimators' size-budget "
-                             "search (results/tabular_suite_search.*)")
+                             "search (results/tabular_suite_search.*); full: the fixed sizes on every row of the tables "
+                             f"above {MAX_ROWS:,} rows (results/tabular_suite_full.*)")
     parser.add_argument("--report", action="store_true", help="only rewrite the markdown summary")
     args = parser.parse_args(argv)
+    seeds = args.seeds if args.seeds is not None else settings(args.mode)["seeds"]
     torch.set_num_threads(1)
     path, budgets, current_hash = RESULTS[args.mode], settings(args.mode)["budgets"], settings_hash(args.mode)
     results = {**load_results(path), "settings": settings(args.mode), "settings_hash": current_hash}
     if not args.report:
-        for seed in args.seeds:  # seed-major: an interrupted run still covers every table with the first seeds
+        for seed in seeds:  # seed-major: an interrupted run still covers every table with the first seeds
             for name in args.tables:
                 todo = [b for b in budgets
                         if results["cells"].get(cell_key(name, seed, b), {}).get("settings_hash") != current_hash]

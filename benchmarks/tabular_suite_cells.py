@@ -36,15 +36,17 @@ LATENCY_REPEATS = 9
 HEADLINE = {"classification": "auc", "regression": "r2"}  # higher is better for both
 
 
-def split_indices(y: pd.Series, task: str, seed: int, max_rows: int, test_size: float) -> tuple[np.ndarray, np.ndarray]:
-    """(train, test) row positions into the table: a seeded subsample of at most ``max_rows`` rows, then a split.
+def split_indices(y: pd.Series, task: str, seed: int, max_rows: int | None,
+                  test_size: float) -> tuple[np.ndarray, np.ndarray]:
+    """(train, test) row positions into the table: a seeded subsample of at most ``max_rows`` rows (None: all), then
+    a split.
 
     Both steps are stratified: on the class for classification, on target deciles for regression (so a few extreme
     prices or wages never all land on one side).
     """
     rows = np.arange(len(y))
     strata = y.to_numpy() if task == "classification" else pd.qcut(y, 10, labels=False, duplicates="drop").to_numpy()
-    if len(rows) > max_rows:
+    if max_rows is not None and len(rows) > max_rows:
         rows, _ = train_test_split(rows, train_size=max_rows, stratify=strata, random_state=seed)
         rows = np.sort(rows)
     train, test = train_test_split(rows, test_size=test_size, stratify=strata[rows], random_state=seed)

@@ -111,6 +111,9 @@ def load_averages(results: dict, current_hash: str) -> str:
     return f"median {statistics.median(values):.1f}, range {min(values):.1f}-{max(values):.1f} (1-min, at cell end)"
 
 
+MAX_ROWS_TEXT = "5,000"  # tabular_suite.MAX_ROWS: the full mode runs the tables the fixed mode subsamples
+
+
 def write_report(results: dict, settings: dict, current_hash: str, tables: list[str], path: Path) -> None:
     budgets = list(settings["budgets"])
     groups = group_cells(results, current_hash)
@@ -129,13 +132,15 @@ def write_report(results: dict, settings: dict, current_hash: str, tables: list[
                     f"of the training rows) and distilled from the teacher (min_samples_leaf "
                     f"{settings['distilled_min_samples_leaf']})")
     text = "\n".join([
-        "# Tabular suite: teacher vs direct vs distilled students on 20 real tables",
+        ("# Tabular suite: teacher vs direct vs distilled students on 20 real tables" if settings["max_rows"] else
+         f"# Tabular suite at full size: the tables above {MAX_ROWS_TEXT} rows, every row"),
         "",
         (f"LightGBM teacher ({settings['teacher']}); {students}; distilled students learn from the teacher's outputs "
          f"on the training rows plus {settings['multiplier']:g}x {settings['augmentation']} synthetic rows "
          f"({settings['augmentation_params']}). Budgets: {budget_text}. Seeds {settings['seeds']} (each seed draws "
-         f"the subsample above {settings['max_rows']:,} rows, the {settings['test_size']:.0%} test split and the "
-         "models); mean ± sample std over seeds. Tables and checksums: benchmarks/tabular_suite_tables.py."),
+         + (f"the subsample above {settings['max_rows']:,} rows, " if settings["max_rows"] else "")
+         + f"the {settings['test_size']:.0%} test split and the models); mean ± sample std over seeds. Tables and "
+         "checksums: benchmarks/tabular_suite_tables.py."),
         "",
         ("Latency: CPU milliseconds (process_time, one thread) of predict_proba / predict on a 1k-row DataFrame batch "
         "of test rows, teacher and students timed in turns in one process (9 repeats; median per cell, mean of "

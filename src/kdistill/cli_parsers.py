@@ -150,9 +150,9 @@ def add_tabular_commands(subparsers: Any) -> None:
                      help="which student to keep: the better on validation rows, or always one variant")
     fit.add_argument("--validation-size", type=float, default=0.2,
                      help="share of the training rows held out to compare distilled and direct students (0: none)")
-    fit.add_argument("--no-refit", dest="refit", action="store_false",
-                     help="keep the students the validation rows compared (trained without those rows); by default "
-                     "the teacher and the kept student are trained again on all training rows at the chosen sizes")
+    fit.add_argument("--refit", action=argparse.BooleanOptionalAction, default=True,
+                     help="once the validation rows have chosen, train the teacher and the kept student again on all "
+                     "training rows at the chosen sizes (--no-refit: keep the students the validation rows compared)")
     fit.add_argument("--augmentation", default="gibbs", metavar="AUGMENTATION",
                      choices=RegistryChoices("kdistill.augment.tabular", "AUGMENTERS", extra=["none"]),
                      help="how synthetic transfer rows are drawn: %(choices)s (gibbs = FAST-DAD, munge = Bucila "

@@ -43,7 +43,7 @@ from kdistill.tabular.splits import holdout_rows, take_rows
 from kdistill.tabular.teachers import TEACHERS, fit_teacher
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import RESULTS_DIR, load_results, machine, save_results  # noqa: E402
+from common import RESULTS_DIR, load_results, record_cell, save_results  # noqa: E402
 
 TEST_SEEDS, TEST_SHARE, POOL_SEED, VALIDATION_SHARE = (0, 1, 2), 0.25, 0, 0.25
 DATASETS = ("adult", "california_housing")
@@ -142,8 +142,8 @@ class Study:
                           1.0, self.X_val, self.y_val, self.y_val, len(self.y_fit))
 
     def record(self, key: str, cell: dict) -> None:
-        self.results["cells"][key] = {"dataset": self.name, "task": self.task, "n_fit": len(self.y_fit),
-                                      "n_val": len(self.y_val), "machine": machine(), **cell}
+        record_cell(self.results, key, {"dataset": self.name, "task": self.task, "n_fit": len(self.y_fit),
+                                        "n_val": len(self.y_val), **cell}, POOL_SEED)
         save_results(self.path, self.results)
         print(key, {k: round(v, 4) for k, v in cell.items() if isinstance(v, float)}, flush=True)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from common import describe_provenance
+
 HEADER = """# Tabular settings search and student study (validation rows only)
 
 Rows: each dataset's *settings pool* = the rows that none of the test seeds (0, 1, 2) holds out as test rows
@@ -70,6 +72,7 @@ def write_report(path: Path) -> str:
             lines.append("\nGibbs sampling (1 round, chunks of 50k rows): " + "; ".join(
                 f"x{c['multiplier']}: {c['rows']:,} rows in {c['sample_seconds']:.1f} CPU s, peak {c['peak_mb']:.0f} MB"
                 for c in gibbs))
+    lines += ["", describe_provenance(results)]
     text = "\n".join(lines) + "\n"
     Path(path).with_suffix(".md").write_text(text)
     return text

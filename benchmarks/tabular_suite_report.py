@@ -117,6 +117,7 @@ MAX_ROWS_TEXT = "5,000"  # tabular_suite.MAX_ROWS: the full mode runs the tables
 def write_report(results: dict, settings: dict, current_hash: str, tables: list[str], path: Path) -> None:
     budgets = list(settings["budgets"])
     groups = group_cells(results, current_hash)
+    seeds_run = sorted({cell["seed"] for cells in groups.values() for cell in cells})
     budget_text = "; ".join(f"**{name}**: {spec['student']} {spec.get('params', spec.get('limit'))}"
                             for name, spec in settings["budgets"].items())
     if settings.get("mode") == "search":
@@ -137,7 +138,7 @@ def write_report(results: dict, settings: dict, current_hash: str, tables: list[
         "",
         (f"LightGBM teacher ({settings['teacher']}); {students}; distilled students learn from the teacher's outputs "
          f"on the training rows plus {settings['multiplier']:g}x {settings['augmentation']} synthetic rows "
-         f"({settings['augmentation_params']}). Budgets: {budget_text}. Seeds {settings['seeds']} (each seed draws "
+         f"({settings['augmentation_params']}). Budgets: {budget_text}. Seeds {seeds_run} (each seed draws "
          + (f"the subsample above {settings['max_rows']:,} rows, " if settings["max_rows"] else "")
          + f"the {settings['test_size']:.0%} test split and the models); mean ± sample std over seeds. Tables and "
          "checksums: benchmarks/tabular_suite_tables.py."),

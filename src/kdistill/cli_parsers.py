@@ -132,9 +132,10 @@ def add_tabular_commands(subparsers: Any) -> None:
     fit.add_argument("--task", choices=("auto", "classification", "regression"), default="auto",
                      help="auto: classification for string/categorical/boolean targets or <= 20 distinct integers")
     teacher = fit.add_argument("--teacher", default="lightgbm",
-                               help="teacher to train (%(teachers)s) or a fitted teacher saved as FILE.skops")
+                               help="teacher to train (%(teachers)s; auto: each candidate teacher trained, the best "
+                               "on the validation rows kept) or a fitted teacher saved as FILE.skops")
     # argparse fills %(name)s from the action's attributes when it prints help; not choices: FILE.skops is valid too
-    teacher.teachers = RegistryChoices("kdistill.tabular", "TEACHERS")  # type: ignore[attr-defined]
+    teacher.teachers = RegistryChoices("kdistill.tabular", "TEACHERS", extra=["auto"])  # type: ignore[attr-defined]
     fit.add_argument("--student", default="tree", choices=RegistryChoices("kdistill.tabular", "STUDENTS", extra=["auto"]),
                      metavar="STUDENT", help="student model: %(choices)s (auto: search families and sizes)")
     fit.add_argument("--max-depth", type=int, default=None, help="tree student: maximum depth (default: no limit)")

@@ -278,3 +278,16 @@ def test_report_says_whether_the_students_were_refit_on_all_rows(csv_file, tmp_p
         assert report["refit"] is None and "no refit" in markdown
     else:
         assert report["refit"]["rows"] == report["n_train"] and "trained again on all" in markdown
+
+
+def test_teacher_auto_reports_every_candidate(csv_file, tmp_path, capsys, monkeypatch):
+    import kdistill.tabular.teacher_choice as teacher_choice
+
+    monkeypatch.setattr(teacher_choice, "CANDIDATES", ("random_forest", "gradient_boosting"))
+    out = tmp_path / "run"
+    argv = fit_argv(csv_file, "label", out)
+    argv[argv.index("random_forest")] = "auto"
+    assert run_main(argv, capsys)[0] == 0
+    report = json.loads((out / "report.json").read_text())
+    assert [row["teacher"] for row in report["teacher_candidates"]] == ["random_forest", "gradient_boosting"]
+    assert "teacher chosen on validation" in (out / "report.md").read_text()

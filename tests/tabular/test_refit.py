@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-import kdistill.tabular.estimators as estimators
+import kdistill.tabular.refit as refit_module
 from kdistill.errors import ConfigError
 from kdistill.tabular import DistilledClassifier, DistilledRegressor
 from tests.tabular.conftest import mixed_table
@@ -64,7 +64,7 @@ def test_a_teacher_the_user_fitted_is_not_retrained():
 
 
 def test_a_refit_student_over_the_budget_gives_way_to_the_searched_one(monkeypatch):
-    timed = estimators.interleaved_latency
+    timed = refit_module.interleaved_latency
 
     def refit_is_slow(predicts, batch, repeats=3):
         out = timed(predicts, batch, repeats)
@@ -72,7 +72,7 @@ def test_a_refit_student_over_the_budget_gives_way_to_the_searched_one(monkeypat
             out["refit"]["latency_ms_per_1k"] = 1e9
         return out
 
-    monkeypatch.setattr(estimators, "interleaved_latency", refit_is_slow)
+    monkeypatch.setattr(refit_module, "interleaved_latency", refit_is_slow)
     X, y = mixed_table()
     model = DistilledClassifier(teacher="random_forest", student="tree", max_latency_ms=1e6, **FAST).fit(X, y)
     assert model.refit_["within_budget"] is False

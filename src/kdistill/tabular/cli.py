@@ -34,6 +34,7 @@ from kdistill.tabular.export import load_teacher, save_student, tree_picture, tr
 from kdistill.tabular.front import draw_front
 from kdistill.tabular.report import comparison_report, report_markdown
 from kdistill.tabular.splits import holdout_rows
+from kdistill.tabular.teacher_choice import AUTO, CANDIDATES
 from kdistill.tabular.tables import (
     drop_missing_target,
     infer_task,
@@ -48,11 +49,12 @@ log = logging.getLogger(__name__)
 
 def resolve_teacher_argument(teacher: str) -> Any:
     """A registered teacher name stays a name; a ``.skops`` path is loaded (allow-listed types only)."""
-    if teacher in TEACHERS:
+    if teacher in TEACHERS or teacher == AUTO:
         return teacher
     if teacher.endswith(".skops"):
         return load_teacher(teacher)
-    raise ConfigError(f"unknown teacher '{teacher}'; choose one of {', '.join(TEACHERS.names())} or pass a FILE.skops")
+    raise ConfigError(f"unknown teacher '{teacher}'; choose one of {', '.join(TEACHERS.names())}, {AUTO} (the best of "
+                      f"{', '.join(CANDIDATES)} on the validation rows) or pass a FILE.skops")
 
 
 def check_arguments(args: argparse.Namespace) -> None:

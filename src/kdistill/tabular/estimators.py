@@ -40,7 +40,7 @@ from sklearn.utils.validation import check_is_fitted
 from kdistill.augment.tabular import augment, teacher_labels
 from kdistill.errors import ConfigError
 from kdistill.tabular.codes import CategoryCodeEncoder
-from kdistill.tabular.refit import fixed_size_params, refit_candidate, refit_teacher
+from kdistill.tabular.refit import refit_on_all_rows
 from kdistill.tabular.selection import (
     VARIANTS,
     Fitted,
@@ -60,13 +60,15 @@ from kdistill.tabular.soft_labels import (
     untemper,
 )
 from kdistill.tabular.splits import holdout_rows, take_rows
+from kdistill.tabular.teacher_choice import AUTO, choose_teacher
 from kdistill.tabular.teachers import resolve_teacher
 from kdistill.tabular.validation import TargetError, stack_rows, validate_table
 
 PREFER = ("better", "distilled", "direct")
 MIN_VALIDATION_ROWS = 20  # fewer training rows: no validation split, nothing compared
 # Fitted attributes prediction does not need: dropped from the copies that are scored, timed, sized and shipped.
-SEARCH_LOG = ("teacher_", "teacher_validation_", "candidates_", "variant_fits_", "kept_fit_", "refit_")
+SEARCH_LOG = ("teacher_", "teacher_validation_", "teacher_candidates_", "candidates_", "variant_fits_", "kept_fit_",
+              "refit_")
 
 
 class _Distilled(BaseEstimator):
@@ -97,6 +99,14 @@ class _Distilled(BaseEstimator):
             return X, y, None, None
         kept, held = holdout_rows(y, self._task, self.validation_size, seed)
         return take_rows(X, kept), y[kept], take_rows(X, held), y[held]
+
+    def _resolve_teacher(self, X_fit: Any, y_fit: np.ndarray, seed: int, validation: tuple | None) -> None:
+        """``teacher_``; with ``teacher="auto"`` also ``teacher_candidates_`` (each candidate's validation score)."""
+        self.teacher_candidates_ = None
+        if isinstance(self.teacher, str) and self.teacher == AUTO:
+            self.teacher_, self.teacher_candidates_ = choose_teacher(self._task, X_fit, y_fit, seed, validation)
+        else:
+            self.teacher_ = resolve_teacher(self.teacher, self._task, X_fit, y_fit, seed, validation)
 
     def _transfer_set(self, X: Any, augment_seed: int) -> Any:
         if self.augmentation in (None, "none") or self.augmentation_multiplier == 0:
@@ -142,34 +152,6 @@ class _Distilled(BaseEstimator):
         ranked = sorted(enumerate(rows), key=lambda item: (item[1].get("within_budget", True), item[1].get("score", 0)))
         best_of = {row["variant"]: i for i, row in ranked}
         self.variant_fits_ = {variant: fits[index] for variant, index in best_of.items()}
-
-    def _refit_on_all_rows(self, X: Any, y: np.ndarray, X_val: Any, augment_seed: int, student_seed: int) -> None:
-        """Step (6): teacher, transfer rows and kept students trained again on every training row."""
-        self.teacher_, done = refit_teacher(self.teacher, self.teacher_, X, y)
-        if self._task == "classification" and not np.array_equal(np.asarray(self.teacher_.classes_), self.classes_):
-            raise TargetError(f"the teacher refit on all rows has classes {list(self.teacher_.classes_)}, not "
-                              f"{self.classes_.tolist()}; pass refit=False")
-        data = self._shared_data(X, y, None, None, augment_seed)
-        searched = self.kept_fit_
-        kept = refit_candidate(searched, data, student_seed)
-        done.update(rows=len(y), transfer_rows=len(data.X_transfer), student_params=fixed_size_params(searched))
-        if self.max_latency_ms is not None or self.max_size_bytes is not None:
-            # Same sizes on more rows: the refit student is timed beside the searched one, and must keep the budget.
-            light, searched_light = self._holding(kept), self._holding(searched)
-            timed = interleaved_latency({"refit": self._predict_function(light),
-                                         "searched": self._predict_function(searched_light)},
-                                        latency_batch(X_val, student_seed))
-            row = {**timed["refit"], "size_bytes": saved_size_bytes(light)}
-            done.update(row, searched_latency_ms_per_1k=timed["searched"]["latency_ms_per_1k"],
-                        within_budget=within_budget(row, self.max_latency_ms, self.max_size_bytes))
-            if not done["within_budget"]:
-                done["kept"] = "searched student (the refit one is over the budget)"
-                kept = searched
-        self.refit_ = done
-        self.n_transfer_rows_ = len(data.X_transfer)
-        self._install(kept)
-        self.variant_fits_ = {variant: kept if fitted is searched else refit_candidate(fitted, data, student_seed)
-                              for variant, fitted in self.variant_fits_.items()}
 
     def _measure_latency(self, rows: list[dict[str, Any]], lights: list[_Distilled], data: SharedData,
                          seed: int) -> None:
@@ -256,8 +238,8 @@ class _Distilled(BaseEstimator):
 class DistilledClassifier(ClassifierMixin, _Distilled):
     """Distil a classifier ensemble into a small student trained on its tempered class probabilities.
 
-    Parameters: ``teacher`` (fitted/unfitted estimator with ``predict_proba``, or a name in ``TEACHERS``; None =
-    "gradient_boosting"), ``student`` (name in ``STUDENTS``: tree, boosting, linear, mlp; or "auto" = search) with
+    Parameters: ``teacher`` (fitted/unfitted estimator with ``predict_proba``, a name in ``TEACHERS``, or "auto" = the
+    best of :data:`kdistill.tabular.teacher_choice.CANDIDATES` on the validation rows; None = "gradient_boosting"), ``student`` (name in ``STUDENTS``: tree, boosting, linear, mlp; or "auto" = search) with
     ``student_params`` (None = sized to the rows), ``augmentation`` (gibbs, munge, noise, none) with
     ``augmentation_multiplier`` (synthetic rows per real row) and ``augmentation_params``, ``temperature`` T,
     ``label_weight`` w (weight of true labels on real rows), ``prefer`` ("better" | "distilled" | "direct"),
@@ -302,7 +284,7 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
         X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
         validation = None if X_val is None else (X_val, y_val)
-        self.teacher_ = resolve_teacher(self.teacher, "classification", X_fit, y_fit, teacher_seed, validation)
+        self._resolve_teacher(X_fit, y_fit, teacher_seed, validation)
         self.classes_ = np.asarray(self.teacher_.classes_)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
@@ -311,7 +293,7 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
         self._fit_students(data, student_seed)
         if self.refit and X_val is not None:
-            self._refit_on_all_rows(X, y, X_val, augment_seed, student_seed)
+            refit_on_all_rows(self, X, y, X_val, augment_seed, student_seed)
         return self
 
     def _shared_data(self, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: Any, augment_seed: int) -> SharedData:
@@ -374,12 +356,12 @@ class DistilledRegressor(RegressorMixin, _Distilled):
         y = np.asarray(y, dtype=np.float64)
         X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
         validation = None if X_val is None else (X_val, y_val)
-        self.teacher_ = resolve_teacher(self.teacher, "regression", X_fit, y_fit, teacher_seed, validation)
+        self._resolve_teacher(X_fit, y_fit, teacher_seed, validation)
         data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
         self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
         self._fit_students(data, student_seed)
         if self.refit and X_val is not None:
-            self._refit_on_all_rows(X, y, X_val, augment_seed, student_seed)
+            refit_on_all_rows(self, X, y, X_val, augment_seed, student_seed)
         return self
 
     def _shared_data(self, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: Any, augment_seed: int) -> SharedData:

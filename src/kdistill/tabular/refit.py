@@ -19,8 +19,51 @@ from typing import Any
 import numpy as np
 from sklearn.base import clone
 
-from kdistill.tabular.selection import Fitted, SharedData, fit_candidate
+from kdistill.tabular.selection import (
+    Fitted,
+    SharedData,
+    fit_candidate,
+    interleaved_latency,
+    latency_batch,
+    saved_size_bytes,
+    within_budget,
+)
 from kdistill.tabular.teachers import fit_teacher, is_fitted, unwrap_model
+from kdistill.tabular.validation import TargetError
+
+
+def refit_on_all_rows(model: Any, X: Any, y: np.ndarray, X_val: Any, augment_seed: int, student_seed: int) -> None:
+    """The last step of ``DistilledClassifier / DistilledRegressor.fit``: teacher, transfer rows and kept students
+    trained again on every training row (``X``, ``y``), in place on ``model``.
+
+    Uses what the estimator's search left: ``teacher_``, ``kept_fit_``, ``variant_fits_``, its budget, and its
+    ``_shared_data`` / ``_holding`` / ``_predict_function`` / ``_install``. With a budget the refit student (same
+    sizes, more rows) is timed in turns with the searched one on validation rows, and kept only within the budget.
+    """
+    model.teacher_, done = refit_teacher(model.teacher, model.teacher_, X, y)
+    if model._task == "classification" and not np.array_equal(np.asarray(model.teacher_.classes_), model.classes_):
+        raise TargetError(f"the teacher refit on all rows has classes {list(model.teacher_.classes_)}, not "
+                          f"{model.classes_.tolist()}; pass refit=False")
+    data = model._shared_data(X, y, None, None, augment_seed)
+    searched = model.kept_fit_
+    kept = refit_candidate(searched, data, student_seed)
+    done.update(rows=len(y), transfer_rows=len(data.X_transfer), student_params=fixed_size_params(searched))
+    if model.max_latency_ms is not None or model.max_size_bytes is not None:
+        light = model._holding(kept)
+        timed = interleaved_latency({"refit": model._predict_function(light),
+                                     "searched": model._predict_function(model._holding(searched))},
+                                    latency_batch(X_val, student_seed))
+        row = {**timed["refit"], "size_bytes": saved_size_bytes(light)}
+        done.update(row, searched_latency_ms_per_1k=timed["searched"]["latency_ms_per_1k"],
+                    within_budget=within_budget(row, model.max_latency_ms, model.max_size_bytes))
+        if not done["within_budget"]:
+            done["kept"] = "searched student (the refit one is over the budget)"
+            kept = searched
+    model.refit_ = done
+    model.n_transfer_rows_ = len(data.X_transfer)
+    model._install(kept)
+    model.variant_fits_ = {variant: kept if fitted is searched else refit_candidate(fitted, data, student_seed)
+                           for variant, fitted in model.variant_fits_.items()}
 
 
 def refit_teacher(requested: Any, fitted: Any, X: Any, y: np.ndarray) -> tuple[Any, dict[str, Any]]:

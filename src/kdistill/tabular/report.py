@@ -90,6 +90,7 @@ def comparison_report(model: Any, X_test: Any, y_test: Any, task: str, saved_byt
         "teacher_report": student_report(model.teacher_, X_test, y_test, task, size_bytes=model_size_bytes(model.teacher_)),
         "student_report": student_report(model, X_test, y_test, task, size_bytes=saved_bytes),
         "refit": model.refit_,
+        "teacher_candidates": model.teacher_candidates_,  # teacher="auto": each candidate's validation score
     }
     for variant in getattr(model, "variant_fits_", {}):
         chosen = variant == model.chosen_
@@ -112,13 +113,21 @@ def refit_sentence(refit: dict[str, Any] | None) -> str:
             f"{refit['teacher']}, student sizes {refit['student_params']})")
 
 
+def teacher_sentence(candidates: list[dict[str, Any]] | None) -> str:
+    """teacher="auto": which candidate the validation rows kept, with every candidate's score."""
+    if not candidates:
+        return ""
+    scores = ", ".join(f"{row['teacher']} {row['score']:.4f}{' (kept)' if row['chosen'] else ''}" for row in candidates)
+    return f"; teacher chosen on validation {candidates[0]['metric']}: {scores}"
+
+
 def report_markdown(report: dict[str, Any]) -> str:
     """The report's rows as a small markdown table: teacher, distilled and direct on the test rows."""
     metric = "auc" if "auc" in report["teacher_report"] else ("accuracy" if report["task"] == "classification" else "r2")
     lines = [f"# kdistill tabular fit: {report['data']} -> {report['target']} ({report['task']})", "",
              f"split: {report['split']}; {report['n_train']} training rows, {report['n_test']} test rows; "
              f"kept: **{report['chosen']}** {report['student_family']} {report['student_params']}"
-             + refit_sentence(report.get("refit")), "",
+             + refit_sentence(report.get("refit")) + teacher_sentence(report.get("teacher_candidates")), "",
              f"| model | test {metric} | latency ms/1k (q25-q75) | size KB | validation {report['validation']['metric']} |",
              "|---|---|---|---|---|"]
     validation = report["validation"]

@@ -138,6 +138,10 @@ def resolve_teacher(teacher: Any, task: Task, X: Any, y: np.ndarray, random_stat
     method = "predict_proba" if task == "classification" else "predict"
     if teacher is None:
         teacher = "gradient_boosting"
+    if isinstance(teacher, str) and teacher == "auto":  # kdistill.tabular.teacher_choice.AUTO (it imports this module)
+        from kdistill.tabular.teacher_choice import choose_teacher
+
+        return choose_teacher(task, X, y, random_state, validation)[0]
     if isinstance(teacher, str):
         return fit_teacher(TEACHERS.build(teacher, task=task, X=X, random_state=random_state), X, y, validation)
     if not hasattr(teacher, method):

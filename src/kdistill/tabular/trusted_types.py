@@ -4,7 +4,7 @@ skops builds objects from a file's schema and refuses types it does not trust un
 prefix such as ``"builtins."`` names ``builtins.eval`` too, which a crafted file calls while loading, so every entry
 here is one full type name. The student list is what saving every student kind (tree, boosting, linear, mlp; with and
 without categorical columns; classifier and regressor) makes ``skops.io.get_untrusted_types`` report;
-``tests/tabular/test_trusted_types.py`` re-derives it, so a scikit-learn upgrade that moves a type fails a test
+``tests/tabular/test_export.py`` re-derives it, so a scikit-learn upgrade that moves a type fails a test
 instead of a user's load.
 """
 
@@ -28,6 +28,8 @@ STUDENT_TYPES: frozenset[str] = frozenset({
 # Teachers kdistill trains (TEACHERS) as users save them with skops.io.dump, and any saved student.
 TEACHER_TYPES: frozenset[str] = STUDENT_TYPES | {
     "sklearn.utils._bunch.Bunch",  # stack
+    "sklearn.model_selection._split.StratifiedKFold",  # stack: the shuffled folds it drew its combiner's rows from
+    "sklearn.model_selection._split.KFold",
     # HistGradientBoosting with categorical features stores partial(check_array, ...). skops audits a partial's
     # function and arguments like any other node, so it can only wrap callables on this list.
     "functools.partial",

@@ -1,4 +1,4 @@
-"""Tiny randomly initialised BERTs and token batches: nothing is downloaded (HF_HUB_OFFLINE=1)."""
+"""Text tests run offline (HF_HUB_OFFLINE=1) and need transformers; helpers live in text_helpers.py."""
 
 import os
 
@@ -7,32 +7,7 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 transformers = pytest.importorskip("transformers")
 
-import torch  # noqa: E402
-
-from kdistill.models import build_model  # noqa: E402
-from kdistill.text.dataset import TokenDataset  # noqa: E402
-
-VOCAB, LENGTH, MARK = 40, 10, 7
-SHAPE = {"input_ids": (LENGTH,), "attention_mask": (LENGTH,)}
-
-
-def token_data(count: int = 48, seed: int = 0) -> TokenDataset:
-    """Right-padded token ids (pad 0, [CLS] 1, [SEP] 2, words 4..VOCAB-1) of varying lengths; label = MARK occurs."""
-    generator = torch.Generator().manual_seed(seed)
-    ids = torch.randint(4, VOCAB, (count, LENGTH), generator=generator)
-    lengths = torch.randint(3, LENGTH + 1, (count,), generator=generator)
-    mask = (torch.arange(LENGTH) < lengths[:, None]).long()
-    ids[:, 0] = 1
-    ids[torch.arange(count), lengths - 1] = 2
-    ids = ids * mask
-    labels = (ids == MARK).any(dim=1).long()
-    return TokenDataset({"input_ids": ids, "attention_mask": mask}, labels)
-
-
-def tiny_bert(layers: int = 4, hidden: int = 32, heads: int = 4, seed: int = 0, dropout: float = 0.0):
-    torch.manual_seed(seed)
-    return build_model("bert-classifier", SHAPE, 2, vocab_size=VOCAB, hidden=hidden, layers=layers, heads=heads,
-                       dropout=dropout)
+from text_helpers import token_data  # noqa: E402
 
 
 @pytest.fixture

@@ -2,7 +2,7 @@
 
 import torch
 import transformers
-from conftest import VOCAB, token_data
+from text_helpers import VOCAB, token_data
 
 from kdistill.text.augment import EmbeddingNeighbours, MaskedFill, augment_tokens, cached_transfer_set
 

@@ -5,7 +5,7 @@ import torch
 from kdistill.text.dataset import LengthBuckets, TokenDataset, text_loader
 from kdistill.training.seeding import start_epoch
 
-from conftest import token_data
+from text_helpers import token_data
 
 
 def test_each_epoch_covers_every_sentence_once_in_a_seeded_order():

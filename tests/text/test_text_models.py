@@ -3,7 +3,7 @@
 import pytest
 import torch
 import transformers
-from conftest import tiny_bert
+from text_helpers import tiny_bert
 
 from kdistill.batch import forward_model
 from kdistill.errors import ConfigError

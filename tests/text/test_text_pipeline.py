@@ -6,7 +6,7 @@ import json
 import pytest
 import torch
 import transformers
-from conftest import token_data
+from text_helpers import token_data
 
 from kdistill.batch import forward_model
 from kdistill.cli import main

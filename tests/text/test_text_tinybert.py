@@ -4,7 +4,7 @@ import copy
 
 import pytest
 import torch
-from conftest import tiny_bert
+from text_helpers import tiny_bert
 
 import kdistill
 from kdistill.errors import ConfigError

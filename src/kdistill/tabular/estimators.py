@@ -100,6 +100,23 @@ class _Distilled(BaseEstimator):
         kept, held = holdout_rows(y, self._task, self.validation_size, seed)
         return take_rows(X, kept), y[kept], take_rows(X, held), y[held]
 
+    def _fit_steps(self, X: Any, y: np.ndarray) -> None:
+        """Steps (1)-(6) of the module doc on checked inputs; the subclasses' ``_check_teacher`` and ``_shared_data``
+        are where classification and regression differ."""
+        teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
+        X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
+        validation = None if X_val is None else (X_val, y_val)
+        self._resolve_teacher(X_fit, y_fit, teacher_seed, validation)
+        self._check_teacher(y)
+        data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
+        self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
+        self._fit_students(data, student_seed)
+        if self.refit and X_val is not None:
+            refit_on_all_rows(self, X, y, X_val, augment_seed, student_seed)
+
+    def _check_teacher(self, y: np.ndarray) -> None:
+        """Classification: ``classes_`` from the teacher, every label among them; regression: nothing to check."""
+
     def _resolve_teacher(self, X_fit: Any, y_fit: np.ndarray, seed: int, validation: tuple | None) -> None:
         """``teacher_``; with ``teacher="auto"`` also ``teacher_candidates_`` (each candidate's validation score)."""
         self.teacher_candidates_ = None
@@ -281,20 +298,14 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
         if self.temperature <= 0 or not 0 <= self.label_weight <= 1:
             raise ConfigError(f"need temperature > 0 and 0 <= label_weight <= 1; got {self.temperature}, {self.label_weight}")
         self._check_common()
-        teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
-        X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
-        validation = None if X_val is None else (X_val, y_val)
-        self._resolve_teacher(X_fit, y_fit, teacher_seed, validation)
+        self._fit_steps(X, y)
+        return self
+
+    def _check_teacher(self, y: np.ndarray) -> None:
         self.classes_ = np.asarray(self.teacher_.classes_)
         unknown = np.setdiff1d(np.unique(y), self.classes_)
         if unknown.size:
             raise TargetError(f"labels {unknown[:5].tolist()} are not among the teacher's classes {self.classes_.tolist()}")
-        data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
-        self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
-        self._fit_students(data, student_seed)
-        if self.refit and X_val is not None:
-            refit_on_all_rows(self, X, y, X_val, augment_seed, student_seed)
-        return self
 
     def _shared_data(self, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: Any, augment_seed: int) -> SharedData:
         """Transfer rows drawn from ``X_fit`` and labelled by ``teacher_``, with everything candidates share."""
@@ -352,16 +363,7 @@ class DistilledRegressor(RegressorMixin, _Distilled):
         if not 0 <= self.label_weight <= 1:
             raise ConfigError(f"need 0 <= label_weight <= 1; got {self.label_weight}")
         self._check_common()
-        teacher_seed, augment_seed, student_seed, split_seed = self._seeds()
-        y = np.asarray(y, dtype=np.float64)
-        X_fit, y_fit, X_val, y_val = self._split(X, y, split_seed)
-        validation = None if X_val is None else (X_val, y_val)
-        self._resolve_teacher(X_fit, y_fit, teacher_seed, validation)
-        data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
-        self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
-        self._fit_students(data, student_seed)
-        if self.refit and X_val is not None:
-            refit_on_all_rows(self, X, y, X_val, augment_seed, student_seed)
+        self._fit_steps(X, np.asarray(y, dtype=np.float64))
         return self
 
     def _shared_data(self, X_fit: Any, y_fit: np.ndarray, X_val: Any, y_val: Any, augment_seed: int) -> SharedData:

@@ -73,6 +73,25 @@ def build_mlp(n_inputs: int, hidden: tuple[int, ...], n_outputs: int) -> nn.Sequ
     return nn.Sequential(*layers, nn.Linear(n_inputs, n_outputs))
 
 
+class BestEpochOnValidation:
+    """``on_epoch`` hook of a regression student: the validation rows' mean squared error after each epoch (added to
+    the epoch's record as ``val_mse``) and a copy of the weights of the best epoch so far."""
+
+    def __init__(self, model: nn.Module, X_val: np.ndarray, y_val: np.ndarray, mean: float, scale: float):
+        self.model, self.mean, self.scale = model, mean, scale
+        self.inputs = torch.as_tensor(np.asarray(X_val), dtype=torch.float32)
+        self.values = np.asarray(y_val, dtype=np.float64).reshape(-1)
+        self.best_mse, self.best_epoch, self.best_weights = float("inf"), 0, None
+
+    def __call__(self, record: dict[str, Any]) -> None:
+        with torch.no_grad():
+            predicted = self.model(self.inputs)[:, 0].double().numpy() * self.scale + self.mean
+        record["val_mse"] = mse = float(np.mean((predicted - self.values) ** 2))
+        if mse < self.best_mse:
+            self.best_mse, self.best_epoch = mse, record["epoch"]
+            self.best_weights = {name: value.detach().clone() for name, value in self.model.state_dict().items()}
+
+
 @STUDENTS.register("mlp")
 class MLPStudent(SoftStudent):
     """Small PyTorch MLP (ReLU hidden layers) trained with kdistill's loop; predicts in numpy."""
@@ -106,9 +125,12 @@ class MLPStudent(SoftStudent):
         model = build_mlp(X.shape[1], tuple(self.hidden), n_outputs)
         batches = ShuffledBatches(torch.as_tensor(X, dtype=torch.float32), torch.as_tensor(targets, dtype=torch.float32),
                                   self.batch_size, seed, self.task)
-        # Classification with real validation rows: the loop keeps the epoch with the best validation accuracy on
-        # them (synthetic rows never decide); regression keeps the last epoch (the loop selects on accuracy).
-        val_batches = None
+        # With real validation rows the kept epoch is the best on them (synthetic rows never decide): classification
+        # through the loop's own selection (validation accuracy), regression through the validation squared error
+        # measured after each epoch (the loop's selection reads accuracy only).
+        val_batches, regression_check = None, None
+        if validation is not None and self.task == "regression":
+            regression_check = BestEpochOnValidation(model, *validation, self.target_mean_, self.target_scale_)
         if validation is not None and self.task == "classification":
             X_val, val_targets = validation
             inputs = torch.as_tensor(np.asarray(X_val), dtype=torch.float32)
@@ -119,7 +141,10 @@ class MLPStudent(SoftStudent):
                              weight_decay=self.weight_decay, schedule="cosine",
                              select="best" if val_batches else "last", seed=seed)
         self.history_ = train(model, SoftTargetStrategy(self.task), batches, val_batches, config, desc="mlp student",
-                              progress=False).history
+                              progress=False, on_epoch=regression_check).history
+        if regression_check is not None:
+            model.load_state_dict(regression_check.best_weights)
+            self.best_epoch_ = regression_check.best_epoch
         self.weights_ = [layer.weight.detach().numpy().T.copy() for layer in model if isinstance(layer, nn.Linear)]
         self.biases_ = [layer.bias.detach().numpy().copy() for layer in model if isinstance(layer, nn.Linear)]
         return self

@@ -26,3 +26,14 @@ def test_regression_mlp_without_validation_rows_keeps_the_last_epoch():
     student = MLPStudent("regression", hidden=(8,), epochs=3, random_state=0).fit(X, X[:, 0] * 2.0)
     assert not hasattr(student, "best_epoch_")
     assert all("val_mse" not in record for record in student.history_)
+
+
+def test_mlp_student_epochs_are_not_logged_at_info(caplog):
+    import logging
+
+    caplog.set_level(logging.INFO, logger="kdistill")
+    rng = np.random.default_rng(2)
+    X = rng.normal(size=(100, 3)).astype(np.float32)
+    MLPStudent("regression", hidden=(8,), epochs=3, random_state=0).fit(X, X[:, 0])
+    # a budget search trains every MLP candidate twice: dozens of epoch lines would bury the fit's own log
+    assert not [record for record in caplog.records if "mlp student epoch" in record.getMessage()]

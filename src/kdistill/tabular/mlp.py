@@ -13,6 +13,7 @@ pickled torch objects) and predicts without torch's per-call overhead.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import numpy as np
@@ -141,7 +142,8 @@ class MLPStudent(SoftStudent):
                              weight_decay=self.weight_decay, schedule="cosine",
                              select="best" if val_batches else "last", seed=seed)
         self.history_ = train(model, SoftTargetStrategy(self.task), batches, val_batches, config, desc="mlp student",
-                              progress=False, on_epoch=regression_check).history
+                              progress=False, on_epoch=regression_check,
+                              epoch_log_level=logging.DEBUG).history  # a search trains dozens: no line per epoch
         if regression_check is not None:
             model.load_state_dict(regression_check.best_weights)
             self.best_epoch_ = regression_check.best_epoch

@@ -69,6 +69,7 @@ def train(
     device: str | torch.device = "cpu",
     progress: bool = True,
     on_epoch: Callable[[dict[str, Any]], None] | None = None,
+    epoch_log_level: int = logging.INFO,
 ) -> TrainResult:
     """Train ``student`` with ``strategy`` and return its history; the student ends with the selected weights.
 
@@ -81,7 +82,9 @@ def train(
     ``config.precision == "bf16"`` runs the step under bf16 autocast (losses compute in float32).
 
     Data the model cannot take (input shapes, label range or dtype, NaN/inf, empty or one-shot loaders) ends in a
-    one-line KdistillError (see ``kdistill.training.faults``). ``progress=False`` hides the per-step progress bar.
+    one-line KdistillError (see ``kdistill.training.faults``). ``progress=False`` hides the per-step progress bar;
+    ``epoch_log_level`` is the level of the one-line epoch records (DEBUG for a model trained many times over, such
+    as a tabular search's MLP candidates).
     ``on_epoch(record)`` is called after each epoch's record and checkpoint are written (a tuner's pruning check may
     raise there to stop the stage; a resumed stage continues from that checkpoint).
     """
@@ -166,7 +169,7 @@ def train(
         record["seconds"] = time.perf_counter() - epoch_started
         state.history.append(record)
         if is_main:
-            log.info("%s", format_record(desc, record, config.epochs))
+            log.log(epoch_log_level, "%s", format_record(desc, record, config.epochs))
 
         selection_score = record.get("val_accuracy", -record["train_loss"])
         if selection_score > state.best_val_accuracy:

@@ -111,6 +111,7 @@ class _Distilled(BaseEstimator):
         data = self._shared_data(X_fit, y_fit, X_val, y_val, augment_seed)
         self.n_transfer_rows_, self.refit_ = len(data.X_transfer), None
         self._fit_students(data, student_seed)
+        del data  # the search's transfer set: the refit draws its own, and both at once would double the peak memory
         if self.refit and X_val is not None:
             refit_on_all_rows(self, X, y, X_val, augment_seed, student_seed)
 

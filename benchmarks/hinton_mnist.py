@@ -66,7 +66,7 @@ def render(results: dict, recipe_name: str) -> str:
         f"Test errors out of 10,000, mean ± std over seeds {seeds}. Produced by `python benchmarks/hinton_mnist.py"
         f"{' ' + ' '.join(results.get('overrides', [])) if results.get('overrides') else ''}`.",
         "",
-        "| model | params | test errors (ours) | test accuracy % | agreement with teacher % | train time s | paper errors |",
+        "| model | params | test errors (ours) | test accuracy % | agreement with teacher % | train wall s* | paper errors |",
         "|---|---:|---:|---:|---:|---:|---:|",
     ]
     for name in STAGES:
@@ -87,6 +87,9 @@ def render(results: dict, recipe_name: str) -> str:
         paper = (PAPER_ERRORS["baseline"] - PAPER_ERRORS["distilled"]) / (PAPER_ERRORS["baseline"] - PAPER_ERRORS["teacher"])
         lines += ["", f"The distilled student closes {100 * closed:.0f}% of the baseline-to-teacher error gap "
                       f"(paper: {100 * paper:.0f}%)."]
+    lines += ["", "*Each stage's wall-clock seconds as it ran - the stages one after another, on a machine other jobs "
+                  "shared - so they say what a stage cost, not how the stages compare; side-by-side step costs are in "
+                  "results/teacher_cache.md."]
     lines += ["", "Per seed (test errors teacher / baseline / distilled):", ""]
     lines += [f"- seed {c['seed']}: {c['errors']['teacher']} / {c['errors']['baseline']} / {c['errors']['distilled']}"
               for c in cells]

@@ -5,12 +5,10 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
 - ``scratch/s{seed}``: the student trained on next-token cross-entropy alone; ``<kind>/s{seed}``: the same student
   (same initialisation and batch order per seed) trained on the token divergence to the teacher's top-k cache
   (k=64, fp16, residual spread uniformly), no cross-entropy. 3 seeds for scratch and forward KL, 1 for the others.
-- ``cache-build``: the k=64 cache over the training blocks (seconds, bytes/token); ``bytes/k{8,32,64,full}``: cache
-  bytes per token over a few blocks.
-- ``timing``: seconds per training step (forward, backward, AdamW) of next-token training, cached distillation (the
-  fused one-softmax objective: forward KL alone, + CE, renormalise + CE; and the same forward KL through the general
-  ``token_divergence`` path) and live-teacher distillation, interleaved in one process on the same batch, median and
-  range; the teacher's share.
+- ``cache-build``: the k=64 cache over the training blocks (seconds, bytes/token); ``bytes/k{8,32,64,full}``: bytes
+  per token. ``timing``: seconds per training step of next-token training, cached distillation (fused objective:
+  forward KL, + CE, renormalise + CE; with --timing-live also the general path and the live teacher), interleaved in
+  one process on the same batch, median and range.
 - ``rss-hwm/<variant>``: peak RSS (VmHWM) of a fresh process doing 3 such steps. (The older ``rss/<variant>``
   cells read getrusage's ru_maxrss, which Linux carries over from the parent process: they are overstated.)
 - ``chunk-size``: the distillation objective alone (forward + backward on fixed student logits of one batch) per
@@ -18,7 +16,7 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
 - ``cache-fidelity``: on one training batch, the teacher's residual mass beyond the top 64, KL(full ‖ cached and
   completed uniformly) per token, and how close the forward-KL gradient from the cache is to the full logits' one.
 - ``forward_kl-live/s{seed}``: as ``forward_kl/s{seed}`` but from the live teacher's full logits: does the k=64 cache
-  cost student quality?
+  cost student quality? ``forward_kl-k{128,256}/s{seed}``: the same from caches of the top 128 / 256 (built here).
 
 All on one torch thread, blocks of 128 tokens, 8 blocks per step, one epoch over ``steps x 8`` training blocks.
 
@@ -56,6 +54,7 @@ SETTINGS = {"corpus": "news-articles", "block_length": 128, "batch_size": 8, "lr
             "weight_decay": 0.01, "grad_clip": 1.0, "test_blocks": 32, "k": 64, "residual": "uniform",
             "student": {"layers": 4, "hidden": 256, "heads": 4, "kv_heads": 2, "init": "scratch"},
             "timing_repeats": 5, "bytes_blocks": 4}
+K_SWEEP = (128, 256)  # larger top-k caches than SETTINGS["k"]: how much of the gap to full logits they close
 KINDS = {"forward_kl": {"kind": "forward_kl"}, "reverse_kl": {"kind": "reverse_kl"},
          "jsd": {"kind": "jsd", "beta": 0.5}, "skew_kl": {"kind": "skew_kl", "skew": 0.1}}
 log = logging.getLogger("kdistill")
@@ -69,7 +68,8 @@ def cell_names(seeds: int) -> list[str]:
         names += [f"scratch/s{seed}", f"forward_kl/s{seed}"]
     names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
     names += [f"rss-hwm/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
-    return names + ["cache-fidelity"] + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
+    names += ["cache-fidelity"] + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
+    return names + [f"forward_kl-k{k}/s{seed}" for k in K_SWEEP for seed in range(seeds)]
 
 
 def splits(steps: int) -> dict[str, Any]:
@@ -143,31 +143,33 @@ def train_config(steps: int, seed: int) -> Any:
                        select="last", seed=seed)
 
 
-def open_cache(data: dict[str, Any], steps: int) -> Any:
-    """The k=64 training cache; built here (resumably, shard by shard) if the folder lacks a complete one - its
-    build figures are the ``cache-build`` cell's."""
+def open_cache(data: dict[str, Any], steps: int, k: int = SETTINGS["k"]) -> Any:
+    """The top-``k`` training cache; built here (resumably, shard by shard) if the folder lacks a complete one - the
+    k=64 build's figures are the ``cache-build`` cell's."""
     from kdistill.cache.sequences import SequenceCache
     from kdistill.lm.cached_teacher import CachedSequenceTeacher
 
-    folder = training_cache_folder(steps)
+    folder = training_cache_folder(steps, k)
     try:
-        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps)))
+        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps, k)))
     except CheckpointError:
         if "train" not in data:  # a probe process: the main process builds the cache
             raise
         log.info("building the training cache %s", folder)
-        build_cache(data, steps, SETTINGS["k"], None, folder)
-        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps)))
+        build_cache(data, steps, k, None, folder)
+        return CachedSequenceTeacher(SequenceCache.open(folder, expected_fingerprint=fingerprint(steps, k)))
 
 
-def training_cache_folder(steps: int) -> Path:
-    return RUNS / f"cache-k{SETTINGS['k']}-steps{steps}"
+def training_cache_folder(steps: int, k: int = SETTINGS["k"]) -> Path:
+    return RUNS / f"cache-k{k}-steps{steps}"
 
 
-def fingerprint(steps: int) -> dict[str, Any]:
+def fingerprint(steps: int, k: int | None = SETTINGS["k"]) -> dict[str, Any]:
+    """What a cache was built from; k=None (full logits) and k=64 keep the fingerprint they always had."""
     from kdistill.lm.cached_teacher import teacher_identity_of
 
-    return {**teacher_identity_of("smollm2-135m"), "settings": SETTINGS, "steps": steps}
+    settings = SETTINGS if k in (None, SETTINGS["k"]) else {**SETTINGS, "k": k}
+    return {**teacher_identity_of("smollm2-135m"), "settings": settings, "steps": steps}
 
 
 def distill_strategy(teacher: Any, kind: str) -> Any:
@@ -187,8 +189,9 @@ def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict
         from kdistill.teachers import FrozenTeacher
 
         strategy = distill_strategy(FrozenTeacher(teacher_model(data["vocab"])), name.removesuffix("-live"))
-    else:
-        strategy = distill_strategy(open_cache(data, steps), name)
+    else:  # "forward_kl" (the k=64 cache) or "forward_kl-k128" (a larger one)
+        kind, _, k = name.partition("-k")
+        strategy = distill_strategy(open_cache(data, steps, int(k) if k else SETTINGS["k"]), kind)
     result = train(model, strategy, loader(data["train"], seed), None, train_config(steps, seed), progress=False,
                    desc=f"{name}/s{seed}")
     rows = language_model_metrics({"teacher": stored_teacher(data), "student": model},
@@ -209,7 +212,7 @@ def build_cache(data: dict[str, Any], steps: int, k: int | None, blocks: int | N
     cache = build_sequence_cache(folder, lambda ids: live({"inputs": {"input_ids": ids}}), tokens,
                                  k=k or 1, value_format="full" if k is None else "fp16",
                                  batch_size=SETTINGS["batch_size"], shard_sequences=32,  # resumable in small steps
-                                 fingerprint=fingerprint(steps), progress=False)
+                                 fingerprint=fingerprint(steps, k), progress=False)
     return {"seconds": time.perf_counter() - started, "bytes_per_token": cache.bytes_per_token(), "k": cache.k,
             "sequences": len(tokens), "format": "full" if k is None else "fp16"}
 
@@ -377,17 +380,11 @@ def main() -> None:
             continue
         seed = int(name.split("/s")[1]) if "/s" in name else None
         row.update(wall_seconds=time.perf_counter() - started, load_average=os.getloadavg(), machine=machine(),
-                   seed=seed, versions=versions(), finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))
+                   seed=seed, finished=time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime()))  # versions: provenance
         record_cell(results, key, row, seed)
         save_results(RESULTS, results)
         write_markdown(results)
         log.info("cell %s done in %.0fs: %s", key, row["wall_seconds"], summary(row))
-
-
-def versions() -> dict[str, str]:
-    import transformers
-
-    return {"torch": torch.__version__, "transformers": transformers.__version__}
 
 
 def summary(row: dict[str, Any]) -> str:

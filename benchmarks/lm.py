@@ -16,7 +16,8 @@ Cells (each written to results/lm.json as it finishes, skipped when rerun):
 - ``cache-fidelity``: on one training batch, the teacher's residual mass beyond the top 64, KL(full ‖ cached and
   completed uniformly) per token, and how close the forward-KL gradient from the cache is to the full logits' one.
 - ``forward_kl-live/s{seed}``: as ``forward_kl/s{seed}`` but from the live teacher's full logits: does the k=64 cache
-  cost student quality? ``forward_kl-k{128,256}/s{seed}``: the same from caches of the top 128 / 256 (built here).
+  cost student quality? ``forward_kl-k{128,256}/s{seed}``: the same from caches of the top 128 / 256 (built here);
+  ``forward_kl-renormalise/s{seed}``: the k=64 cache with its tail dropped and the top 64 renormalised.
 
 All on one torch thread, blocks of 128 tokens, 8 blocks per step, one epoch over ``steps x 8`` training blocks.
 
@@ -69,7 +70,8 @@ def cell_names(seeds: int) -> list[str]:
     names += [f"bytes/k{k}" for k in ("8", "32", "64", "full")]
     names += [f"rss-hwm/{variant}" for variant in ("next-token", "cached", "live")] + ["chunk-size"]
     names += ["cache-fidelity"] + [f"forward_kl-live/s{seed}" for seed in range(seeds)]
-    return names + [f"forward_kl-k{k}/s{seed}" for k in K_SWEEP for seed in range(seeds)]
+    names += [f"forward_kl-k{k}/s{seed}" for k in K_SWEEP for seed in range(seeds)]
+    return names + [f"forward_kl-renormalise/s{seed}" for seed in range(seeds)]
 
 
 def splits(steps: int) -> dict[str, Any]:
@@ -172,10 +174,10 @@ def fingerprint(steps: int, k: int | None = SETTINGS["k"]) -> dict[str, Any]:
     return {**teacher_identity_of("smollm2-135m"), "settings": settings, "steps": steps}
 
 
-def distill_strategy(teacher: Any, kind: str) -> Any:
+def distill_strategy(teacher: Any, kind: str, residual: str = SETTINGS["residual"]) -> Any:
     from kdistill.strategies import build_strategy
 
-    return build_strategy("lm-distill", teacher=teacher, residual=SETTINGS["residual"], **KINDS[kind])
+    return build_strategy("lm-distill", teacher=teacher, residual=residual, **KINDS[kind])
 
 
 def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict[str, Any]:
@@ -189,9 +191,11 @@ def run_training(data: dict[str, Any], steps: int, name: str, seed: int) -> dict
         from kdistill.teachers import FrozenTeacher
 
         strategy = distill_strategy(FrozenTeacher(teacher_model(data["vocab"])), name.removesuffix("-live"))
-    else:  # "forward_kl" (the k=64 cache) or "forward_kl-k128" (a larger one)
-        kind, _, k = name.partition("-k")
-        strategy = distill_strategy(open_cache(data, steps, int(k) if k else SETTINGS["k"]), kind)
+    else:  # "forward_kl" (k=64 cache), "forward_kl-k128" (a larger cache), "forward_kl-renormalise" (other residual)
+        renormalise = name.endswith("-renormalise")
+        kind, _, k = name.removesuffix("-renormalise").partition("-k")
+        strategy = distill_strategy(open_cache(data, steps, int(k) if k else SETTINGS["k"]), kind,
+                                    "renormalise" if renormalise else SETTINGS["residual"])
     result = train(model, strategy, loader(data["train"], seed), None, train_config(steps, seed), progress=False,
                    desc=f"{name}/s{seed}")
     rows = language_model_metrics({"teacher": stored_teacher(data), "student": model},

@@ -22,6 +22,12 @@ LABELS = {"scratch": "student alone (next-token CE)", "forward_kl": "distilled: 
           "reverse_kl": "distilled: reverse KL", "jsd": "distilled: JSD(0.5)", "skew_kl": "distilled: skew KL (0.1)"}
 
 
+def cell_summary(row: dict[str, Any]) -> str:
+    """One log line's worth of a finished cell."""
+    keys = ("perplexity", "kl_to_teacher", "train_tokens_per_second", "bytes_per_token", "peak_rss_bytes")
+    return ", ".join(f"{key} {row[key]:.4g}" for key in keys if key in row)
+
+
 def cells_of(results: dict[str, Any], prefix: str) -> list[dict[str, Any]]:
     return [row for key, row in sorted(results["cells"].items()) if key.split("@")[0].startswith(prefix)]
 

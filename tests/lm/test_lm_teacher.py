@@ -107,3 +107,35 @@ def test_unknown_cache_values_name_the_choices():
 
     with pytest.raises(ConfigError, match="int8"):
         load_recipe("lm-news", ["distill.cache.topk_values=int4"])
+
+
+def test_renormalised_top_k_without_cross_entropy_is_refused_before_training(tiny_corpus, tmp_path, capsys):
+    """The trap: residual renormalise (the default) with a top-k cache and ce_weight 0 left the student's mass off the
+    top k unconstrained - test perplexity ~31,000 against ~2,500 for the student alone (results/lm.md)."""
+    from test_lm_pipeline import TINY, options
+
+    documents, tokenizer, _ = tiny_corpus
+    cache = ["distill.cache.enabled=true", "distill.cache.format=topk", "distill.cache.topk=4",
+             "distill.method_args={kind: forward_kl, ce_weight: 0.0}"]
+    status = main(["run", "lm-news", options(documents, tokenizer), *TINY, *cache, "--run-dir", str(tmp_path / "run")])
+    assert status != 0 and "set ce_weight > 0 (e.g. 0.1) or residual: uniform" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before the run folder was claimed
+
+
+@pytest.mark.parametrize(("top_k", "arguments", "refused"), [
+    (True, {}, True),
+    (True, {"ce_weight": 0.1}, False),
+    (True, {"residual": "uniform"}, False),
+    (True, {"residual": "ignore"}, False),
+    (False, {}, False),  # a full-logit cache: nothing is left out
+])
+def test_lm_distill_refuses_renormalise_without_ce_only_for_a_top_k_teacher(top_k, arguments, refused):
+    from kdistill.lm.cached_teacher import PendingCache
+    from kdistill.strategies import build_strategy
+
+    build = lambda: build_strategy("lm-distill", teacher=PendingCache(top_k=top_k), **arguments)  # noqa: E731
+    if refused:
+        with pytest.raises(ConfigError, match="residual: renormalise"):
+            build()
+    else:
+        build()

@@ -36,6 +36,7 @@ class CachedSequenceTeacher(Teacher):
         super().__init__()
         self.cache = cache
         self.num_classes = cache.vocab_size
+        self.answers_top_k = cache.value_format != "full"
 
     def forward(self, batch: Batch) -> Any:  # TopKLogProbs, not a logits tensor
         stored = self.cache.lookup(require_index(batch, "a cached language-model teacher"))
@@ -50,6 +51,10 @@ class PendingCache(Teacher):
     """Stands in for a cache not built yet, so a method refuses it (e.g. on-policy) before any stage runs."""
 
     scores_new_sequences = False
+
+    def __init__(self, top_k: bool = False):
+        super().__init__()
+        self.answers_top_k = top_k  # distill.cache.format: topk
 
 
 def teacher_identity_of(model: str) -> dict[str, Any]:

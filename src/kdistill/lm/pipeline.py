@@ -67,7 +67,8 @@ def run_language_model(recipe: Recipe, run_dir: Path, resume: bool = False) -> d
     if recipe.distill.cache.enabled:  # the method meets a cache only after the cache build: check it fits now
         from kdistill.lm.cached_teacher import PendingCache
 
-        build_strategy(recipe.distill.method, teacher=PendingCache(), **recipe.distill.method_args)
+        build_strategy(recipe.distill.method, teacher=PendingCache(top_k=recipe.distill.cache.format == "topk"),
+                       **recipe.distill.method_args)
     claim_run_dir(run_dir, recipe, resume)
     if distributed.context().is_main:
         write_language_model_description(run_dir, recipe)  # load_student reads it; predict/profile refuse clearly

@@ -120,6 +120,12 @@ def lm_distill(
     if targets == "teacher" and getattr(teacher, "model", None) is None:
         raise ConfigError("targets: teacher (sequence-level KD) needs the teacher network to write continuations; "
                           "use a live teacher")
+    if getattr(teacher, "answers_top_k", False) and residual == "renormalise" and ce_weight == 0:
+        # Measured (benchmarks/results/lm.md, forward_kl-renormalise): test perplexity ~31,000 where the student
+        # trained on next-token CE alone reaches ~2,500 - nothing kept its mass on the tokens the text actually has.
+        raise ConfigError("residual: renormalise compares the student with a top-k teacher on the top-k tokens only, "
+                          "and with ce_weight: 0 nothing keeps the student's probability off every other token (its "
+                          "perplexity explodes); set ce_weight > 0 (e.g. 0.1) or residual: uniform")
     divergence = {"kind": kind, "beta": beta, "skew": skew, "temperature": temperature, "residual": residual}
     if chunk_tokens is not None:  # else each computation's own measured default (kdistill.losses.lm_objective)
         divergence["chunk_tokens"] = chunk_tokens

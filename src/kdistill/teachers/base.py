@@ -25,6 +25,9 @@ class Teacher(nn.Module):
     # False for a teacher that answers only for stored samples (a cache): methods that generate new inputs (on-policy
     # distillation) refuse it up front
     scores_new_sequences: bool = True
+    # True for a teacher that answers with its top-k tokens per position only (a top-k sequence cache): the rest of its
+    # distribution is unknown, so a method must say how to treat it (lm-distill's residual)
+    answers_top_k: bool = False
 
     def teacher_logits(self, batch: Batch) -> torch.Tensor:
         raise NotImplementedError

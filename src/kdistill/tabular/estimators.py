@@ -18,9 +18,9 @@ rows, validation rows included, at the sizes the validation rows chose (:mod:`kd
 the best validation score whose CPU time per 1k-row batch is at most ``max_latency_ms`` and whose saved file is at most
 ``max_size_bytes``. Without ``student_params`` a student's size scales with the rows
 (:func:`kdistill.tabular.sizing.default_student_params`). The validation scores and latencies describe the students
-of the search; with ``refit=False`` the kept student is that one (trained on the fitting rows only). Learned: ``student_``, ``encoder_``, ``teacher_``, ``chosen_``, ``distilled_score_``,
-``direct_score_``, ``validation_metric_``, ``candidates_`` (one dict per candidate and variant: family, params,
-variant, score, latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``, ``refit_``
+of the search; with ``refit=False`` the kept student is that one (trained on the fitting rows only). Learned:
+``student_``, ``encoder_``, ``teacher_``, ``teacher_candidates_``, ``chosen_``, ``distilled_score_``, ``direct_score_``,
+``validation_metric_``, ``candidates_`` (one dict per candidate and variant: family, params, variant, score, latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``, ``refit_``
 (None, or what the refit did: rows, teacher rounds, the kept student's rounds and its latency when a budget is set).
 With ``validation_size=0`` (or fewer than ``MIN_VALIDATION_ROWS`` rows) nothing is compared: the ``prefer`` variant
 ("better" = distilled) is trained on all rows and the scores are None.
@@ -257,7 +257,8 @@ class DistilledClassifier(ClassifierMixin, _Distilled):
     """Distil a classifier ensemble into a small student trained on its tempered class probabilities.
 
     Parameters: ``teacher`` (fitted/unfitted estimator with ``predict_proba``, a name in ``TEACHERS``, or "auto" = the
-    best of :data:`kdistill.tabular.teacher_choice.CANDIDATES` on the validation rows; None = "gradient_boosting"), ``student`` (name in ``STUDENTS``: tree, boosting, linear, mlp; or "auto" = search) with
+    best of :data:`kdistill.tabular.teacher_choice.CANDIDATES` on the validation rows; None = "gradient_boosting"),
+    ``student`` (name in ``STUDENTS``: tree, boosting, linear, mlp; or "auto" = search) with
     ``student_params`` (None = sized to the rows), ``augmentation`` (gibbs, munge, noise, none) with
     ``augmentation_multiplier`` (synthetic rows per real row) and ``augmentation_params``, ``temperature`` T,
     ``label_weight`` w (weight of true labels on real rows), ``prefer`` ("better" | "distilled" | "direct"),

@@ -20,8 +20,9 @@ the best validation score whose CPU time per 1k-row batch is at most ``max_laten
 (:func:`kdistill.tabular.sizing.default_student_params`). The validation scores and latencies describe the students
 of the search; with ``refit=False`` the kept student is that one (trained on the fitting rows only). Learned:
 ``student_``, ``encoder_``, ``teacher_``, ``teacher_candidates_``, ``chosen_``, ``distilled_score_``, ``direct_score_``,
-``validation_metric_``, ``candidates_`` (one dict per candidate and variant: family, params, variant, score, latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``, ``refit_``
-(None, or what the refit did: rows, teacher rounds, the kept student's rounds and its latency when a budget is set).
+``validation_metric_``, ``candidates_`` (one dict per candidate and variant: family, params, variant, score,
+latency_ms_per_1k (+ _q25/_q75), size_bytes, within_budget, chosen), ``n_transfer_rows_``, ``refit_`` (None, or what
+the refit did: rows, teacher rounds, the kept student's rounds and its latency when a budget is set).
 With ``validation_size=0`` (or fewer than ``MIN_VALIDATION_ROWS`` rows) nothing is compared: the ``prefer`` variant
 ("better" = distilled) is trained on all rows and the scores are None.
 """

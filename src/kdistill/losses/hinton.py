@@ -170,6 +170,12 @@ def hinton_kd_loss(
         soft = SOFT_LOSSES[soft_loss](student_logits, teacher_logits, temperature, mask)
     else:
         raise ValueError(f"soft_loss must be one of kl, soft_ce, mse; got {soft_loss!r}")
+    return weighted_terms(student_logits, soft, labels, alpha, beta)
+
+
+def weighted_terms(student_logits: torch.Tensor, soft: torch.Tensor, labels: torch.Tensor | None, alpha: float,
+                   beta: float) -> dict[str, torch.Tensor]:
+    """``{"loss": α · CE(y, σ(z_s)) + β · soft, "ce", "kd"}`` (the last two detached, for logging); no labels: CE 0."""
     if labels is None:
         if alpha != 0:
             raise ValueError("alpha > 0 needs labels; pass labels or set alpha=0")
@@ -203,13 +209,8 @@ def hinton_kd_loss_from_log_probs(
                                                   float(alpha), float(beta))
         return {"loss": total, "ce": hard, "kd": soft}
     mask = None if labels is None or labels.dim() < 2 else labels != IGNORE_INDEX  # sequences: skip padding
-    kd = masked_kd_from_log_probs(student_logits, teacher_log_probs, temperature, mask)
-    soft, weighted_soft = kd.detach(), beta * kd
-    if labels is None:
-        return {"loss": weighted_soft, "ce": torch.zeros((), device=soft.device), "kd": soft}
-    hard = hard_label_cross_entropy(student_logits, labels)
-    total = weighted_soft if alpha == 0 else torch.add(weighted_soft, hard, alpha=alpha)  # α·CE + β·KD
-    return {"loss": total, "ce": hard.detach(), "kd": soft}
+    soft = masked_kd_from_log_probs(student_logits, teacher_log_probs, temperature, mask)
+    return weighted_terms(student_logits, soft, labels, alpha, beta)
 
 
 class HintonKDLoss(nn.Module):

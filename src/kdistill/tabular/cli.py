@@ -4,8 +4,8 @@
 
 Every fit also trains the same student directly on the labels and keeps the better on validation rows carved from
 the training rows (``--prefer`` overrides), then trains the teacher and the kept student again on all training rows
-(``--no-refit`` keeps the compared ones); ``--max-latency MS`` (CPU ms per 1k-row batch) and/or ``--max-size BYTES`` search
-student families and sizes within the budget (``--student auto`` searches without one). The test rows are a
+(``--no-refit`` keeps the compared ones); ``--max-latency MS`` (CPU ms per 1k-row batch) and/or ``--max-size BYTES``
+search student families and sizes within the budget (``--student auto`` searches without one). The test rows are a
 stratified share (regression: by target quantile bins), or fixed with ``--split-column COLUMN`` / ``--test-data FILE``.
 
 Writes ``student.skops`` (load with ``kdistill.tabular.export.load_student``), ``report.json`` and ``report.md``

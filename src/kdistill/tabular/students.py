@@ -123,9 +123,9 @@ class BoostingStudent(SoftStudent):
     Reads target-ordered category codes (``"codes"`` encoding) as ordered numbers, like the tree student, not ordinal
     codes flagged for native categorical splits: for a binary or regression target a threshold on the ordered code
     is the best subset split of the rows that set the order (CART's ordering, :mod:`kdistill.tabular.codes`), and
-    prediction skips two ColumnTransformers (the
-    ordinal encoder's and the one HistGradientBoosting keeps for categorical features) that took most of the
-    student's prediction time on adult (a 1k-row batch; the trees themselves were the smaller part).
+    prediction skips two ColumnTransformers (the ordinal encoder's and the one HistGradientBoosting keeps for
+    categorical features) that took most of the student's prediction time on adult (a 1k-row batch; the trees
+    themselves were the smaller part).
     """
 
     encoding = "codes"

@@ -291,3 +291,11 @@ def test_teacher_auto_reports_every_candidate(csv_file, tmp_path, capsys, monkey
     report = json.loads((out / "report.json").read_text())
     assert [row["teacher"] for row in report["teacher_candidates"]] == ["random_forest", "gradient_boosting"]
     assert "teacher chosen on validation" in (out / "report.md").read_text()
+
+
+def test_teacher_auto_without_validation_rows_is_one_line_before_the_data_is_read(tmp_path, capsys):
+    argv = ["tabular", "fit", "--data", str(tmp_path / "missing.csv"), "--target", "label", "--teacher", "auto",
+            "--validation-size", "0", "--out", str(tmp_path / "run")]
+    code, lines = run_main(argv, capsys)  # the data file does not exist: the flags are refused first
+    assert_one_error_line(code, lines, "--teacher auto", "--validation-size > 0")
+    assert not (tmp_path / "run").exists()

@@ -63,6 +63,9 @@ def check_arguments(args: argparse.Namespace) -> None:
         raise ConfigError(f"--test-size must be a share between 0 and 1 (exclusive); got {args.test_size}")
     if not 0 <= args.validation_size < 1:
         raise ConfigError(f"--validation-size must be a share in [0, 1); got {args.validation_size}")
+    if args.teacher == AUTO and args.validation_size == 0:
+        raise ConfigError("--teacher auto chooses the teacher on validation rows; set --validation-size > 0 or name a "
+                          "teacher")
     if (args.max_depth is not None and args.max_depth < 1) or (args.max_leaf_nodes is not None and args.max_leaf_nodes < 2):
         raise ConfigError(f"need --max-depth >= 1 and --max-leaf-nodes >= 2; "
                           f"got {args.max_depth}, {args.max_leaf_nodes}")
